@@ -1,0 +1,163 @@
+"""Symbolic reverse-mode differentiation: ``grad`` builds the gradient as more graph.
+
+The sweep walks the nodes reachable from ``y`` in reverse topological order (no recursion),
+asks each op's gradient rule for its inputs' cotangents and sums contributions. Every node
+it builds is tagged "grad", so diagrams tell gradient nodes apart.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DTypeError, GraphError, ShapeError
+from .graph import topological_order
+from .ops import math as m
+from .ops.registry import OPS, describe
+from .ops.shape_ops import cast, ones_like, reshape, stack, zeros_like
+from .tensor import Tensor, Variable, as_tensor, format_shape, tagging
+
+
+def grad(y, xs):
+    """d y / d xs for a scalar ``y``; ``xs`` a Tensor (returns a Tensor) or a list (a list).
+
+    The result is ordinary graph: it can be rendered, optimized, compiled and differentiated
+    again. An ``x`` that ``y`` does not depend on gets zeros.
+    """
+    single = isinstance(xs, Tensor)
+    targets = [xs] if single else list(xs)
+    for x in targets:
+        if not isinstance(x, Tensor):
+            raise GraphError(f"grad: can only differentiate with respect to Tensors, got {x!r}")
+    y = as_tensor(y)
+    if y.shape != ():
+        raise ShapeError(f"grad: y must be a scalar, got {describe(y)}; reduce it first "
+                         "(e.g. gc.reduce_sum(y)) or use gc.jacobian")
+    if y.dtype.kind != "f":
+        raise DTypeError(f"grad: y must be a float tensor, got {describe(y)}")
+    with tagging("grad"):
+        cotangents = _backward(y, targets)
+        results = []
+        for x in targets:
+            g = cotangents.get(id(x))
+            results.append(g if g is not None else zeros_like(x))
+    return results[0] if single else results
+
+
+def _backward(y: Tensor, targets: list) -> dict:
+    """Cotangents of every target, keyed by id. Only nodes between y and a target are visited."""
+    order = topological_order([y])
+    wanted = {id(t) for t in targets}
+    # forward sweep: the nodes that depend on some target
+    depends: set[int] = set()
+    for n in order:
+        if id(n) in wanted or any(id(i) in depends for i in n.inputs):
+            depends.add(id(n))
+    found: dict[int, Tensor] = {}
+    pending: dict[int, Tensor] = {id(y): ones_like(y)}
+    for n in reversed(order):
+        g = pending.pop(id(n), None)
+        if g is None:
+            continue
+        if id(n) in wanted:
+            found[id(n)] = g
+        if not n.inputs or not any(id(i) in depends for i in n.inputs):
+            continue
+        rule = OPS[n.op].grad
+        if rule is None:
+            raise GraphError(f"grad: op {n.op!r} (tensor {n.name!r}) has no gradient rule")
+        input_grads = rule(n, g)
+        for inp, gi in zip(n.inputs, input_grads):
+            if gi is None or id(inp) not in depends:
+                continue
+            gi = _conform(gi, inp, n)
+            prev = pending.get(id(inp))
+            pending[id(inp)] = gi if prev is None else m.add(prev, gi)
+    return found
+
+
+def _conform(g: Tensor, x: Tensor, node: Tensor) -> Tensor:
+    """Check a rule's cotangent against its input: same rank, compatible sizes, x's dtype."""
+    if g.ndim != x.ndim or any(a is not None and b is not None and a != b for a, b in zip(g.shape, x.shape)):
+        raise GraphError(f"grad: the gradient rule of {node.op!r} gave {format_shape(g.shape)} for input "
+                         f"{describe(x)} (a bug in that rule)")
+    if g.dtype != x.dtype and x.dtype.kind == "f":
+        g = cast(g, x.dtype)
+    return g
+
+
+def jacobian(y, x):
+    """Dense Jacobian d y / d x with shape y.shape + x.shape (y's shape must be static)."""
+    y, x = as_tensor(y), as_tensor(x)
+    if any(d is None for d in y.shape):
+        raise ShapeError(f"jacobian: y's shape must be fully known, got {describe(y)}")
+    if y.shape == ():
+        return grad(y, x)
+    flat = reshape(y, (-1,))
+    rows = [grad(flat[i], x) for i in range(flat.shape[0])]
+    with tagging("grad"):
+        j = stack(rows, axis=0)
+        if any(d is None for d in x.shape):
+            return j
+        return reshape(j, y.shape + x.shape)
+
+
+def hessian(y, x):
+    """Dense Hessian of a scalar ``y``: jacobian(grad(y, x), x), shape x.shape + x.shape."""
+    return jacobian(grad(y, x), x)
+
+
+def check_grad(y, xs, feed_dict, eps=1e-3, rtol=None, atol=None):
+    """Compare ``grad(y, xs)`` with central finite differences at ``feed_dict``.
+
+    ``xs`` are placeholders (fed in ``feed_dict``, by tensor or name) or variables (their
+    current value is perturbed, then restored). Returns the largest absolute difference;
+    raises AssertionError naming the input and the worst element on a mismatch.
+    Defaults: rtol=1e-4, atol=1e-6 for float64; rtol=2e-2, atol=1e-3 otherwise.
+    """
+    from .compiler import function, resolve_feeds
+    single = isinstance(xs, Tensor)
+    xs = [xs] if single else list(xs)
+    feeds = resolve_feeds(y, feed_dict)
+    wide = all(x.dtype == np.float64 for x in xs)
+    rtol = rtol if rtol is not None else (1e-4 if wide else 2e-2)
+    atol = atol if atol is not None else (1e-6 if wide else 1e-3)
+    placeholders = list(feeds)
+    f_value = function(placeholders, y)
+    f_grads = function(placeholders, grad(y, xs))
+    values = [np.array(feeds[p], dtype=p.dtype) for p in placeholders]
+    analytic = f_grads(*values)
+
+    def evaluate(x, arr):
+        if isinstance(x, Variable):
+            x.assign(arr)
+            return float(f_value(*values))
+        values[placeholders.index(x)] = arr
+        return float(f_value(*values))
+
+    worst = 0.0
+    for x, ana in zip(xs, analytic):
+        if isinstance(x, Variable):
+            base = x.value.copy()
+        elif x in feeds:
+            base = values[placeholders.index(x)].copy()
+        else:
+            raise GraphError(f"check_grad: {x.name!r} is neither fed in feed_dict nor a variable")
+        numeric = np.zeros(base.shape, dtype=np.float64)
+        try:
+            for idx in np.ndindex(base.shape):
+                plus, minus = base.copy(), base.copy()
+                plus[idx] += eps
+                minus[idx] -= eps
+                numeric[idx] = (evaluate(x, plus) - evaluate(x, minus)) / (2 * eps)
+        finally:
+            evaluate(x, base)
+        ana = np.asarray(ana, dtype=np.float64)
+        diff = np.abs(ana - numeric)
+        worst = max(worst, float(diff.max(initial=0.0)))
+        bad = diff > atol + rtol * np.abs(numeric)
+        if bad.any():
+            i = np.unravel_index(np.argmax(np.where(bad, diff, -1)), diff.shape)
+            raise AssertionError(
+                f"check_grad: gradient w.r.t. {x.name!r} differs from finite differences at index "
+                f"{tuple(int(k) for k in i)}: symbolic {ana[i]:.6g}, numeric {numeric[i]:.6g} "
+                f"(|diff| {diff[i]:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)")
+    return worst

@@ -1,0 +1,282 @@
+"""gc.function: specialize -> pass pipeline -> schedule -> backend lowering -> Function.
+
+A Function checks and converts its inputs, then runs the code generated for their concrete
+shapes. Each new input signature is compiled once (lazily) and cached.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import numpy as np
+
+import backends
+
+from . import passes as _passes
+from .errors import DTypeError, GraphError, ShapeError
+from .graph import Graph
+from .ops.registry import describe, rebuild
+from .ops.shape_ops import cast
+from .tensor import Tensor, Variable, as_tensor, format_shape, placeholder
+
+_names = itertools.count()
+
+
+@dataclasses.dataclass
+class Program:
+    """What a backend lowers: inputs in call order, the graph, and the schedule."""
+    name: str
+    inputs: tuple
+    graph: Graph
+    order: list
+
+
+@dataclasses.dataclass
+class Specialization:
+    signature: tuple
+    graph: Graph
+    reports: list
+    executable: object
+    seconds: float
+
+
+class Function:
+    """A compiled callable (see ``gc.function``)."""
+
+    def __init__(self, inputs, outputs, updates=None, backend="numpy", optimize=True, name=None):
+        self.name = name or f"graph_fn_{next(_names)}"
+        self.inputs = tuple(_check_inputs(inputs))
+        self._single = isinstance(outputs, Tensor) or not isinstance(outputs, (list, tuple))
+        outs = [outputs] if self._single else list(outputs)
+        self.outputs = tuple(as_tensor(o) for o in outs)
+        self.updates = tuple(_check_updates(updates or ()))
+        self.source_graph = Graph(self.outputs, self.updates)
+        missing = [p for p in self.source_graph.placeholders() if p not in set(self.inputs)]
+        if missing:
+            raise GraphError(f"function: the outputs depend on placeholder(s) "
+                             f"{', '.join(repr(p.name) for p in missing)} that are not among the inputs "
+                             f"[{', '.join(repr(p.name) for p in self.inputs)}]")
+        self.backend = backends.get(backend)
+        self.optimize = optimize
+        self._by_name = {p.name: i for i, p in enumerate(self.inputs)}
+        self._cache: dict[tuple, Specialization] = {}
+        self._last: Specialization | None = None
+
+    # -- calling ------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        values = self._bind(args, kwargs)
+        signature = tuple(v.shape for v in values)
+        spec = self._cache.get(signature)
+        if spec is None:
+            spec = self._specialize(signature)
+        self._last = spec
+        outs = spec.executable.run(values)
+        return outs[0] if self._single else outs
+
+    def _bind(self, args, kwargs) -> list:
+        if len(args) > len(self.inputs):
+            raise GraphError(f"{self.name}: takes {len(self.inputs)} inputs, got {len(args)}")
+        values = list(args) + [_MISSING] * (len(self.inputs) - len(args))
+        for key, value in kwargs.items():
+            i = self._by_name.get(key)
+            if i is None:
+                raise GraphError(f"{self.name}: no input named {key!r} (inputs: {list(self._by_name)})")
+            if values[i] is not _MISSING:
+                raise GraphError(f"{self.name}: input {key!r} given twice")
+            values[i] = value
+        for i, (p, v) in enumerate(zip(self.inputs, values)):
+            if v is _MISSING:
+                raise GraphError(f"{self.name}: missing input {p.name!r}")
+            values[i] = _convert(p, v)
+        return values
+
+    # -- compiling ----------------------------------------------------------------------------
+    def _specialize(self, signature) -> Specialization:
+        start = time.perf_counter()
+        graph, inputs = self._graph_for(signature)
+        reports = []
+        if self.optimize:
+            graph, reports = _passes.run(graph)
+        program = Program(self.name, inputs, graph, graph.nodes)
+        executable = self.backend.compile(program)
+        spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start)
+        if signature is not None:
+            self._cache[signature] = spec
+        return spec
+
+    def _graph_for(self, signature):
+        """The source graph with each placeholder given its concrete shape (None: as built)."""
+        if signature is None or all(p.shape == s for p, s in zip(self.inputs, signature)):
+            return self.source_graph, self.inputs
+        concrete = {}
+        for p, shape in zip(self.inputs, signature):
+            concrete[id(p)] = p if p.shape == shape else placeholder(shape, p.dtype, name=p.name)
+
+        def visit(node, new_inputs):
+            if id(node) in concrete:
+                return concrete[id(node)]
+            return rebuild(node, new_inputs)
+        try:
+            graph = self.source_graph.rewrite(visit)
+        except ShapeError as exc:
+            fed = ", ".join(f"{p.name}={format_shape(s)}" for p, s in zip(self.inputs, signature))
+            raise ShapeError(f"{self.name}: the inputs' shapes do not fit together ({fed}): {exc}") from exc
+        return graph, tuple(concrete[id(p)] for p in self.inputs)
+
+    def _current(self) -> Specialization:
+        if self._last is None:
+            self._last = self._specialize(None)
+        return self._last
+
+    # -- inspection ---------------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        """The optimized graph that runs (for the last call's shapes, or as built)."""
+        return self._current().graph
+
+    @property
+    def source(self) -> str:
+        """The generated code, as text."""
+        return self._current().executable.source
+
+    @property
+    def kernels(self) -> list:
+        """Groups of nodes fused into one kernel (none until the fusion passes run)."""
+        return []
+
+    def explain(self) -> str:
+        """Each pass, what it changed, and the node counts (for the last call's shapes)."""
+        spec = self._current()
+        shapes = ("as built" if spec.signature is None else
+                  ", ".join(f"{p.name}={format_shape(s)}" for p, s in zip(self.inputs, spec.signature)))
+        lines = [f"Function {self.name!r}: {len(self.inputs)} inputs, {len(self.outputs)} outputs, "
+                 f"{len(self.updates)} updates; backend {self.backend.name}; shapes {shapes}",
+                 f"  source graph: {len(self.source_graph)} nodes"]
+        if not self.optimize:
+            lines.append("  optimize=False: no passes ran")
+        for rep in spec.reports:
+            lines.append(f"  {rep.name:<16} {rep.nodes_before:>6} → {rep.nodes_after:<6} "
+                         f"{rep.seconds * 1e3:7.2f} ms  {rep.summary()}")
+        ops = sum(1 for n in spec.graph.nodes if n.inputs or n.op == "fill" or n.op.startswith("random"))
+        lines.append(f"  optimized graph: {len(spec.graph)} nodes, {ops} operations; "
+                     f"compiled in {spec.seconds * 1e3:.1f} ms")
+        return "\n".join(lines)
+
+    def _repr_svg_(self):
+        from .render import repr_svg
+        return repr_svg(self)
+
+    def __repr__(self):
+        return (f"<Function {self.name!r} inputs=[{', '.join(p.name for p in self.inputs)}] "
+                f"outputs={len(self.outputs)} updates={len(self.updates)} backend={self.backend.name}>")
+
+
+_MISSING = object()
+
+
+def _convert(p: Tensor, value):
+    """A fed value as an array of the placeholder's dtype, its shape checked."""
+    if isinstance(value, np.ndarray) and value.dtype == p.dtype:
+        arr = value
+    else:
+        arr = np.asarray(value)
+        if arr.dtype != p.dtype:
+            if not np.can_cast(arr.dtype, p.dtype, "same_kind"):
+                raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {arr.dtype} value "
+                                 f"(cast it first)")
+            arr = arr.astype(p.dtype)
+    shape = arr.shape
+    if len(shape) != len(p.shape) or any(d is not None and d != s for d, s in zip(p.shape, shape)):
+        raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}, got {format_shape(shape)}")
+    return arr
+
+
+def _check_inputs(inputs):
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    seen = set()
+    for p in inputs:
+        if not isinstance(p, Tensor) or p.op != "placeholder":
+            raise GraphError(f"function: inputs must be placeholders, got {p!r}")
+        if p in seen:
+            raise GraphError(f"function: placeholder {p.name!r} is listed twice among the inputs")
+        seen.add(p)
+    names = [p.name for p in inputs]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise GraphError(f"function: two inputs share the name(s) {sorted(dupes)}; give placeholders distinct names")
+    return inputs
+
+
+def _check_updates(updates):
+    out, seen = [], set()
+    for pair in updates:
+        try:
+            var, value = pair
+        except (TypeError, ValueError):
+            raise GraphError(f"updates: expected (variable, new_value) pairs, got {pair!r}") from None
+        if not isinstance(var, Variable):
+            raise GraphError(f"updates: {var!r} is not a variable (made by gc.variable)")
+        if var in seen:
+            raise GraphError(f"updates: variable {var.name!r} is updated twice")
+        seen.add(var)
+        value = as_tensor(value, dtype=var.dtype) if not isinstance(value, Tensor) else value
+        if value.ndim != var.ndim or any(d is not None and d != s for d, s in zip(value.shape, var.shape)):
+            raise ShapeError(f"updates: variable {describe(var)} cannot take new value {describe(value)}")
+        if value.dtype != var.dtype:
+            if not np.can_cast(value.dtype, var.dtype, "same_kind"):
+                raise DTypeError(f"updates: variable {describe(var)} cannot take new value {describe(value)}")
+            value = cast(value, var.dtype)
+        out.append((var, value))
+    return out
+
+
+def function(inputs, outputs, updates=None, backend="numpy", optimize=True, name=None) -> Function:
+    """Compile ``outputs`` (a Tensor, or a list) as a function of the placeholders ``inputs``.
+
+    ``updates``: (variable, new_value) pairs; every output and new value is computed from the
+    values before the call, then all updates are applied together.
+    """
+    return Function(inputs, outputs, updates=updates, backend=backend, optimize=optimize, name=name)
+
+
+def resolve_feeds(outputs, feed_dict) -> dict:
+    """feed_dict keyed by placeholder or by name -> {placeholder: value}, checking coverage."""
+    outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    needed = Graph([as_tensor(o) for o in outs]).placeholders()
+    by_name = {p.name: p for p in needed}
+    feeds = {}
+    for key, value in (feed_dict or {}).items():
+        if isinstance(key, Tensor):
+            p = key
+        elif key in by_name:
+            p = by_name[key]
+        else:
+            raise GraphError(f"feed_dict: no placeholder named {key!r} in this graph (it has {sorted(by_name)})")
+        feeds[p] = value
+    missing = [p.name for p in needed if p not in feeds]
+    if missing:
+        raise GraphError(f"feed_dict: missing value(s) for placeholder(s) {missing}")
+    return feeds
+
+
+def evaluate(tensor, feed_dict=None, backend=None):
+    """Compile ``tensor`` once and run it (``Tensor.eval``)."""
+    feeds = resolve_feeds(tensor, feed_dict)
+    placeholders = list(feeds)
+    fn = Function(placeholders, tensor, backend=backend or "numpy")
+    return fn(*(feeds[p] for p in placeholders))
+
+
+def optimize(outputs, passes=None):
+    """Run the pass pipeline (or the named passes) without compiling; returns the optimized
+    Tensor (or list of Tensors, matching ``outputs``)."""
+    single = isinstance(outputs, Tensor)
+    outs = [outputs] if single else [as_tensor(o) for o in outputs]
+    graph, _ = _passes.run(Graph(outs), passes)
+    return graph.outputs[0] if single else list(graph.outputs)
+
+
+def backends_available() -> list:
+    return backends.available()

@@ -1,0 +1,105 @@
+"""Graph: the nodes reachable from some outputs (and variable updates), in topological order.
+
+Every traversal here is iterative (explicit stacks), so graphs of 100 000+ nodes never hit
+Python's recursion limit.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .errors import GraphError
+from .tensor import Tensor, Variable
+
+
+def topological_order(roots: Iterable[Tensor]) -> list[Tensor]:
+    """All nodes reachable from ``roots``, each after its inputs (iterative DFS post-order)."""
+    order: list[Tensor] = []
+    done: set[int] = set()
+    on_path: set[int] = set()
+    for root in roots:
+        if id(root) in done:
+            continue
+        stack = [(root, 0)]
+        on_path.add(id(root))
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                child = node.inputs[i]
+                if id(child) in done:
+                    continue
+                if id(child) in on_path:
+                    raise GraphError(f"cycle through tensor {child.name!r}")
+                on_path.add(id(child))
+                stack.append((child, 0))
+            else:
+                stack.pop()
+                on_path.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+    return order
+
+
+class Graph:
+    """Outputs plus ``(variable, new_value)`` updates; ``nodes`` in topological order."""
+
+    def __init__(self, outputs: Iterable[Tensor], updates: Iterable[tuple] = ()):
+        self.outputs = tuple(outputs)
+        self.updates = tuple((v, t) for v, t in updates)
+        for v, _ in self.updates:
+            if not isinstance(v, Variable):
+                raise GraphError(f"updates: {v!r} is not a variable (gc.variable)")
+        self.nodes = topological_order(self.roots)
+
+    @property
+    def roots(self) -> tuple:
+        return self.outputs + tuple(t for _, t in self.updates) + tuple(v for v, _ in self.updates)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self):
+        return iter(self.nodes)
+
+    def users(self) -> dict:
+        """Map each node to the list of nodes that read it."""
+        users: dict[Tensor, list[Tensor]] = {n: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                users[i].append(n)
+        return users
+
+    def placeholders(self) -> list:
+        return [n for n in self.nodes if n.op == "placeholder"]
+
+    def variables(self) -> list:
+        return [n for n in self.nodes if n.op == "variable"]
+
+    def op_counts(self) -> dict:
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            counts[n.op] = counts.get(n.op, 0) + 1
+        return counts
+
+    def to_networkx(self):
+        """A networkx.DiGraph view (node -> its users), for graph algorithms and analysis."""
+        import networkx as nx
+        g = nx.DiGraph()
+        for n in self.nodes:
+            g.add_node(n, op=n.op, shape=n.shape, dtype=str(n.dtype))
+            for i in n.inputs:
+                g.add_edge(i, n)
+        return g
+
+    def rewrite(self, replace) -> "Graph":
+        """A new Graph in which each node is ``replace(node, new_inputs)``.
+
+        ``replace`` returns a Tensor (the node rebuilt over ``new_inputs``, or a substitute)
+        Visiting in topological order means every input has been rewritten first.
+        """
+        mapping: dict[int, Tensor] = {}
+        for n in self.nodes:
+            new_inputs = tuple(mapping[id(i)] for i in n.inputs)
+            mapping[id(n)] = replace(n, new_inputs)
+        return Graph([mapping[id(o)] for o in self.outputs],
+                     [(v, mapping[id(t)]) for v, t in self.updates])

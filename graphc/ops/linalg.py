@@ -1,0 +1,179 @@
+"""Linear algebra: matmul (batched, like np.matmul), inv, pinv, norm."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, as_tensor, constant
+from . import math as m
+from .registry import apply, broadcast_shapes, defop, describe
+from .shape_ops import expand_dims, squeeze, sum_to_like, transpose
+
+
+def _matmul_rule(inputs, attrs):
+    a, b = inputs
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must be at least 1-d: {describe(a)} @ {describe(b)}")
+    for t in (a, b):
+        if t.dtype.kind == "b":
+            raise DTypeError(f"matmul: bool operand {describe(t)}")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+    if ka is not None and kb is not None and ka != kb:
+        hint = ""
+        if b.ndim >= 2 and b.shape[-1] == ka:
+            hint = f" — did you mean {b.name}.T?"
+        raise ShapeError(f"matmul: inner dimensions differ: {a.name} {_fmt(a)} @ {b.name} {_fmt(b)} "
+                         f"({ka} vs {kb}){hint}")
+    batch_a = a.shape[:-2] if a.ndim >= 2 else ()
+    batch_b = b.shape[:-2] if b.ndim >= 2 else ()
+    from ..tensor import Tensor as _T
+    probe_a = _T("placeholder", (), {}, batch_a, a.dtype, name=a.name)
+    probe_b = _T("placeholder", (), {}, batch_b, b.dtype, name=b.name)
+    batch = broadcast_shapes("matmul", probe_a, probe_b)
+    rows = (a.shape[-2],) if a.ndim >= 2 else ()
+    cols = (b.shape[-1],) if b.ndim >= 2 else ()
+    return batch + rows + cols, dtypes.result_dtype("matmul", a.dtype, b.dtype)
+
+
+def _fmt(t):
+    from ..tensor import format_shape
+    return format_shape(t.shape)
+
+
+def _swap_last(t: Tensor) -> Tensor:
+    perm = tuple(range(t.ndim - 2)) + (t.ndim - 1, t.ndim - 2)
+    return transpose(t, perm)
+
+
+def _matmul_grad(n, g):
+    a, b = n.inputs
+    # promote 1-d operands to matrices so the two products below are plain matmuls
+    a2 = expand_dims(a, 0) if a.ndim == 1 else a
+    b2 = expand_dims(b, -1) if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = expand_dims(g2, -2 if b.ndim >= 2 else 0)
+    if b.ndim == 1:
+        g2 = expand_dims(g2, -1)
+    ga = matmul(g2, _swap_last(b2))
+    gb = matmul(_swap_last(a2), g2)
+    if a.ndim == 1:
+        ga = squeeze(ga, axis=-2)
+    if b.ndim == 1:
+        gb = squeeze(gb, axis=-1)
+    return [sum_to_like(ga, a), sum_to_like(gb, b)]
+
+
+defop("matmul", ("a", "b"), _matmul_rule, "np.matmul({a}, {b})", grad=_matmul_grad,
+      doc="matrix product with np.matmul's batching and 1-d rules")
+
+
+def matmul(a, b):
+    a, b = m.operands(a, b)
+    return apply("matmul", [a, b])
+
+
+def _square_rule(op):
+    def infer(inputs, attrs):
+        (x,) = inputs
+        if x.dtype.kind != "f":
+            raise DTypeError(f"{op}: needs a float matrix, got {describe(x)}")
+        if x.ndim < 2:
+            raise ShapeError(f"{op}: needs a matrix (or a batch of them), got {describe(x)}")
+        if op == "inv":
+            r, c = x.shape[-2:]
+            if r is not None and c is not None and r != c:
+                raise ShapeError(f"inv: the matrix must be square, got {describe(x)}")
+            return x.shape, x.dtype
+        return x.shape[:-2] + (x.shape[-1], x.shape[-2]), x.dtype
+    return infer
+
+
+def _inv_grad(n, g):
+    # d(A^-1) = -A^-1 dA A^-1  =>  gA = -A^-T g A^-T
+    t = _swap_last(n)
+    return [m.neg(matmul(matmul(t, g), t))]
+
+
+def _pinv_grad(n, g):
+    # Reverse mode of P = A+ for A of locally constant rank (Golub & Pereyra's differential
+    # dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P), transposed term by term:
+    #   gA = -Pᵀ G Pᵀ + (I - A P) Gᵀ P Pᵀ + Pᵀ P Gᵀ (I - P A)
+    a, p = n.inputs[0], n
+    pt, gt = _swap_last(p), _swap_last(g)
+    range_part = matmul(gt, matmul(p, pt))          # Gᵀ P Pᵀ
+    range_part = range_part - matmul(matmul(a, p), range_part)
+    corange_part = matmul(matmul(pt, p), gt)        # Pᵀ P Gᵀ
+    corange_part = corange_part - matmul(corange_part, matmul(p, a))
+    return [m.neg(matmul(matmul(pt, g), pt)) + range_part + corange_part]
+
+
+defop("inv", ("x",), _square_rule("inv"), "np.linalg.inv({x})", grad=_inv_grad,
+      doc="matrix inverse (batched)")
+defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_grad,
+      doc="Moore-Penrose pseudo-inverse (batched)")
+
+
+def inv(x):
+    return apply("inv", [as_tensor(x)])
+
+
+def pinv(x):
+    return apply("pinv", [as_tensor(x)])
+
+
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argument name
+    """Vector or matrix norm, following np.linalg.norm's ord/axis conventions.
+
+    Vector ords: None/2, 1, inf, -inf, 0 (count of non-zeros), any other p (sum |x|^p)^(1/p).
+    Matrix ords (axis a pair, or x 2-d with axis None): None/"fro", 1, -1, inf, -inf, "nuc"
+    and 2/-2 are not built as graphs here ("nuc", 2, -2 need an SVD) and raise GraphError.
+    """
+    from ..errors import GraphError
+    from .reduce import reduce_max, reduce_min, reduce_sum
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"norm: needs a float tensor, got {describe(x)}")
+    if axis is None and (x.ndim == 2 and ord is not None):
+        axis = (0, 1)
+    if axis is None:
+        if ord not in (None, 2, "fro"):
+            if x.ndim == 1:
+                axis = (0,)
+            else:
+                raise GraphError(f"norm: ord={ord!r} needs axis for a {x.ndim}-d tensor {describe(x)}")
+        else:
+            return m.sqrt(reduce_sum(m.square(x), keepdims=keepdims))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    absx = m.abs(x)
+    if len(axes) == 1:
+        if ord is None or ord == 2:
+            return m.sqrt(reduce_sum(m.square(x), axis=axes, keepdims=keepdims))
+        if ord == np.inf:
+            return reduce_max(absx, axis=axes, keepdims=keepdims)
+        if ord == -np.inf:
+            return reduce_min(absx, axis=axes, keepdims=keepdims)
+        if ord == 0:
+            return reduce_sum(m.cast(m.not_equal(x, m.scalar_like(0, x)), x.dtype), axis=axes, keepdims=keepdims)
+        if ord == 1:
+            return reduce_sum(absx, axis=axes, keepdims=keepdims)
+        if isinstance(ord, str):
+            raise GraphError(f"norm: ord={ord!r} is a matrix norm; give two axes")
+        p = m.scalar_like(float(ord), x)
+        return m.pow(reduce_sum(m.pow(absx, p), axis=axes, keepdims=keepdims), m.scalar_like(1.0 / ord, x))
+    if len(axes) != 2:
+        raise ShapeError(f"norm: axis must be an int or a pair, got {axis!r}")
+    row, col = (a % x.ndim for a in axes)
+    if ord in (None, "fro"):
+        return m.sqrt(reduce_sum(m.square(x), axis=(row, col), keepdims=keepdims))
+    if ord in (1, -1, np.inf, -np.inf):
+        # 1: max column sum; inf: max row sum (np.linalg.norm's definitions)
+        inner, outer = (row, col) if ord in (1, -1) else (col, row)
+        sums = reduce_sum(absx, axis=inner, keepdims=True)
+        pick = reduce_max if ord in (1, np.inf) else reduce_min
+        out = pick(sums, axis=outer, keepdims=True)
+        return out if keepdims else squeeze(out, axis=(row, col))
+    raise GraphError(f"norm: matrix ord={ord!r} needs a singular value decomposition, "
+                     "which graphc does not build yet; use ord='fro', 1 or inf")

@@ -1,0 +1,289 @@
+"""Elementwise ops: arithmetic, transcendental functions, comparisons, where/clip.
+
+Each op is one ``defop`` call: its NumPy template (also its reference semantics), its
+dtype rule, and its gradient rule written with graph ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import DTypeError
+from ..tensor import Tensor, as_tensor, constant
+from .registry import apply, broadcast_shapes, defop, describe
+
+
+# -- operands: weak Python scalars take the dtype of the tensor they meet ----------------
+
+def operands(*values) -> list[Tensor]:
+    """Convert the operands of an elementwise op to Tensors under the weak-scalar rules."""
+    strong = [v for v in values if not dtypes.is_python_scalar(v)]
+    strong_tensors = [as_tensor(v) for v in strong]
+    if strong_tensors:
+        target = dtypes.promote(*(t.dtype for t in strong_tensors))
+    else:
+        target = None
+    out, it = [], iter(strong_tensors)
+    for v in values:
+        if dtypes.is_python_scalar(v):
+            dt = dtypes.weak_dtype(v, target) if target is not None else dtypes.python_scalar_dtype(v)
+            out.append(constant(v, dtype=dt))
+        else:
+            out.append(next(it))
+    return out
+
+
+def scalar_like(value, t: Tensor) -> Tensor:
+    """A 0-d constant of ``t``'s dtype (used by gradient rules)."""
+    return constant(value, dtype=t.dtype)
+
+
+# -- dtype rules -------------------------------------------------------------------------
+
+def _numeric(op, t):
+    if t.dtype.kind == "b":
+        raise DTypeError(f"{op}: needs a numeric tensor, got bool {describe(t)}; use gc.cast")
+
+
+def _floating(op, t):
+    if t.dtype.kind != "f":
+        raise DTypeError(f"{op}: needs a float tensor, got {describe(t)}; use gc.cast(x, 'float32')")
+
+
+def _unary_rule(op, kind):
+    """kind: "float" (float inputs only), "numeric" (not bool), "any", or "bool" (any input,
+    bool result)."""
+    def infer(inputs, attrs):
+        (x,) = inputs
+        if kind == "float":
+            _floating(op, x)
+        elif kind == "numeric":
+            _numeric(op, x)
+        return x.shape, (dtypes.BOOL if kind == "bool" else x.dtype)
+    return infer
+
+
+def _binary_rule(op, ufunc, result=None):
+    def infer(inputs, attrs):
+        x, y = inputs
+        shape = broadcast_shapes(op, x, y)
+        if result == "bool":
+            return shape, dtypes.BOOL
+        if result == "numeric":
+            _numeric(op, x), _numeric(op, y)
+        return shape, dtypes.result_dtype(ufunc, x.dtype, y.dtype)
+    return infer
+
+
+# -- gradient helpers --------------------------------------------------------------------
+
+def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
+    """Sum ``g`` down to ``x``'s shape: the adjoint of NumPy broadcasting."""
+    from . import shape_ops
+    return shape_ops.sum_to_like(g, x)
+
+
+def _defbinary(name, ufunc, template, grad, result=None, doc=""):
+    defop(name, ("x", "y"), _binary_rule(name, ufunc, result), template, grad=grad,
+          kind="elementwise", doc=doc)
+
+    def build(x, y):
+        return apply(name, operands(x, y))
+    build.__name__ = name
+    build.__doc__ = doc
+    return build
+
+
+def _defunary(name, template, grad, kind="float", doc=""):
+    defop(name, ("x",), _unary_rule(name, kind), template, grad=grad, kind="elementwise", doc=doc)
+
+    def build(x):
+        return apply(name, [as_tensor(x)])
+    build.__name__ = name
+    build.__doc__ = doc
+    return build
+
+
+# -- arithmetic --------------------------------------------------------------------------
+
+add = _defbinary("add", "add", "np.add({x}, {y})",
+                 lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(g, n.inputs[1])],
+                 doc="x + y, elementwise with broadcasting")
+sub = _defbinary("sub", "subtract", "np.subtract({x}, {y})",
+                 lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(neg(g), n.inputs[1])],
+                 result="numeric", doc="x - y")
+mul = _defbinary("mul", "multiply", "np.multiply({x}, {y})",
+                 lambda n, g: [unbroadcast(g * n.inputs[1], n.inputs[0]),
+                               unbroadcast(g * n.inputs[0], n.inputs[1])],
+                 doc="x * y, elementwise")
+
+
+def _div_grad(n, g):
+    x, y = n.inputs
+    return [unbroadcast(g / y, x), unbroadcast(neg(g) * n / y, y)]
+
+
+div = _defbinary("div", "true_divide", "np.true_divide({x}, {y})", _div_grad,
+                 result="numeric", doc="x / y (true division; integers give float64, as NumPy)")
+
+
+def _pow_grad(n, g):
+    x, y = n.inputs
+    # d/dx x**y = y x**(y-1); d/dy = x**y log x, taken as 0 where x == 0 (TensorFlow's choice)
+    gx = g * y * pow(x, y - scalar_like(1, y))
+    safe_log = log(where(x > scalar_like(0, x), x, ones_like_value(x)))
+    gy = g * n * safe_log
+    return [unbroadcast(gx, x), unbroadcast(gy, y) if y.dtype.kind == "f" else None]
+
+
+def ones_like_value(x):
+    from .shape_ops import ones_like
+    return ones_like(x)
+
+
+pow = _defbinary("pow", "power", "np.power({x}, {y})", _pow_grad, result="numeric",
+                 doc="x ** y")  # noqa: A001 - the API name
+
+
+def _select_grad(pick_x):
+    def grad(n, g):
+        x, y = n.inputs
+        # ties go to x, as TensorFlow (x >= y for maximum, x <= y for minimum)
+        mask = pick_x(x, y)
+        zero = zeros_like_g(g)
+        return [unbroadcast(where(mask, g, zero), x), unbroadcast(where(mask, zero, g), y)]
+    return grad
+
+
+def zeros_like_g(g):
+    from .shape_ops import zeros_like
+    return zeros_like(g)
+
+
+maximum = _defbinary("maximum", "maximum", "np.maximum({x}, {y})",
+                     _select_grad(lambda x, y: greater_equal(x, y)), result="numeric",
+                     doc="elementwise max; at ties the gradient goes to x")
+minimum = _defbinary("minimum", "minimum", "np.minimum({x}, {y})",
+                     _select_grad(lambda x, y: less_equal(x, y)), result="numeric",
+                     doc="elementwise min; at ties the gradient goes to x")
+
+# -- comparisons: bool results, no gradient ----------------------------------------------
+
+equal = _defbinary("equal", "equal", "np.equal({x}, {y})", None, result="bool", doc="x == y elementwise")
+not_equal = _defbinary("not_equal", "not_equal", "np.not_equal({x}, {y})", None, result="bool")
+less = _defbinary("less", "less", "np.less({x}, {y})", None, result="bool")
+less_equal = _defbinary("less_equal", "less_equal", "np.less_equal({x}, {y})", None, result="bool")
+greater = _defbinary("greater", "greater", "np.greater({x}, {y})", None, result="bool")
+greater_equal = _defbinary("greater_equal", "greater_equal", "np.greater_equal({x}, {y})", None,
+                           result="bool")
+logical_and = _defbinary("logical_and", "logical_and", "np.logical_and({x}, {y})", None, result="bool")
+logical_or = _defbinary("logical_or", "logical_or", "np.logical_or({x}, {y})", None, result="bool")
+
+# -- unary ---------------------------------------------------------------------------------
+
+neg = _defunary("neg", "np.negative({x})", lambda n, g: [neg(g)], kind="numeric", doc="-x")
+exp = _defunary("exp", "np.exp({x})", lambda n, g: [g * n], doc="e**x")
+log = _defunary("log", "np.log({x})", lambda n, g: [g / n.inputs[0]], doc="natural logarithm")
+log1p = _defunary("log1p", "np.log1p({x})",
+                  lambda n, g: [g / (n.inputs[0] + scalar_like(1, n.inputs[0]))], doc="log(1 + x), accurate near 0")
+expm1 = _defunary("expm1", "np.expm1({x})",
+                  lambda n, g: [g * (n + scalar_like(1, n))], doc="exp(x) - 1, accurate near 0")
+sqrt = _defunary("sqrt", "np.sqrt({x})", lambda n, g: [g / (scalar_like(2, n) * n)], doc="square root")
+rsqrt = _defunary("rsqrt", "np.reciprocal(np.sqrt({x}))",
+                  lambda n, g: [g * scalar_like(-0.5, n) * n / n.inputs[0]], doc="1 / sqrt(x)")
+square = _defunary("square", "np.square({x})",
+                   lambda n, g: [g * scalar_like(2, n) * n.inputs[0]], kind="numeric", doc="x * x")
+abs = _defunary("abs", "np.abs({x})", lambda n, g: [g * sign(n.inputs[0])], kind="numeric",  # noqa: A001
+                doc="|x|; gradient sign(x), 0 at 0")
+sign = _defunary("sign", "np.sign({x})", lambda n, g: [None], kind="numeric", doc="-1, 0 or 1")
+sin = _defunary("sin", "np.sin({x})", lambda n, g: [g * cos(n.inputs[0])])
+cos = _defunary("cos", "np.cos({x})", lambda n, g: [neg(g * sin(n.inputs[0]))])
+tanh = _defunary("tanh", "np.tanh({x})",
+                 lambda n, g: [g * (scalar_like(1, n) - square(n))], doc="hyperbolic tangent")
+# 0.5 tanh(x/2) + 0.5 is the logistic function without overflow for large |x|
+sigmoid = _defunary("sigmoid", "(np.tanh({x} * 0.5) * 0.5 + 0.5)",
+                    lambda n, g: [g * n * (scalar_like(1, n) - n)], doc="1 / (1 + e**-x)")
+relu = _defunary("relu", "np.maximum({x}, 0)",
+                 lambda n, g: [where(n.inputs[0] > scalar_like(0, n), g, zeros_like_g(g))],
+                 kind="numeric", doc="max(x, 0); relu'(0) = 0 as TensorFlow")
+softplus = _defunary("softplus", "np.logaddexp(0, {x})",
+                     lambda n, g: [g * sigmoid(n.inputs[0])], doc="log(1 + e**x), stable")
+step = _defunary("step", "np.greater_equal({x}, 0).astype({x}.dtype)", lambda n, g: [None],
+                 kind="numeric", doc="Heaviside step: 1 where x >= 0, else 0; gradient 0")
+logical_not = _defunary("logical_not", "np.logical_not({x})", lambda n, g: [None], kind="bool")
+stop_gradient = _defunary("stop_gradient", "{x}", lambda n, g: [None], kind="any",
+                          doc="identity whose gradient is zero")
+
+
+# -- ops with attributes --------------------------------------------------------------------
+
+def _leaky_grad(n, g):
+    x = n.inputs[0]
+    alpha = n.attrs["alpha"]
+    return [where(x > scalar_like(0, x), g, g * scalar_like(alpha, g))]
+
+
+defop("leaky_relu", ("x",), _unary_rule("leaky_relu", "float"),
+      "np.where({x} > 0, {x}, {x} * {alpha})", grad=_leaky_grad, kind="elementwise",
+      doc="x if x > 0 else alpha * x")
+
+
+def leaky_relu(x, alpha=0.01):
+    return apply("leaky_relu", [as_tensor(x)], alpha=float(alpha))
+
+
+def _elu_grad(n, g):
+    x = n.inputs[0]
+    alpha = n.attrs["alpha"]
+    return [where(x > scalar_like(0, x), g, g * scalar_like(alpha, g) * exp(x))]
+
+
+defop("elu", ("x",), _unary_rule("elu", "float"),
+      "np.where({x} > 0, {x}, {alpha} * np.expm1(np.minimum({x}, 0)))", grad=_elu_grad,
+      kind="elementwise", doc="x if x > 0 else alpha * (e**x - 1)")
+
+
+def elu(x, alpha=1.0):
+    return apply("elu", [as_tensor(x)], alpha=float(alpha))
+
+
+def _where_rule(inputs, attrs):
+    cond, x, y = inputs
+    if cond.dtype.kind != "b":
+        raise DTypeError(f"where: the condition must be bool, got {describe(cond)}")
+    shape = broadcast_shapes("where", cond, x, y)
+    return shape, dtypes.promote(x.dtype, y.dtype)
+
+
+def _where_grad(n, g):
+    cond, x, y = n.inputs
+    zero = zeros_like_g(g)
+    return [None, unbroadcast(where(cond, g, zero), x), unbroadcast(where(cond, zero, g), y)]
+
+
+defop("where", ("cond", "x", "y"), _where_rule, "np.where({cond}, {x}, {y})", grad=_where_grad,
+      kind="elementwise", doc="x where cond else y")
+
+
+def where(cond, x, y):
+    """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (broadcasting)."""
+    cond = as_tensor(cond)
+    x, y = operands(x, y)
+    return apply("where", [cond, x, y])
+
+
+def clip(x, lo, hi):
+    """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (TensorFlow's rule)."""
+    x = as_tensor(x)
+    lo_t, hi_t = operands(lo, x)[0], operands(hi, x)[0]
+    return minimum(maximum(x, lo_t), hi_t)
+
+
+def cast(x, dtype):
+    """Convert to ``dtype`` (float -> int truncates toward zero, as NumPy)."""
+    from .shape_ops import cast as _cast
+    return _cast(x, dtype)
+
+
+def square_difference(x, y):
+    return square(sub(x, y))

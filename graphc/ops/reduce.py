@@ -1,0 +1,175 @@
+"""Reductions: sum, mean, max, min, prod, argmax, argmin (and logsumexp built from them)."""
+from __future__ import annotations
+
+import functools
+import math as _pymath
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import DTypeError
+from ..tensor import Tensor, as_tensor, constant
+from . import math as m
+from .registry import apply, defop, describe, normalize_axes, normalize_axis
+from .shape_ops import broadcast_like, cast, reshape, expand_dims
+
+
+def _reduced_shape(x: Tensor, axes, keepdims) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    return tuple(d for i, d in enumerate(x.shape) if i not in axes)
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_reduce_dtype(fn: str, dtype: np.dtype) -> np.dtype:
+    return getattr(np, fn)(np.ones(1, dtype=dtype)).dtype
+
+
+def _reduce_rule(op, fn, allow_bool=True):
+    def infer(inputs, attrs):
+        (x,) = inputs
+        if not allow_bool and x.dtype.kind == "b":
+            raise DTypeError(f"{op}: needs a numeric tensor, got {describe(x)}")
+        return _reduced_shape(x, attrs["axis"], attrs["keepdims"]), _numpy_reduce_dtype(fn, x.dtype)
+    return infer
+
+
+def keep_reduced_dims(g: Tensor, x: Tensor, axes, keepdims) -> Tensor:
+    """Give a reduction's cotangent its size-1 axes back, so it broadcasts against x."""
+    if keepdims or not axes:
+        return g
+    if all(d is not None for d in g.shape):
+        return reshape(g, _reduced_shape_static(g, x, axes))
+    for a in axes:  # ascending: each insert lands at its final position
+        g = expand_dims(g, a)
+    return g
+
+
+def _reduced_shape_static(g, x, axes):
+    dims = iter(g.shape)
+    return tuple(1 if i in axes else next(dims) for i in range(x.ndim))
+
+
+def _count(x: Tensor, axes) -> Tensor:
+    """Number of elements reduced over, as a scalar of x's dtype (a run-time op if unknown)."""
+    sizes = [x.shape[a] for a in axes]
+    if all(s is not None for s in sizes):
+        return constant(_pymath.prod(sizes), dtype=x.dtype)
+    return apply("reduced_count", [x], axis=tuple(axes))
+
+
+def _reduced_count(x, axis):
+    shape = np.shape(x)
+    return np.asarray(_pymath.prod(shape[a] for a in axis), dtype=np.asarray(x).dtype)
+
+
+defop("reduced_count", ("x",), lambda ins, at: ((), ins[0].dtype), "reduced_count({x}, {axis})",
+      grad=lambda n, g: [None], helpers={"reduced_count": _reduced_count},
+      doc="the number of elements over the given axes (run-time sizes)")
+
+
+def _sum_grad(n, g):
+    (x,) = n.inputs
+    g = keep_reduced_dims(g, x, n.attrs["axis"], n.attrs["keepdims"])
+    return [broadcast_like(cast(g, x.dtype), x) if x.dtype.kind == "f" else None]
+
+
+def _mean_grad(n, g):
+    (x,) = n.inputs
+    axes = n.attrs["axis"]
+    g = keep_reduced_dims(g, x, axes, n.attrs["keepdims"])
+    return [broadcast_like(g / _count(x, axes), x)]
+
+
+def _extremum_grad(n, g):
+    # TensorFlow's rule: the gradient is split evenly among the elements equal to the extremum
+    (x,) = n.inputs
+    axes, keepdims = n.attrs["axis"], n.attrs["keepdims"]
+    y = keep_reduced_dims(n, x, axes, keepdims)
+    g = keep_reduced_dims(g, x, axes, keepdims)
+    mask = cast(m.equal(x, y), x.dtype)
+    count = reduce_sum(mask, axis=axes, keepdims=True)
+    return [mask * (g / count)]
+
+
+def _prod_grad(n, g):
+    # d prod / d x_i = product of the other elements, computed without dividing by zero
+    (x,) = n.inputs
+    axes, keepdims = n.attrs["axis"], n.attrs["keepdims"]
+    zero = m.scalar_like(0, x)
+    is_zero = m.equal(x, zero)
+    nonzero = m.where(is_zero, m.scalar_like(1, x), x)
+    prod_nonzero = reduce_prod(nonzero, axis=axes, keepdims=True)
+    zeros_here = reduce_sum(cast(is_zero, x.dtype), axis=axes, keepdims=True)
+    others = m.where(m.equal(zeros_here, zero), prod_nonzero / nonzero,
+                     m.where(m.logical_and(m.equal(zeros_here, m.scalar_like(1, x)), is_zero),
+                             broadcast_like(prod_nonzero, x), m.zeros_like_g(x)))
+    g = keep_reduced_dims(g, x, axes, keepdims)
+    return [g * others]
+
+
+defop("reduce_sum", ("x",), _reduce_rule("reduce_sum", "sum"),
+      "np.sum({x}, axis={axis}, keepdims={keepdims})", grad=_sum_grad, kind="reduction")
+defop("reduce_mean", ("x",), _reduce_rule("reduce_mean", "mean", allow_bool=False),
+      "np.mean({x}, axis={axis}, keepdims={keepdims})", grad=_mean_grad, kind="reduction")
+defop("reduce_max", ("x",), _reduce_rule("reduce_max", "max"),
+      "np.max({x}, axis={axis}, keepdims={keepdims})", grad=_extremum_grad, kind="reduction")
+defop("reduce_min", ("x",), _reduce_rule("reduce_min", "min"),
+      "np.min({x}, axis={axis}, keepdims={keepdims})", grad=_extremum_grad, kind="reduction")
+defop("reduce_prod", ("x",), _reduce_rule("reduce_prod", "prod"),
+      "np.prod({x}, axis={axis}, keepdims={keepdims})", grad=_prod_grad, kind="reduction")
+
+
+def _reduction(op):
+    def build(x, axis=None, keepdims=False):
+        x = as_tensor(x)
+        axes = normalize_axes(op, x, axis)
+        return apply(op, [x], axis=axes, keepdims=bool(keepdims))
+    build.__name__ = op
+    return build
+
+
+reduce_sum = _reduction("reduce_sum")
+reduce_mean = _reduction("reduce_mean")
+reduce_max = _reduction("reduce_max")
+reduce_min = _reduction("reduce_min")
+reduce_prod = _reduction("reduce_prod")
+
+
+def _arg_rule(op):
+    def infer(inputs, attrs):
+        (x,) = inputs
+        return tuple(d for i, d in enumerate(x.shape) if i != attrs["axis"]), dtypes.DEFAULT_INT
+    return infer
+
+
+defop("argmax", ("x",), _arg_rule("argmax"), "np.argmax({x}, axis={axis})", grad=lambda n, g: [None],
+      kind="reduction", doc="index of the largest element along an axis (first one at ties)")
+defop("argmin", ("x",), _arg_rule("argmin"), "np.argmin({x}, axis={axis})", grad=lambda n, g: [None],
+      kind="reduction", doc="index of the smallest element along an axis (first one at ties)")
+
+
+def argmax(x, axis=-1):
+    x = as_tensor(x)
+    return apply("argmax", [x], axis=normalize_axis("argmax", x, axis))
+
+
+def argmin(x, axis=-1):
+    x = as_tensor(x)
+    return apply("argmin", [x], axis=normalize_axis("argmin", x, axis))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped) maximum."""
+    x = as_tensor(x)
+    shift = m.stop_gradient(reduce_max(x, axis=axis, keepdims=True))
+    out = m.log(reduce_sum(m.exp(x - shift), axis=axis, keepdims=True)) + shift
+    if keepdims:
+        return out
+    return reshape_after_keepdims(out, x, axis)
+
+
+def reshape_after_keepdims(out, x, axis):
+    from .shape_ops import squeeze
+    axes = normalize_axes("logsumexp", x, axis)
+    return squeeze(out, axis=axes) if axes else out

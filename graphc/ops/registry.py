@@ -1,0 +1,165 @@
+"""The op registry: one record per op, holding everything about it in one place.
+
+An OpDef carries
+  * ``infer(inputs, attrs) -> (shape, dtype)``: the shape and dtype rule, which raises
+    ShapeError / DTypeError naming the op and the tensors;
+  * ``numpy``: a code template (``"np.add({x}, {y})"``). The NumPy backend pastes it into the
+    generated source; compiled once, the same template is the op's reference semantics
+    (``impl``), which the constant folder evaluates. ``helpers`` are the functions a template
+    may call beyond ``np`` (e.g. an im2col convolution);
+  * ``grad(node, g) -> [input cotangent or None, ...]``: the gradient rule, which builds graph
+    nodes and never touches NumPy arrays;
+  * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
+    do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
+    ``cuda``) that fused kernels are built from.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from ..errors import GraphError
+from ..tensor import Tensor, format_shape
+
+
+@dataclasses.dataclass(frozen=True)
+class OpDef:
+    name: str
+    args: tuple               # template names of the inputs; "*xs" takes all of them as a list
+    infer: Callable
+    numpy: str
+    grad: Callable | None = None
+    kind: str = "opaque"
+    helpers: dict = dataclasses.field(default_factory=dict)
+    scalar: dict | None = None
+    doc: str = ""
+
+    @property
+    def stateful(self) -> bool:
+        return self.kind == "random"
+
+    def render_call(self, arg_exprs, attrs) -> str:
+        """The template filled with input expressions and attribute literals."""
+        fields = {k: _literal(v) for k, v in attrs.items()}
+        if self.args and self.args[0].startswith("*"):
+            fields[self.args[0][1:]] = ", ".join(arg_exprs)
+        else:
+            fields.update(zip(self.args, arg_exprs))
+        return self.numpy.format(**fields)
+
+    def impl(self, *arrays, **attrs):
+        """Reference semantics: the template evaluated on NumPy arrays."""
+        names = [f"_in{i}" for i in range(len(arrays))]
+        source = self.render_call(names, attrs)
+        code = _compiled(source)
+        namespace = {"np": np, **self.helpers, **dict(zip(names, arrays))}
+        with np.errstate(all="ignore"):
+            return eval(code, namespace)  # noqa: S307 - our own template, not user text
+
+
+_code_cache: dict[str, object] = {}
+
+
+def _compiled(source: str):
+    code = _code_cache.get(source)
+    if code is None:
+        code = _code_cache[source] = compile(source, "<graphc-op>", "eval")
+    return code
+
+
+def _literal(value) -> str:
+    """An attribute as Python source text (repr, with dtypes spelled as strings)."""
+    if isinstance(value, np.dtype):
+        return repr(value.name)
+    return repr(value)
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    if opdef.name in OPS:
+        raise GraphError(f"op {opdef.name!r} is defined twice")
+    OPS[opdef.name] = opdef
+    return opdef
+
+
+def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scalar=None, doc=""):
+    return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc))
+
+
+def opdef(op_name: str) -> OpDef:
+    try:
+        return OPS[op_name]
+    except KeyError:
+        raise GraphError(f"unknown op {op_name!r}") from None
+
+
+def apply(op_name: str, inputs, **attrs) -> Tensor:
+    """Build the node ``op_name(*inputs, **attrs)``, inferring its shape and dtype."""
+    od = opdef(op_name)
+    inputs = tuple(inputs)
+    shape, dtype = od.infer(inputs, attrs)
+    return Tensor(op_name, inputs, attrs, shape, dtype)
+
+
+def rebuild(node: Tensor, inputs) -> Tensor:
+    """The same op and attributes over new inputs (shapes re-inferred). Sources are returned as is."""
+    if not node.inputs:
+        return node
+    inputs = tuple(inputs)
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return node
+    od = OPS[node.op]
+    shape, dtype = od.infer(inputs, node.attrs)
+    return Tensor(node.op, inputs, node.attrs, shape, dtype, tag=node.tag)
+
+
+# -- helpers for shape rules -------------------------------------------------------------
+
+def describe(t: Tensor) -> str:
+    """How a tensor is named in an error message: name, shape and dtype."""
+    return f"{t.name!r} {format_shape(t.shape)} {t.dtype}"
+
+
+def broadcast_shapes(op: str, *tensors: Tensor) -> tuple:
+    """NumPy broadcasting over static shapes, with None for sizes known only at call time."""
+    from ..errors import ShapeError
+    ndim = max((t.ndim for t in tensors), default=0)
+    out = []
+    for axis in range(-ndim, 0):
+        dims = [t.shape[axis] for t in tensors if t.ndim >= -axis]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            listing = ", ".join(describe(t) for t in tensors)
+            raise ShapeError(f"{op}: shapes cannot broadcast (axis {axis}: sizes {sorted(known)}): {listing}")
+        if known:
+            out.append(known.pop())
+        elif any(d is None for d in dims):
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def normalize_axis(op: str, t: Tensor, axis: int) -> int:
+    from ..errors import ShapeError
+    ndim = t.ndim
+    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+        raise ShapeError(f"{op}: axis {axis} is out of range for {describe(t)}")
+    return axis % ndim if ndim else 0
+
+
+def normalize_axes(op: str, t: Tensor, axis) -> tuple:
+    """None -> all axes; int or sequence -> sorted tuple of non-negative axes (no repeats)."""
+    from ..errors import ShapeError
+    if axis is None:
+        return tuple(range(t.ndim))
+    if isinstance(axis, (int, np.integer)):
+        axis = (int(axis),)
+    axes = tuple(sorted(normalize_axis(op, t, int(a)) for a in axis))
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{op}: repeated axis in {axis} for {describe(t)}")
+    return axes

@@ -1,0 +1,525 @@
+"""Shape and type ops: cast, reshape, transpose, concat, stack, expand/squeeze, broadcasting,
+basic indexing, fills — plus the shape-adjoint ops gradients need (sum_to_like, ...)."""
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, as_tensor, format_shape
+from .registry import apply, broadcast_shapes, defop, describe, normalize_axis, normalize_axes
+
+
+def _static(shape) -> bool:
+    return all(d is not None for d in shape)
+
+
+def _shape_of(t: Tensor):
+    return tuple(t.shape)
+
+
+# -- cast ----------------------------------------------------------------------------------
+
+def _cast_grad(n, g):
+    x = n.inputs[0]
+    return [cast(g, x.dtype) if x.dtype.kind == "f" and n.dtype.kind == "f" else None]
+
+
+defop("cast", ("x",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"])),
+      "np.asarray({x}).astype({dtype})", grad=_cast_grad, kind="elementwise",
+      doc="convert to another dtype")
+
+
+def cast(x, dtype):
+    x = as_tensor(x)
+    dt = dtypes.as_dtype(dtype)
+    if dt == x.dtype:
+        return x
+    return apply("cast", [x], dtype=dt.name)
+
+
+# -- reshape -----------------------------------------------------------------------------
+
+def _reshape_rule(inputs, attrs):
+    (x,) = inputs
+    target = attrs["shape"]
+    unknown = [i for i, d in enumerate(target) if d == -1]
+    if len(unknown) > 1:
+        raise ShapeError(f"reshape: at most one -1 in the target shape {target} of {describe(x)}")
+    if any(d < -1 for d in target):
+        raise ShapeError(f"reshape: negative size in the target shape {target} of {describe(x)}")
+    known = _pymath.prod(d for d in target if d != -1)
+    if _static(x.shape):
+        size = _pymath.prod(x.shape)
+        if unknown:
+            if known == 0 or size % known:
+                raise ShapeError(f"reshape: cannot reshape {describe(x)} ({size} elements) into {target}")
+            out = list(target)
+            out[unknown[0]] = size // known
+            return tuple(out), x.dtype
+        if size != known:
+            raise ShapeError(f"reshape: cannot reshape {describe(x)} ({size} elements) into {target} "
+                             f"({known} elements)")
+        return tuple(target), x.dtype
+    return tuple(None if d == -1 else d for d in target), x.dtype
+
+
+defop("reshape", ("x",), _reshape_rule, "np.reshape({x}, {shape})",
+      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="same elements, new shape (one -1 allowed)")
+
+
+def reshape(x, shape):
+    x = as_tensor(x)
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = tuple(int(d) for d in shape)
+    if shape == x.shape:
+        return x
+    return apply("reshape", [x], shape=shape)
+
+
+def _reshape_like_rule(inputs, attrs):
+    x, ref = inputs
+    if _static(x.shape) and _static(ref.shape) and _pymath.prod(x.shape) != _pymath.prod(ref.shape):
+        raise ShapeError(f"reshape_like: {describe(x)} and {describe(ref)} differ in size")
+    return ref.shape, x.dtype
+
+
+defop("reshape_like", ("x", "ref"), _reshape_like_rule, "np.reshape({x}, np.shape({ref}))",
+      grad=lambda n, g: [reshape_like(g, n.inputs[0]), None],
+      doc="reshape x to the (run-time) shape of ref")
+
+
+def reshape_like(x: Tensor, ref: Tensor) -> Tensor:
+    """Reshape ``x`` to ``ref``'s shape: a static reshape when that shape is known."""
+    if x.shape == ref.shape and _static(x.shape):
+        return x
+    if _static(ref.shape):
+        return reshape(x, ref.shape)
+    return apply("reshape_like", [x, ref])
+
+
+# -- transpose -----------------------------------------------------------------------------
+
+def _transpose_rule(inputs, attrs):
+    (x,) = inputs
+    perm = attrs["perm"]
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: perm {perm} is not a permutation of the {x.ndim} axes of {describe(x)}")
+    return tuple(x.shape[p] for p in perm), x.dtype
+
+
+def _transpose_grad(n, g):
+    inverse = tuple(int(i) for i in np.argsort(n.attrs["perm"]))
+    return [transpose(g, inverse)]
+
+
+defop("transpose", ("x",), _transpose_rule, "np.transpose({x}, {perm})", grad=_transpose_grad,
+      doc="permute axes (default: reverse them)")
+
+
+def transpose(x, perm=None):
+    x = as_tensor(x)
+    perm = tuple(reversed(range(x.ndim))) if perm is None else tuple(int(p) % max(x.ndim, 1) for p in perm)
+    if perm == tuple(range(x.ndim)):
+        return x
+    return apply("transpose", [x], perm=perm)
+
+
+# -- concat / stack ------------------------------------------------------------------------
+
+def _concat_rule(inputs, attrs):
+    axis = attrs["axis"]
+    first = inputs[0]
+    out = list(first.shape)
+    total = 0
+    for t in inputs:
+        if t.ndim != first.ndim:
+            raise ShapeError("concat: inputs differ in rank: " + ", ".join(describe(u) for u in inputs))
+        for ax in range(first.ndim):
+            if ax == axis:
+                continue
+            a, b = out[ax], t.shape[ax]
+            if a is not None and b is not None and a != b:
+                raise ShapeError(f"concat: sizes differ on axis {ax} (only axis {axis} may differ): "
+                                 + ", ".join(describe(u) for u in inputs))
+            out[ax] = a if a is not None else b
+        total = None if (total is None or t.shape[axis] is None) else total + t.shape[axis]
+    out[axis] = total
+    return tuple(out), dtypes.promote(*(t.dtype for t in inputs))
+
+
+def _concat_grad(n, g):
+    axis = n.attrs["axis"]
+    xs = n.inputs
+    if all(x.shape[axis] is not None for x in xs):
+        grads, start = [], 0
+        for x in xs:
+            index = (slice(None),) * axis + (slice(start, start + x.shape[axis]),)
+            grads.append(cast_like(getitem(g, index), x))
+            start += x.shape[axis]
+        return grads
+    return [cast_like(apply("concat_part", [g, *xs], axis=axis, index=i), x) for i, x in enumerate(xs)]
+
+
+def cast_like(g, x):
+    return cast(g, x.dtype) if x.dtype.kind == "f" else None
+
+
+defop("concat", ("*xs",), _concat_rule, "np.concatenate([{xs}], axis={axis})", grad=_concat_grad,
+      doc="join tensors along an existing axis")
+
+
+def _concat_part(g, *xs, axis, index):
+    start = sum(x.shape[axis] for x in xs[:index])
+    sl = [slice(None)] * g.ndim
+    sl[axis] = slice(start, start + xs[index].shape[axis])
+    return g[tuple(sl)]
+
+
+# inputs: the cotangent g, then every input of the concat (for their run-time sizes)
+defop("concat_part", ("*parts",),
+      lambda ins, at: (ins[1 + at["index"]].shape, ins[0].dtype),
+      "concat_part({parts}, axis={axis}, index={index})",
+      grad=None, helpers={"concat_part": _concat_part},
+      doc="the slice of a concat's cotangent that belongs to input `index` (run-time sizes)")
+
+
+def concat(xs, axis=0):
+    xs = [as_tensor(x) for x in xs]
+    if not xs:
+        raise ShapeError("concat: needs at least one tensor")
+    if len(xs) == 1:
+        return xs[0]
+    axis = normalize_axis("concat", xs[0], axis)
+    return apply("concat", xs, axis=axis)
+
+
+def stack(xs, axis=0):
+    xs = [as_tensor(x) for x in xs]
+    if not xs:
+        raise ShapeError("stack: needs at least one tensor")
+    ndim = xs[0].ndim
+    if not -(ndim + 1) <= axis <= ndim:
+        raise ShapeError(f"stack: axis {axis} out of range for {ndim + 1}-d result")
+    axis %= ndim + 1
+    for x in xs:
+        if x.ndim != ndim or any(a is not None and b is not None and a != b for a, b in zip(x.shape, xs[0].shape)):
+            raise ShapeError("stack: all tensors must have the same shape: " + ", ".join(describe(x) for x in xs))
+    return concat([expand_dims(x, axis) for x in xs], axis=axis)
+
+
+# -- expand_dims / squeeze -------------------------------------------------------------------
+
+def _expand_rule(inputs, attrs):
+    (x,) = inputs
+    axis = attrs["axis"]
+    shape = list(x.shape)
+    shape.insert(axis, 1)
+    return tuple(shape), x.dtype
+
+
+defop("expand_dims", ("x",), _expand_rule, "np.expand_dims({x}, {axis})",
+      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="insert a size-1 axis")
+
+
+def expand_dims(x, axis):
+    x = as_tensor(x)
+    if not -(x.ndim + 1) <= axis <= x.ndim:
+        raise ShapeError(f"expand_dims: axis {axis} out of range for {describe(x)}")
+    return apply("expand_dims", [x], axis=int(axis) % (x.ndim + 1))
+
+
+def _squeeze_rule(inputs, attrs):
+    (x,) = inputs
+    axes = attrs["axis"]
+    for a in axes:
+        if x.shape[a] not in (1, None):
+            raise ShapeError(f"squeeze: axis {a} of {describe(x)} has size {x.shape[a]}, not 1")
+    return tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype
+
+
+defop("squeeze", ("x",), _squeeze_rule, "np.squeeze({x}, axis={axis})",
+      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="drop size-1 axes")
+
+
+def squeeze(x, axis=None):
+    x = as_tensor(x)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axes("squeeze", x, axis)
+    if not axes:
+        return x
+    return apply("squeeze", [x], axis=axes)
+
+
+# -- broadcasting and its adjoint ---------------------------------------------------------------
+
+def _broadcast_to_rule(inputs, attrs):
+    (x,) = inputs
+    target = attrs["shape"]
+    probe = Tensor("placeholder", (), {}, target, x.dtype, name=f"shape {format_shape(target)}")
+    out = broadcast_shapes("broadcast_to", x, probe)
+    if len(target) < x.ndim or any(o != t for o, t in zip(out, target) if t is not None):
+        raise ShapeError(f"broadcast_to: cannot broadcast {describe(x)} to {format_shape(target)}")
+    return tuple(target), x.dtype
+
+
+defop("broadcast_to", ("x",), _broadcast_to_rule, "np.broadcast_to({x}, {shape})",
+      grad=lambda n, g: [sum_to_like(g, n.inputs[0])], doc="repeat along broadcast axes")
+
+
+def broadcast_to(x, shape):
+    x = as_tensor(x)
+    shape = tuple(int(d) for d in shape)
+    if shape == x.shape:
+        return x
+    return apply("broadcast_to", [x], shape=shape)
+
+
+def _sum_to(g, shape):
+    """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach g's shape."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    return np.reshape(g, shape)
+
+
+defop("sum_to_like", ("g", "ref"), lambda ins, at: (ins[1].shape, ins[0].dtype),
+      "sum_to({g}, np.shape({ref}))",
+      grad=lambda n, g: [broadcast_like(g, n.inputs[0]), None], helpers={"sum_to": _sum_to},
+      doc="sum g down to ref's (run-time) shape: the adjoint of broadcasting")
+
+
+def sum_to_like(g: Tensor, x: Tensor) -> Tensor:
+    """Sum ``g`` to ``x``'s shape; static reduce+reshape when both shapes are known."""
+    if g.shape == x.shape and _static(x.shape):
+        return g
+    if _static(g.shape) and _static(x.shape):
+        from .reduce import reduce_sum
+        lead = g.ndim - x.ndim
+        axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(x.shape)
+                                          if d == 1 and g.shape[lead + i] != 1)
+        out = reduce_sum(g, axis=axes, keepdims=True) if axes else g
+        return reshape(out, x.shape)
+    return apply("sum_to_like", [g, x])
+
+
+def _broadcast_like_rule(inputs, attrs):
+    x, ref = inputs
+    out = broadcast_shapes("broadcast_like", x, ref)
+    return out, x.dtype
+
+
+defop("broadcast_like", ("x", "ref"), _broadcast_like_rule, "np.broadcast_to({x}, np.broadcast_shapes(np.shape({x}), np.shape({ref})))",
+      grad=lambda n, g: [sum_to_like(g, n.inputs[0]), None],
+      doc="broadcast x against ref's (run-time) shape")
+
+
+def broadcast_like(x: Tensor, ref: Tensor) -> Tensor:
+    out_shape = broadcast_shapes("broadcast_like", x, ref)
+    if out_shape == x.shape and _static(x.shape):
+        return x
+    if _static(out_shape):
+        return broadcast_to(x, out_shape)
+    return apply("broadcast_like", [x, ref])
+
+
+# -- fills -----------------------------------------------------------------------------------
+
+defop("fill", (), lambda ins, at: (at["shape"], np.dtype(at["dtype"])),
+      "np.full({shape}, {value}, dtype={dtype})", kind="source", doc="a tensor of one value")
+defop("fill_like", ("ref",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"])),
+      "np.full(np.shape({ref}), {value}, dtype={dtype})", doc="a tensor of one value, shaped like ref")
+
+
+def fill(shape, value, dtype=None):
+    """A tensor of ``shape`` filled with ``value`` (dtype from the value: float -> float32)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"fill: negative dimension in {shape}")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else (
+        dtypes.python_scalar_dtype(value) if dtypes.is_python_scalar(value) else np.asarray(value).dtype)
+    return apply("fill", [], shape=shape, value=dt.type(value).item(), dtype=dt.name)
+
+
+def zeros(shape, dtype="float32"):
+    return fill(shape, 0, dtype)
+
+
+def ones(shape, dtype="float32"):
+    return fill(shape, 1, dtype)
+
+
+def _fill_like(t, value, dtype):
+    t = as_tensor(t)
+    dt = t.dtype if dtype is None else dtypes.as_dtype(dtype)
+    if _static(t.shape):
+        return fill(t.shape, value, dt)
+    return apply("fill_like", [t], value=dt.type(value).item(), dtype=dt.name)
+
+
+def zeros_like(t, dtype=None):
+    return _fill_like(t, 0, dtype)
+
+
+def ones_like(t, dtype=None):
+    return _fill_like(t, 1, dtype)
+
+
+def shape(x) -> tuple:
+    """The static shape (None for sizes known only at call time)."""
+    return as_tensor(x).shape
+
+
+# -- basic indexing -----------------------------------------------------------------------------
+
+def _normalize_index(x: Tensor, index) -> tuple:
+    """Expand Ellipsis, check types and static bounds; returns a tuple of int/slice/None."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    for item in index:
+        if isinstance(item, Tensor) or isinstance(item, (list, np.ndarray)):
+            raise ShapeError(f"getitem: only basic indexing (ints, slices, None, ...) on {describe(x)}; "
+                             "use gc.gather for index tensors")
+        if not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))):
+            raise ShapeError(f"getitem: unsupported index {item!r} on {describe(x)}")
+    consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if consumed > x.ndim:
+        raise ShapeError(f"getitem: too many indices ({consumed}) for {describe(x)}")
+    if sum(1 for i in index if i is Ellipsis) > 1:
+        raise ShapeError("getitem: at most one Ellipsis")
+    if any(i is Ellipsis for i in index):
+        pos = next(k for k, i in enumerate(index) if i is Ellipsis)
+        index = index[:pos] + (slice(None),) * (x.ndim - consumed) + index[pos + 1:]
+    else:
+        index = index + (slice(None),) * (x.ndim - consumed)
+    out, axis = [], 0
+    for item in index:
+        if item is None:
+            out.append(None)
+            continue
+        dim = x.shape[axis]
+        if isinstance(item, (int, np.integer)):
+            item = int(item)
+            if dim is not None and not -dim <= item < dim:
+                raise ShapeError(f"getitem: index {item} is out of bounds for axis {axis} with size {dim} "
+                                 f"of {describe(x)}")
+            if dim is not None:
+                item %= dim
+        else:
+            item = slice(*(None if v is None else int(v) for v in (item.start, item.stop, item.step)))
+            if item.step == 0:
+                raise ShapeError("getitem: slice step cannot be zero")
+        out.append(item)
+        axis += 1
+    return tuple(out)
+
+
+def _getitem_rule(inputs, attrs):
+    (x,) = inputs
+    shape, axis = [], 0
+    for item in attrs["index"]:
+        if item is None:
+            shape.append(1)
+            continue
+        dim = x.shape[axis]
+        axis += 1
+        if isinstance(item, int):
+            continue
+        if dim is not None:
+            shape.append(len(range(*item.indices(dim))))
+        else:
+            shape.append(None)
+    return tuple(shape), x.dtype
+
+
+defop("getitem", ("x",), _getitem_rule, "{x}[{index}]",
+      grad=lambda n, g: [apply("getitem_grad", [g, n.inputs[0]], index=n.attrs["index"])],
+      doc="basic indexing: ints, slices, None")
+
+
+def _scatter_basic(g, x, index):
+    out = np.zeros(np.shape(x), dtype=g.dtype)
+    out[index] = g
+    return out
+
+
+defop("getitem_grad", ("g", "x"), lambda ins, at: (ins[1].shape, ins[0].dtype),
+      "scatter_basic({g}, {x}, {index})",
+      grad=lambda n, g: [getitem(g, n.attrs["index"]), None], helpers={"scatter_basic": _scatter_basic},
+      doc="the cotangent of getitem: g placed into zeros shaped like x")
+
+
+def getitem(x, index):
+    x = as_tensor(x)
+    index = _normalize_index(x, index)
+    if all(isinstance(i, slice) and i == slice(None) for i in index):
+        return x
+    return apply("getitem", [x], index=index)
+
+
+# -- one_hot / gather ----------------------------------------------------------------------------
+
+def _one_hot(indices, depth, dtype):
+    return (np.expand_dims(indices, -1) == np.arange(depth)).astype(dtype)
+
+
+def _one_hot_rule(inputs, attrs):
+    (idx,) = inputs
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: indices must be integers, got {describe(idx)}")
+    return idx.shape + (attrs["depth"],), np.dtype(attrs["dtype"])
+
+
+defop("one_hot", ("indices",), _one_hot_rule, "one_hot({indices}, {depth}, {dtype})",
+      grad=lambda n, g: [None], helpers={"one_hot": _one_hot},
+      doc="1 at each index along a new last axis of size depth (out-of-range -> all zeros)")
+
+
+def one_hot(indices, depth, dtype="float32"):
+    indices = as_tensor(indices)
+    return apply("one_hot", [indices], depth=int(depth), dtype=dtypes.as_dtype(dtype).name)
+
+
+def _gather_rule(inputs, attrs):
+    x, idx = inputs
+    axis = attrs["axis"]
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"gather: indices must be integers, got {describe(idx)}")
+    return x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype
+
+
+def _gather_grad_impl(g, indices, x, axis):
+    out = np.zeros(np.shape(x), dtype=g.dtype)
+    moved = np.moveaxis(out, axis, 0)
+    gm = np.moveaxis(g, tuple(range(axis, axis + np.ndim(indices))), tuple(range(np.ndim(indices))))
+    np.add.at(moved, indices, gm)
+    return out
+
+
+defop("gather", ("x", "indices"), _gather_rule, "np.take({x}, {indices}, axis={axis})",
+      grad=lambda n, g: [apply("gather_grad", [g, n.inputs[1], n.inputs[0]], axis=n.attrs["axis"]), None],
+      doc="take slices of x at integer indices along an axis")
+defop("gather_grad", ("g", "indices", "x"), lambda ins, at: (ins[2].shape, ins[0].dtype),
+      "gather_grad({g}, {indices}, {x}, {axis})",
+      grad=lambda n, g: [gather(g, n.inputs[1], n.attrs["axis"]), None, None],
+      helpers={"gather_grad": _gather_grad_impl},
+      doc="the cotangent of gather: g scatter-added into zeros shaped like x")
+
+
+def gather(x, indices, axis=0):
+    x = as_tensor(x)
+    indices = as_tensor(indices)
+    axis = normalize_axis("gather", x, axis)
+    iv = indices.attrs.get("value") if indices.op == "constant" else None
+    if iv is not None and x.shape[axis] is not None and iv.size and (iv.max() >= x.shape[axis] or iv.min() < -x.shape[axis]):
+        raise ShapeError(f"gather: index out of range for axis {axis} of {describe(x)} "
+                         f"(indices span {iv.min()}..{iv.max()})")
+    return apply("gather", [x, indices], axis=axis)

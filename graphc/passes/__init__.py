@@ -1,0 +1,9 @@
+"""Graph -> Graph optimization passes (``gc.passes.names()`` lists the pipeline)."""
+from .cse import cse
+from .dce import dce
+from .fold_constants import fold_constants
+from .pipeline import PIPELINE, names, run
+from .report import PassReport
+from .simplify import simplify
+
+__all__ = ["PIPELINE", "PassReport", "cse", "dce", "fold_constants", "names", "run", "simplify"]

@@ -1,0 +1,76 @@
+"""The pass pipeline: plain functions Graph -> (Graph, PassReport), in an explicit order.
+
+fold_constants, simplify and cse feed each other (a simplification can expose a constant
+subexpression or a duplicate), so they repeat until a round changes nothing; dce runs last.
+"""
+from __future__ import annotations
+
+import time
+
+from .cse import cse
+from .dce import dce
+from .fold_constants import fold_constants
+from .report import PassReport
+from .simplify import simplify
+
+REPEATED = [fold_constants, simplify, cse]
+FINAL = [dce]
+PIPELINE = REPEATED + FINAL
+MAX_ROUNDS = 4
+
+
+def names() -> list:
+    """The pipeline's pass names, in order."""
+    return [p.__name__ for p in PIPELINE]
+
+
+def run(graph, passes=None):
+    """Run the pipeline (or the named subset, in pipeline order) on a Graph.
+
+    Returns (graph, reports): one merged report per pass that ran.
+    """
+    selected = PIPELINE if passes is None else _select(passes)
+    repeated = [p for p in selected if p in REPEATED]
+    final = [p for p in selected if p not in REPEATED]
+    reports: dict[str, PassReport] = {}
+    for round_ in range(MAX_ROUNDS):
+        changed = False
+        for p in repeated:
+            graph, rep = _timed(p, graph)
+            changed |= bool(rep.changes)
+            _merge(reports, rep, first=round_ == 0)
+        if not changed:
+            break
+    for p in final:
+        graph, rep = _timed(p, graph)
+        _merge(reports, rep, first=True)
+    return graph, [reports[p.__name__] for p in selected if p.__name__ in reports]
+
+
+def _select(passes):
+    by_name = {p.__name__: p for p in PIPELINE}
+    chosen = []
+    for p in passes:
+        name = p if isinstance(p, str) else getattr(p, "__name__", repr(p))
+        if name not in by_name:
+            from ..errors import GraphError
+            raise GraphError(f"unknown pass {name!r}; the pipeline has {names()}")
+        chosen.append(by_name[name])
+    return [p for p in PIPELINE if p in chosen]
+
+
+def _timed(p, graph):
+    start = time.perf_counter()
+    graph, rep = p(graph)
+    rep.seconds = time.perf_counter() - start
+    return graph, rep
+
+
+def _merge(reports, rep, first):
+    old = reports.get(rep.name)
+    if old is None:
+        reports[rep.name] = rep
+        return
+    old.nodes_after = rep.nodes_after
+    old.changes.update(rep.changes)
+    old.seconds += rep.seconds
