@@ -156,7 +156,8 @@ class Function:
         if not self.optimize:
             lines.append("  optimize=False: no passes ran")
         for rep in spec.reports:
-            lines.append(f"  {rep.name:<16} {rep.nodes_before:>6} → {rep.nodes_after:<6} "
+            stage = "final  " if rep.round is None else f"round {rep.round}"
+            lines.append(f"  {stage}  {rep.name:<16} {rep.nodes_before:>6} → {rep.nodes_after:<6} "
                          f"{rep.seconds * 1e3:7.2f} ms  {rep.summary()}")
         ops = sum(1 for n in spec.graph.nodes if n.inputs or n.op == "fill" or n.op.startswith("random"))
         lines.append(f"  optimized graph: {len(spec.graph)} nodes, {ops} operations; "

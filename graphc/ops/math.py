@@ -23,6 +23,13 @@ def operands(*values) -> list[Tensor]:
         target = dtypes.promote(*(t.dtype for t in strong_tensors))
     else:
         target = None
+    if target is not None and target.kind != "f" and any(
+            isinstance(v, float) and dtypes.is_python_scalar(v) for v in values):
+        # JAX's rule: a Python float meeting only integer/bool tensors gives the default float
+        # (int_tensor * 1.5 is float32, not NumPy's float64): the tensors are cast to it
+        from .shape_ops import cast
+        strong_tensors = [cast(t, dtypes.DEFAULT_FLOAT) for t in strong_tensors]
+        target = dtypes.DEFAULT_FLOAT
     out, it = [], iter(strong_tensors)
     for v in values:
         if dtypes.is_python_scalar(v):
@@ -274,8 +281,7 @@ def where(cond, x, y):
 
 def clip(x, lo, hi):
     """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (TensorFlow's rule)."""
-    x = as_tensor(x)
-    lo_t, hi_t = operands(lo, x)[0], operands(hi, x)[0]
+    x, lo_t, hi_t = operands(x, lo, hi)
     return minimum(maximum(x, lo_t), hi_t)
 
 

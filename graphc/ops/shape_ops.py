@@ -122,7 +122,14 @@ defop("transpose", ("x",), _transpose_rule, "np.transpose({x}, {perm})", grad=_t
 
 def transpose(x, perm=None):
     x = as_tensor(x)
-    perm = tuple(reversed(range(x.ndim))) if perm is None else tuple(int(p) % max(x.ndim, 1) for p in perm)
+    if perm is None:
+        perm = tuple(reversed(range(x.ndim)))
+    else:
+        given = tuple(int(p) for p in perm)
+        if len(given) != x.ndim or any(not -x.ndim <= p < x.ndim for p in given):
+            raise ShapeError(f"transpose: perm {given} is not a permutation of the {x.ndim} axes "
+                             f"of {describe(x)}")
+        perm = tuple(p % x.ndim for p in given)
     if perm == tuple(range(x.ndim)):
         return x
     return apply("transpose", [x], perm=perm)
@@ -179,11 +186,18 @@ def _concat_part(g, *xs, axis, index):
     return g[tuple(sl)]
 
 
+def _concat_part_grad(n, g):
+    # the adjoint of cutting part `index` out of the cotangent: g in its place, zeros elsewhere
+    xs, axis, index = n.inputs[1:], n.attrs["axis"], n.attrs["index"]
+    pieces = [g if i == index else zeros_like(x, dtype=g.dtype) for i, x in enumerate(xs)]
+    return [concat(pieces, axis=axis)] + [None] * len(xs)
+
+
 # inputs: the cotangent g, then every input of the concat (for their run-time sizes)
 defop("concat_part", ("*parts",),
       lambda ins, at: (ins[1 + at["index"]].shape, ins[0].dtype),
       "concat_part({parts}, axis={axis}, index={index})",
-      grad=None, helpers={"concat_part": _concat_part},
+      grad=_concat_part_grad, helpers={"concat_part": _concat_part},
       doc="the slice of a concat's cotangent that belongs to input `index` (run-time sizes)")
 
 
@@ -334,7 +348,8 @@ def broadcast_like(x: Tensor, ref: Tensor) -> Tensor:
 defop("fill", (), lambda ins, at: (at["shape"], np.dtype(at["dtype"])),
       "np.full({shape}, {value}, dtype={dtype})", kind="source", doc="a tensor of one value")
 defop("fill_like", ("ref",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"])),
-      "np.full(np.shape({ref}), {value}, dtype={dtype})", doc="a tensor of one value, shaped like ref")
+      "np.full(np.shape({ref}), {value}, dtype={dtype})", grad=lambda n, g: [None],
+      doc="a tensor of one value, shaped like ref (only ref's shape is read: no gradient)")
 
 
 def fill(shape, value, dtype=None):

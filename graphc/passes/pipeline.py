@@ -27,24 +27,25 @@ def names() -> list:
 def run(graph, passes=None):
     """Run the pipeline (or the named subset, in pipeline order) on a Graph.
 
-    Returns (graph, reports): one merged report per pass that ran.
+    Returns (graph, reports): one PassReport per pass run, in the order they ran; the
+    repeated passes run in rounds until a round changes nothing (at most MAX_ROUNDS).
     """
     selected = PIPELINE if passes is None else _select(passes)
     repeated = [p for p in selected if p in REPEATED]
     final = [p for p in selected if p not in REPEATED]
-    reports: dict[str, PassReport] = {}
-    for round_ in range(MAX_ROUNDS):
+    reports: list[PassReport] = []
+    for round_ in range(1, MAX_ROUNDS + 1):
         changed = False
         for p in repeated:
-            graph, rep = _timed(p, graph)
+            graph, rep = _timed(p, graph, round_)
             changed |= bool(rep.changes)
-            _merge(reports, rep, first=round_ == 0)
+            reports.append(rep)
         if not changed:
             break
     for p in final:
-        graph, rep = _timed(p, graph)
-        _merge(reports, rep, first=True)
-    return graph, [reports[p.__name__] for p in selected if p.__name__ in reports]
+        graph, rep = _timed(p, graph, None)
+        reports.append(rep)
+    return graph, reports
 
 
 def _select(passes):
@@ -59,18 +60,9 @@ def _select(passes):
     return [p for p in PIPELINE if p in chosen]
 
 
-def _timed(p, graph):
+def _timed(p, graph, round_):
     start = time.perf_counter()
     graph, rep = p(graph)
     rep.seconds = time.perf_counter() - start
+    rep.round = round_
     return graph, rep
-
-
-def _merge(reports, rep, first):
-    old = reports.get(rep.name)
-    if old is None:
-        reports[rep.name] = rep
-        return
-    old.nodes_after = rep.nodes_after
-    old.changes.update(rep.changes)
-    old.seconds += rep.seconds

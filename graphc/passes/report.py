@@ -12,6 +12,7 @@ class PassReport:
     nodes_after: int
     changes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     seconds: float = 0.0
+    round: int | None = 1  # None: a final pass, run once after the rounds
 
     def summary(self) -> str:
         if not self.changes:

@@ -39,9 +39,14 @@ def _identity_operand(node, x, other, unit):
     return None
 
 
+def _first(*candidates):
+    """The first candidate that is not None (Tensors have no truth value, so no ``or``)."""
+    return next((c for c in candidates if c is not None), None)
+
+
 def _add(n):
     x, y = n.inputs
-    hit = _identity_operand(n, x, y, 0) or _identity_operand(n, y, x, 0)
+    hit = _first(_identity_operand(n, x, y, 0), _identity_operand(n, y, x, 0))
     if hit is not None:
         return hit, "x + 0 → x"
     if y.op == "neg":
@@ -64,7 +69,7 @@ def _sub(n):
 
 def _mul(n):
     x, y = n.inputs
-    hit = _identity_operand(n, x, y, 1) or _identity_operand(n, y, x, 1)
+    hit = _first(_identity_operand(n, x, y, 1), _identity_operand(n, y, x, 1))
     if hit is not None:
         return hit, "x * 1 → x"
     for a, b in ((x, y), (y, x)):

@@ -1,0 +1,553 @@
+"""Convolution and pooling over images: NHWC inputs, HWIO filters (TensorFlow's layout).
+
+Ops (each one ``defop`` with its shape/dtype rule, NumPy kernel and gradient rule):
+
+  conv2d(x, w)                          y[n,i,j,o] = sum_{a,b,c} xp[n, i*sh+a, j*sw+b, c] w[a,b,c,o]
+  conv2d_backprop_input(g, w, x_ref)    the adjoint of conv2d in x (x_ref: the run-time shape)
+  conv2d_backprop_filter(x, g, w_ref)   the adjoint of conv2d in w (w_ref: the run-time shape)
+  max_pool2d(x), avg_pool2d(x)          windows over H and W, per channel
+  max_pool2d_grad(x, out, g)            each window's cotangent to its first arg-max cell
+  max_pool2d_select(x, v)               v read at each window's first arg-max cell (the adjoint
+                                        of max_pool2d_grad in g, for second derivatives)
+  avg_pool2d_grad(g, x_ref)             each window's cotangent spread over its valid cells
+
+Attributes: ``strides=(sh, sw)``, ``pads=((top, bottom), (left, right))`` and, for the pools,
+``pool_size=(kh, kw)``. ``pads`` is the string "same" when TensorFlow's SAME padding could not
+be resolved at build time (H, W or the kernel size unknown); the kernels then compute it from
+the run-time shapes. SAME: out = ceil(in / stride), total padding
+max((out - 1) * stride + k - in, 0), the odd cell at the bottom/right.
+
+Kernels: conv2d and the filter gradient are one im2col GEMM; the input gradient is one GEMM
+followed by a col2im scatter-add over the KH*KW taps (Python loops run over taps, never
+over pixels). Pools loop over the taps with strided slices.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..errors import DTypeError, ShapeError
+from ..tensor import Tensor, as_tensor
+from .registry import apply, defop, describe
+
+# -- argument normalisation ----------------------------------------------------------------
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _pair(op: str, what: str, value, minimum: int) -> tuple:
+    """An int or a pair of ints -> (a, b), each >= minimum."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {what} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _same_pads(size: int, k: int, s: int) -> tuple:
+    """TensorFlow's SAME padding along one axis: (before, after)."""
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def _normalize_padding(op: str, padding, spatial, kernel, strides):
+    """padding -> ((top, bottom), (left, right)), or "same" when it cannot be resolved yet.
+
+    ``spatial`` = (H, W) and ``kernel`` = (KH, KW), entries None where unknown."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return ((0, 0), (0, 0))
+        if mode == "same":
+            if any(d is None for d in (*spatial, *kernel)):
+                return "same"
+            return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
+        raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a pair, got {padding!r}")
+    if _is_int(padding):
+        p = int(padding)
+        pads = ((p, p), (p, p))
+    elif isinstance(padding, (tuple, list)) and len(padding) == 2:
+        if all(_is_int(v) for v in padding):
+            ph, pw = int(padding[0]), int(padding[1])
+            pads = ((ph, ph), (pw, pw))
+        elif all(isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v)
+                 for v in padding):
+            pads = tuple((int(v[0]), int(v[1])) for v in padding)
+        else:
+            raise ValueError(f"{op}: padding must be 'valid', 'same', an int, (ph, pw) or "
+                             f"((top, bottom), (left, right)), got {padding!r}")
+    else:
+        raise ValueError(f"{op}: padding must be 'valid', 'same', an int, (ph, pw) or "
+                         f"((top, bottom), (left, right)), got {padding!r}")
+    if min(min(p) for p in pads) < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+    return pads
+
+
+# -- shape and dtype rules -------------------------------------------------------------------
+
+def _float_inputs(op: str, named):
+    """All tensors float and of one dtype; ``named`` is [(role, tensor), ...]."""
+    for role, t in named:
+        if t.dtype.kind != "f":
+            raise DTypeError(f"{op}: {role} must be a float tensor, got {describe(t)}; "
+                             f"use gc.cast({role}, 'float32')")
+    dts = {t.dtype for _, t in named}
+    if len(dts) > 1:
+        listing = ", ".join(f"{role} {describe(t)}" for role, t in named)
+        raise DTypeError(f"{op}: inputs must have the same dtype: {listing}")
+    return named[0][1].dtype
+
+
+def _rank4(op: str, role: str, t: Tensor, layout: str, others):
+    if t.ndim != 4:
+        listing = "".join(f", {r} {describe(u)}" for r, u in others)
+        raise ShapeError(f"{op}: {role} must be 4-D {layout}, got {role} {describe(t)}{listing}")
+
+
+def _spatial_out(op, x_desc, k_desc, spatial, kernel, strides, pads):
+    """(OH, OW) with None where unknown; raises when the kernel exceeds the padded input."""
+    out = []
+    for axis, (n, k, s) in enumerate(zip(spatial, kernel, strides)):
+        if pads == "same":
+            out.append(None if n is None else -(-n // s))
+            continue
+        lo, hi = pads[axis]
+        if n is None or k is None:
+            out.append(None)
+            continue
+        padded = n + lo + hi
+        if padded < k:
+            raise ShapeError(
+                f"{op}: the {'height' if axis == 0 else 'width'} of the window ({k}) is larger than "
+                f"the padded input ({n} + {lo} + {hi} = {padded}): {x_desc}, {k_desc}")
+        out.append((padded - k) // s + 1)
+    return tuple(out)
+
+
+def _check_conv_attrs(op, attrs):
+    strides, pads = attrs["strides"], attrs["pads"]
+    if not (isinstance(strides, tuple) and len(strides) == 2 and min(strides) >= 1):
+        raise ShapeError(f"{op}: bad strides attribute {strides!r}")
+    if pads != "same" and not (isinstance(pads, tuple) and len(pads) == 2):
+        raise ShapeError(f"{op}: bad pads attribute {pads!r}")
+    return strides, pads
+
+
+def _conv2d_rule(inputs, attrs):
+    x, w = inputs
+    strides, pads = _check_conv_attrs("conv2d", attrs)
+    _rank4("conv2d", "x", x, "(N, H, W, C)", [("w", w)])
+    _rank4("conv2d", "w", w, "(KH, KW, C_in, C_out)", [("x", x)])
+    dtype = _float_inputs("conv2d", [("x", x), ("w", w)])
+    c, wc = x.shape[3], w.shape[2]
+    if c is not None and wc is not None and c != wc:
+        raise ShapeError(f"conv2d: channels differ: x {describe(x)} has {c} channels, "
+                         f"filter w {describe(w)} (KH, KW, C_in, C_out) expects {wc}")
+    oh, ow = _spatial_out("conv2d", f"x {describe(x)}", f"filter w {describe(w)}",
+                          x.shape[1:3], w.shape[0:2], strides, pads)
+    return (x.shape[0], oh, ow, w.shape[3]), dtype
+
+
+def _conv2d_backprop_input_rule(inputs, attrs):
+    g, w, x_ref = inputs
+    op = "conv2d_backprop_input"
+    _check_conv_attrs(op, attrs)
+    named = [("g", g), ("w", w), ("x_ref", x_ref)]
+    for role, t in named:
+        _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+    dtype = _float_inputs(op, [("g", g), ("w", w)])
+    if None not in (g.shape[3], w.shape[3]) and g.shape[3] != w.shape[3]:
+        raise ShapeError(f"{op}: channels differ: g {describe(g)} vs filter w {describe(w)}")
+    return x_ref.shape, dtype
+
+
+def _conv2d_backprop_filter_rule(inputs, attrs):
+    x, g, w_ref = inputs
+    op = "conv2d_backprop_filter"
+    _check_conv_attrs(op, attrs)
+    named = [("x", x), ("g", g), ("w_ref", w_ref)]
+    for role, t in named:
+        _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+    dtype = _float_inputs(op, [("x", x), ("g", g)])
+    return w_ref.shape, dtype
+
+
+def _check_pool_attrs(op, attrs):
+    pool = attrs["pool_size"]
+    if not (isinstance(pool, tuple) and len(pool) == 2 and min(pool) >= 1):
+        raise ShapeError(f"{op}: bad pool_size attribute {pool!r}")
+    strides, pads = _check_conv_attrs(op, attrs)
+    return pool, strides, pads
+
+
+def _pool_rule(op):
+    def infer(inputs, attrs):
+        (x,) = inputs
+        pool, strides, pads = _check_pool_attrs(op, attrs)
+        _rank4(op, "x", x, "(N, H, W, C)", [])
+        dtype = _float_inputs(op, [("x", x)])
+        oh, ow = _spatial_out(op, f"x {describe(x)}", f"pool_size {pool}", x.shape[1:3], pool,
+                              strides, pads)
+        return (x.shape[0], oh, ow, x.shape[3]), dtype
+    return infer
+
+
+def _pool_grad_rule(op, ref_index, value_indices):
+    """Shape of inputs[ref_index]; inputs[value_indices] float and of its dtype."""
+    def infer(inputs, attrs):
+        _check_pool_attrs(op, attrs)
+        named = [(f"input {i}", t) for i, t in enumerate(inputs)]
+        for role, t in named:
+            _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+        dtype = _float_inputs(op, [named[i] for i in value_indices])
+        return inputs[ref_index].shape, dtype
+    return infer
+
+
+def _select_rule(inputs, attrs):
+    x, v = inputs
+    op = "max_pool2d_select"
+    pool, strides, pads = _check_pool_attrs(op, attrs)
+    _rank4(op, "x", x, "(N, H, W, C)", [("v", v)])
+    _rank4(op, "v", v, "(N, H, W, C)", [("x", x)])
+    dtype = _float_inputs(op, [("x", x), ("v", v)])
+    if any(a is not None and b is not None and a != b for a, b in zip(x.shape, v.shape)):
+        raise ShapeError(f"{op}: v must be shaped like x: x {describe(x)}, v {describe(v)}")
+    oh, ow = _spatial_out(op, f"x {describe(x)}", f"pool_size {pool}", x.shape[1:3], pool,
+                          strides, pads)
+    return (x.shape[0], oh, ow, x.shape[3]), dtype
+
+
+# -- NumPy kernels ---------------------------------------------------------------------------
+
+def _resolve_pads(pads, spatial, kernel, strides):
+    if isinstance(pads, str):
+        return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
+    return pads
+
+
+def _out_sizes(spatial, kernel, strides, pads):
+    return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(spatial, kernel, strides, pads))
+
+
+def _pad(x, pads, value=0.0):
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = np.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
+    xp[:, t:t + h, l:l + w, :] = x
+    return xp
+
+
+def _windows(xp, kernel, strides, out):
+    """A read-only view (N, OH, OW, KH, KW, C) of the windows of the padded input."""
+    n, _, _, c = xp.shape
+    s_n, s_h, s_w, s_c = xp.strides
+    (kh, kw), (sh, sw), (oh, ow) = kernel, strides, out
+    return as_strided(xp, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h, s_w, s_c),
+                      writeable=False)
+
+
+def _tap(xp, a, b, strides, out):
+    """The cells of xp that tap (a, b) of every window reads: (N, OH, OW, C), strided."""
+    (sh, sw), (oh, ow) = strides, out
+    return xp[:, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw, :]
+
+
+def _im2col(x, kernel, strides, pads):
+    n, h, w, c = x.shape
+    pads = _resolve_pads(pads, (h, w), kernel, strides)
+    out = _out_sizes((h, w), kernel, strides, pads)
+    xp = np.ascontiguousarray(_pad(x, pads))
+    cols = _windows(xp, kernel, strides, out).reshape(n * out[0] * out[1], kernel[0] * kernel[1] * c)
+    return cols, out
+
+
+def nn_conv2d(x, w, strides, pads):
+    x, w = np.asarray(x), np.asarray(w)
+    kh, kw, c, o = w.shape
+    cols, (oh, ow) = _im2col(x, (kh, kw), strides, pads)
+    y = cols @ w.reshape(kh * kw * c, o)
+    return y.reshape(x.shape[0], oh, ow, o)
+
+
+def nn_conv2d_backprop_input(g, w, x_ref, strides, pads):
+    g, w = np.asarray(g), np.asarray(w)
+    n, h, wd, c = np.shape(x_ref)
+    kh, kw, _, o = w.shape
+    pads = _resolve_pads(pads, (h, wd), (kh, kw), strides)
+    (t, b), (l, r) = pads
+    out = g.shape[1:3]
+    g2d = g.reshape(-1, o)
+    dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
+    # one GEMM per tap, scatter-added through a strided view (col2im without the big buffer:
+    # measured faster than one GEMM into (N*OH*OW, KH*KW*C) columns for every C tried)
+    for a in range(kh):
+        for bb in range(kw):
+            _tap(dxp, a, bb, strides, out)[...] += (g2d @ w[a, bb].T).reshape(n, out[0], out[1], c)
+    if t == b == l == r == 0:
+        return dxp
+    return dxp[:, t:t + h, l:l + wd, :]
+
+
+def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads):
+    x, g = np.asarray(x), np.asarray(g)
+    kh, kw, c, o = np.shape(w_ref)
+    cols, _ = _im2col(x, (kh, kw), strides, pads)
+    return (cols.T @ g.reshape(-1, o)).reshape(kh, kw, c, o)
+
+
+def _pool_setup(shape, pool, strides, pads):
+    h, w = shape[1:3]
+    pads = _resolve_pads(pads, (h, w), pool, strides)
+    return pads, _out_sizes((h, w), pool, strides, pads)
+
+
+def _argmax_masks(xp, pool, strides, out):
+    """Per tap of the window (row-major): ((a, b), mask), the mask true where that tap is the
+    window's FIRST maximal cell. Built with comparisons, not masked copies (those are slow)."""
+    y = None
+    for a in range(pool[0]):
+        for b in range(pool[1]):
+            s = _tap(xp, a, b, strides, out)
+            y = s.copy() if y is None else np.maximum(y, s, out=y)
+    found = np.zeros(y.shape, dtype=bool)
+    for a in range(pool[0]):
+        for b in range(pool[1]):
+            eq = _tap(xp, a, b, strides, out) == y
+            first = np.greater(eq, found)  # eq and not found
+            found |= eq
+            yield (a, b), first
+
+
+def _masked(v, mask, finite):
+    """v where mask else 0. A product is much faster than np.where on random masks, but only
+    right where v is finite (inf * 0 is nan): ``finite`` says whether all of v is."""
+    if finite:
+        return v * mask
+    return np.where(mask, v, v.dtype.type(0))
+
+
+def nn_max_pool2d(x, pool_size, strides, pads):
+    x = np.asarray(x)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    xp = _pad(x, pads, -np.inf)
+    y = None
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            s = _tap(xp, a, b, strides, out)
+            y = s.copy() if y is None else np.maximum(y, s, out=y)
+    return y
+
+
+def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
+    """``out_value`` (the pooled output) is accepted for the op's signature but not read: the
+    arg-max is recomputed from x, so ties resolve to the first cell whatever computed it."""
+    x, g = np.asarray(x), np.asarray(g)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    (t, b), (l, r) = pads
+    n, h, w, c = x.shape
+    dxp = np.zeros((n, h + t + b, w + l + r, c), dtype=np.result_type(g.dtype, x.dtype))
+    finite = bool(np.isfinite(g).all())
+    for (a, bb), first in _argmax_masks(_pad(x, pads, -np.inf), pool_size, strides, out):
+        _tap(dxp, a, bb, strides, out)[...] += _masked(g, first, finite)
+    return dxp[:, t:t + h, l:l + w, :]
+
+
+def nn_max_pool2d_select(x, v, pool_size, strides, pads):
+    x, v = np.asarray(x), np.asarray(v)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    vp = _pad(v, pads, 0.0)
+    finite = bool(np.isfinite(v).all())
+    y = None
+    for (a, b), first in _argmax_masks(_pad(x, pads, -np.inf), pool_size, strides, out):
+        part = _masked(_tap(vp, a, b, strides, out), first, finite)
+        y = part if y is None else np.add(y, part, out=y)
+    return y
+
+
+def _valid_counts(spatial, pool, strides, pads, out, dtype):
+    """How many unpadded cells each window covers: (OH, OW, 1)."""
+    counts = []
+    for n, k, s, (lo, _), o in zip(spatial, pool, strides, pads, out):
+        start = np.arange(o) * s - lo
+        counts.append(np.minimum(start + k, n) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)[:, :, None]
+
+
+def nn_avg_pool2d(x, pool_size, strides, pads):
+    x = np.asarray(x)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    xp = _pad(x, pads, 0.0)
+    y = None
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            s = _tap(xp, a, b, strides, out)
+            y = s.copy() if y is None else np.add(y, s, out=y)
+    y /= _valid_counts(x.shape[1:3], pool_size, strides, pads, out, y.dtype)
+    return y
+
+
+def nn_avg_pool2d_grad(g, x_ref, pool_size, strides, pads):
+    g = np.asarray(g)
+    n, h, w, c = np.shape(x_ref)
+    pads, out = _pool_setup((n, h, w, c), pool_size, strides, pads)
+    gs = g / _valid_counts((h, w), pool_size, strides, pads, out, g.dtype)
+    (t, b), (l, r) = pads
+    dxp = np.zeros((n, h + t + b, w + l + r, c), dtype=gs.dtype)
+    for a in range(pool_size[0]):
+        for bb in range(pool_size[1]):
+            _tap(dxp, a, bb, strides, out)[...] += gs
+    return dxp[:, t:t + h, l:l + w, :]
+
+
+_HELPERS = {f.__name__: f for f in (
+    nn_conv2d, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
+    nn_max_pool2d_grad, nn_max_pool2d_select, nn_avg_pool2d, nn_avg_pool2d_grad)}
+
+# -- gradient rules (graph nodes only) ---------------------------------------------------------
+
+
+def _conv_attrs(n: Tensor) -> dict:
+    return {"strides": n.attrs["strides"], "pads": n.attrs["pads"]}
+
+
+def _pool_attrs(n: Tensor) -> dict:
+    return {"pool_size": n.attrs["pool_size"], "strides": n.attrs["strides"], "pads": n.attrs["pads"]}
+
+
+def _conv2d_grad(n, g):
+    x, w = n.inputs
+    at = _conv_attrs(n)
+    return [apply("conv2d_backprop_input", [g, w, x], **at),
+            apply("conv2d_backprop_filter", [x, g, w], **at)]
+
+
+def _conv2d_backprop_input_grad(n, gg):
+    # dx = B_in(g, w) is bilinear: <gg, B_in(g, w)> = <conv2d(gg, w), g> = <B_f(gg, g), w>
+    g, w, x_ref = n.inputs
+    at = _conv_attrs(n)
+    return [apply("conv2d", [gg, w], **at), apply("conv2d_backprop_filter", [gg, g, w], **at), None]
+
+
+def _conv2d_backprop_filter_grad(n, gw):
+    # dw = B_f(x, g) is bilinear: <gw, B_f(x, g)> = <conv2d(x, gw), g> = <B_in(g, gw), x>
+    x, g, w_ref = n.inputs
+    at = _conv_attrs(n)
+    return [apply("conv2d_backprop_input", [g, gw, x], **at), apply("conv2d", [x, gw], **at), None]
+
+
+def _max_pool2d_grad(n, g):
+    (x,) = n.inputs
+    return [apply("max_pool2d_grad", [x, n, g], **_pool_attrs(n))]
+
+
+def _max_pool2d_grad_grad(n, gg):
+    # linear in g, piecewise constant in x (the arg-max positions): its adjoint in g is a
+    # gather at the arg-max cells
+    x, _, _ = n.inputs
+    return [None, None, apply("max_pool2d_select", [x, gg], **_pool_attrs(n))]
+
+
+def _max_pool2d_select_grad(n, h):
+    x, _ = n.inputs
+    at = _pool_attrs(n)
+    return [None, apply("max_pool2d_grad", [x, apply("max_pool2d", [x], **at), h], **at)]
+
+
+def _avg_pool2d_grad(n, g):
+    (x,) = n.inputs
+    return [apply("avg_pool2d_grad", [g, x], **_pool_attrs(n))]
+
+
+def _avg_pool2d_grad_grad(n, gg):
+    return [apply("avg_pool2d", [gg], **_pool_attrs(n)), None]
+
+
+# -- the ops -----------------------------------------------------------------------------------
+
+defop("conv2d", ("x", "w"), _conv2d_rule, "nn_conv2d({x}, {w}, {strides}, {pads})",
+      grad=_conv2d_grad, helpers=_HELPERS,
+      doc="2-D convolution (cross-correlation), x NHWC, w (KH, KW, C_in, C_out)")
+defop("conv2d_backprop_input", ("g", "w", "x_ref"), _conv2d_backprop_input_rule,
+      "nn_conv2d_backprop_input({g}, {w}, {x_ref}, {strides}, {pads})",
+      grad=_conv2d_backprop_input_grad, helpers=_HELPERS,
+      doc="gradient of conv2d w.r.t. its input; x_ref gives the run-time input shape only")
+defop("conv2d_backprop_filter", ("x", "g", "w_ref"), _conv2d_backprop_filter_rule,
+      "nn_conv2d_backprop_filter({x}, {g}, {w_ref}, {strides}, {pads})",
+      grad=_conv2d_backprop_filter_grad, helpers=_HELPERS,
+      doc="gradient of conv2d w.r.t. its filter; w_ref gives the run-time filter shape only")
+defop("max_pool2d", ("x",), _pool_rule("max_pool2d"),
+      "nn_max_pool2d({x}, {pool_size}, {strides}, {pads})",
+      grad=_max_pool2d_grad, helpers=_HELPERS, doc="max over H x W windows (padding cells are -inf)")
+defop("max_pool2d_grad", ("x", "out", "g"), _pool_grad_rule("max_pool2d_grad", 0, (0, 2)),
+      "nn_max_pool2d_grad({x}, {out}, {g}, {pool_size}, {strides}, {pads})",
+      grad=_max_pool2d_grad_grad, helpers=_HELPERS,
+      doc="gradient of max_pool2d: each window's cotangent to its first maximal cell (summed)")
+defop("max_pool2d_select", ("x", "v"), _select_rule,
+      "nn_max_pool2d_select({x}, {v}, {pool_size}, {strides}, {pads})",
+      grad=_max_pool2d_select_grad, helpers=_HELPERS,
+      doc="v (shaped like x) read at each window's first maximal cell of x")
+defop("avg_pool2d", ("x",), _pool_rule("avg_pool2d"),
+      "nn_avg_pool2d({x}, {pool_size}, {strides}, {pads})",
+      grad=_avg_pool2d_grad, helpers=_HELPERS,
+      doc="mean over H x W windows, counting only unpadded cells (TensorFlow's SAME semantics)")
+defop("avg_pool2d_grad", ("g", "x_ref"), _pool_grad_rule("avg_pool2d_grad", 1, (0,)),
+      "nn_avg_pool2d_grad({g}, {x_ref}, {pool_size}, {strides}, {pads})",
+      grad=_avg_pool2d_grad_grad, helpers=_HELPERS,
+      doc="gradient of avg_pool2d; x_ref gives the run-time input shape only")
+
+
+# -- public builders (gc.nn.conv2d, gc.nn.max_pool2d, gc.nn.avg_pool2d) --------------------------
+
+def _spatial(t: Tensor):
+    return tuple(t.shape[1:3]) if t.ndim == 4 else (None, None)
+
+
+def conv2d(x, w, strides=1, padding="valid") -> Tensor:
+    """2-D convolution (cross-correlation, as TensorFlow) of x (N, H, W, C) with w (KH, KW, C, O).
+
+    ``strides``: an int or (sh, sw). ``padding``: "valid", "same" (TensorFlow's SAME), an int
+    (the same on every side), (ph, pw), or ((top, bottom), (left, right)).
+    Result (N, OH, OW, O), OH = (H + top + bottom - KH) // sh + 1."""
+    x, w = as_tensor(x), as_tensor(w)
+    strides = _pair("conv2d", "strides", strides, 1)
+    kernel = tuple(w.shape[0:2]) if w.ndim == 4 else (None, None)
+    pads = _normalize_padding("conv2d", padding, _spatial(x), kernel, strides)
+    return apply("conv2d", [x, w], strides=strides, pads=pads)
+
+
+def _pool(op, x, pool_size, strides, padding):
+    x = as_tensor(x)
+    pool = _pair(op, "pool_size", pool_size, 1)
+    strides = pool if strides is None else _pair(op, "strides", strides, 1)
+    pads = _normalize_padding(op, padding, _spatial(x), pool, strides)
+    if pads != "same" and any(p >= k for side, k in zip(pads, pool) for p in side):
+        raise ValueError(f"{op}: padding {padding!r} must be smaller than pool_size {pool} "
+                         "(a window may not lie wholly in the padding)")
+    return apply(op, [x], pool_size=pool, strides=strides, pads=pads)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
+    """Max over pool_size windows of x (N, H, W, C); strides default to pool_size.
+
+    padding "valid" or "same" (TensorFlow's: padded cells never win), or explicit as conv2d.
+    The gradient goes to the first maximal cell of each window (row-major), summed where
+    windows overlap."""
+    return _pool("max_pool2d", x, pool_size, strides, padding)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
+    """Mean over pool_size windows of x (N, H, W, C); strides default to pool_size.
+
+    With padding the mean counts only the unpadded cells of each window (TensorFlow's SAME)."""
+    return _pool("avg_pool2d", x, pool_size, strides, padding)
