@@ -12,30 +12,27 @@ from .tensor import Tensor, Variable
 
 
 def topological_order(roots: Iterable[Tensor]) -> list[Tensor]:
-    """All nodes reachable from ``roots``, each after its inputs (iterative DFS post-order)."""
+    """All nodes reachable from ``roots``, each after its inputs (iterative DFS post-order).
+
+    Tensors are immutable and take their inputs at construction, so a graph cannot have a
+    cycle: marking a node when it is first pushed is enough.
+    """
     order: list[Tensor] = []
-    done: set[int] = set()
-    on_path: set[int] = set()
+    seen: set[int] = set()
     for root in roots:
-        if id(root) in done:
+        if id(root) in seen:
             continue
-        stack = [(root, 0)]
-        on_path.add(id(root))
+        seen.add(id(root))
+        stack = [(root, iter(root.inputs))]
         while stack:
-            node, i = stack[-1]
-            if i < len(node.inputs):
-                stack[-1] = (node, i + 1)
-                child = node.inputs[i]
-                if id(child) in done:
-                    continue
-                if id(child) in on_path:
-                    raise GraphError(f"cycle through tensor {child.name!r}")
-                on_path.add(id(child))
-                stack.append((child, 0))
+            node, pending = stack[-1]
+            for child in pending:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(child.inputs)))
+                    break
             else:
                 stack.pop()
-                on_path.discard(id(node))
-                done.add(id(node))
                 order.append(node)
     return order
 

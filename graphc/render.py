@@ -60,6 +60,13 @@ UPDATE_EDGE_STYLE = {"style": "dashed", "color": "forestgreen", "fontcolor": "fo
 KERNEL_STYLE = {"style": "rounded,dashed", "color": "steelblue", "fontcolor": "steelblue",
                 "fontsize": "10"}
 
+# Graphviz's `dot` slows down sharply with long labelled edges (a labelled edge spanning k
+# ranks becomes ~2k virtual nodes): a 120-node graph whose input feeds every layer takes ~50 s
+# with the defaults. Past this estimated span, edges carry their shape as an xlabel (placed
+# after layout) and the layout's iteration limits are capped: ~0.7 s for that graph.
+LAYOUT_SPAN_BUDGET = 1500
+FAST_LAYOUT_ATTRS = {"nslimit": "2", "nslimit1": "2", "mclimit": "0.2"}
+
 MAX_ATTR_TEXT = 24      # an attribute is shown on its node only when "k=v" is this short
 MAX_ATTRS_SHOWN = 3
 MAX_CONST_SHOWN = 4     # constants with at most this many elements show their value
@@ -138,12 +145,17 @@ def format_attr(value) -> str | None:
     return None
 
 
-_AUTO_NAME = re.compile(r"_\d+$")
+_AUTO_NAME = re.compile(r"(\w+)_\d+")
 
 
 def has_own_name(t: Tensor) -> bool:
-    """True unless ``t.name`` is the automatic "<op>_<n>"."""
-    return not (t.name.startswith(t.op) and _AUTO_NAME.fullmatch(t.name, len(t.op)) is not None)
+    """False for automatic names "<op>_<n>" (also another op's, as passes keep names), True for
+    names a user gave."""
+    m = _AUTO_NAME.fullmatch(t.name)
+    if m is None:
+        return True
+    from .ops.registry import OPS
+    return not (m.group(1) == t.op or m.group(1) in OPS)
 
 
 def short_attrs(t: Tensor) -> list[str]:
@@ -243,13 +255,43 @@ def kernel_groups(graph: Graph, kernels) -> dict[int, int]:
     return owner
 
 
+def layout_span(graph: Graph) -> int:
+    """Estimate of the ranks all edges span in dot's layout (its virtual nodes), linear time.
+
+    Ops are ranked by longest path from their non-source inputs; a source (placeholder,
+    variable, constant) sits just before its first reader, as dot would place it.
+    """
+    rank: dict[int, int] = {}
+    sources = []
+    for n in graph.nodes:
+        if n.inputs:
+            rank[id(n)] = max((rank[id(i)] + 1 for i in n.inputs if i.inputs), default=0)
+        else:
+            sources.append(n)
+    first_reader: dict[int, int] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            if not i.inputs:
+                first_reader[id(i)] = min(first_reader.get(id(i), rank[id(n)]), rank[id(n)])
+    for n in sources:
+        rank[id(n)] = first_reader.get(id(n), 0) - 1
+    return sum(rank[id(n)] - rank[id(i)] for n in graph.nodes for i in n.inputs)
+
+
 def build_digraph(obj, *, title=None, legend=False, output_labels=None):
     """The ``graphviz.Digraph`` of ``obj`` (see ``to_dot``)."""
     graphviz = require_graphviz_package()
     graph, kernels, default_title = as_graph(obj)
     title = title if title is not None else default_title
 
-    dot = graphviz.Digraph(name="graphc", graph_attr=GRAPH_ATTRS, node_attr=NODE_ATTRS,
+    large = layout_span(graph) > LAYOUT_SPAN_BUDGET
+    graph_attrs = dict(GRAPH_ATTRS)
+    if large:
+        graph_attrs.pop("ordering")
+        graph_attrs.update(FAST_LAYOUT_ATTRS)
+    shape_key = "xlabel" if large else "label"  # where an edge shows its tensor's shape
+
+    dot = graphviz.Digraph(name="graphc", graph_attr=graph_attrs, node_attr=NODE_ATTRS,
                            edge_attr=EDGE_ATTRS)
     if title:
         dot.attr(label=dot_text(title), labelloc="t", fontsize="14")
@@ -269,12 +311,12 @@ def build_digraph(obj, *, title=None, legend=False, output_labels=None):
         dot.subgraph(cluster)
     for t in graph.nodes:
         for i in t.inputs:
-            dot.edge(node_id(i), node_id(t), label=edge_label(i, t.dtype))
+            dot.edge(node_id(i), node_id(t), **{shape_key: edge_label(i, t.dtype)})
 
     for k, (t, name) in enumerate(zip(graph.outputs, output_names(graph, output_labels))):
         sink = f"out{k}"
         dot.node(sink, dot_text(name), **OUTPUT_LABEL_STYLE, **{"class": "output-label"})
-        dot.edge(node_id(t), sink, label=edge_label(t))
+        dot.edge(node_id(t), sink, **{shape_key: edge_label(t)})
     for variable, new_value in graph.updates:
         dot.edge(node_id(new_value), node_id(variable), label="update", **UPDATE_EDGE_STYLE)
 
@@ -305,7 +347,8 @@ def to_dot(obj, *, title=None, legend=False, output_labels=None) -> str:
     ``title`` labels the whole diagram (a Function's name by default), ``legend`` adds a key to
     the node styles, ``output_labels`` names the outputs in order (e.g. ``["h", "dh/da"]``).
 
-    Linear in the size of the graph and never recursive: 10 000-node graphs are fine.
+    Linear in the size of the graph and never recursive: 10 000-node graphs are fine. Graphs
+    whose layout would be slow get edge shapes as ``xlabel``s and capped layout iterations.
     """
     return build_digraph(obj, title=title, legend=legend, output_labels=output_labels).source
 
@@ -382,9 +425,16 @@ def render(obj, path, format=None, *, title=None, legend=False, output_labels=No
     return path
 
 
+REPR_SVG_MAX_NODES = 2000  # larger graphs show as text in Jupyter: laying them out takes minutes
+
+
 def repr_svg(obj) -> str | None:
-    """SVG text for Jupyter's ``_repr_svg_``, or None (plain-text fallback) without Graphviz."""
+    """SVG text for Jupyter's ``_repr_svg_``; None (Jupyter then shows the text repr) without
+    Graphviz, or for graphs too large to lay out quickly (``render`` still draws those)."""
     try:
+        graph, _, _ = as_graph(obj)
+        if len(graph.nodes) > REPR_SVG_MAX_NODES:
+            return None
         return pipe(build_digraph(obj), "svg").decode("utf-8")
     except BackendUnavailable:
         return None

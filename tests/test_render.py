@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,6 +228,22 @@ def test_ten_thousand_node_chain_is_drawn_without_recursion():
     assert len(dot_nodes(dot)) == 10_000 + 1 + 1
 
 
+def test_graphs_slow_to_lay_out_get_fast_layout_settings(tmp_path):
+    """An input read by every layer of a deep chain: with labelled edges `dot` takes ~50 s,
+    so such graphs put shapes in xlabels and cap the layout's iterations."""
+    x = gc.placeholder((4,), name="x")
+    z = x
+    for _ in range(60):
+        z = gc.tanh(z) * x
+    dot = to_dot(z)
+    assert "nslimit" in dot and "xlabel=\"(4,)\"" in dot
+    assert "ordering" not in dot
+    small = to_dot(gc.tanh(x) * x)
+    assert "nslimit" not in small and "xlabel" not in small and 'label="(4,)"' in small
+    root = ET.parse(render(z, tmp_path / "deep.svg")).getroot()
+    assert root.tag.endswith("svg")
+
+
 # -- real files, drawn by `dot` ---------------------------------------------------------------
 
 def test_render_svg_is_real_svg(classic, tmp_path):
@@ -246,27 +263,27 @@ def test_render_svg_is_real_svg(classic, tmp_path):
 def test_render_png_is_real_png(classic, tmp_path):
     _, h = classic
     path = render(h, str(tmp_path / "h.png"))
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     assert data.startswith(PNG_MAGIC)
     assert len(data) > 2000
 
 
 def test_render_pdf(classic, tmp_path):
     _, h = classic
-    data = open(render(h, tmp_path / "h.pdf"), "rb").read()
+    data = Path(render(h, tmp_path / "h.pdf")).read_bytes()
     assert data.startswith(b"%PDF")
 
 
 def test_format_argument_overrides_the_suffix(classic, tmp_path):
     _, h = classic
-    data = open(render(h, tmp_path / "diagram.img", format="png"), "rb").read()
+    data = Path(render(h, tmp_path / "diagram.img", format="png")).read_bytes()
     assert data.startswith(PNG_MAGIC)
 
 
 def test_dot_suffix_writes_the_dot_text(classic, tmp_path):
     _, h = classic
     path = render(h, tmp_path / "h.dot")
-    assert open(path).read() == to_dot(h)
+    assert Path(path).read_text() == to_dot(h)
     # and `dot` accepts it
     svg = subprocess.run(["dot", "-Tsvg", path], capture_output=True, check=True).stdout
     assert b"<svg" in svg
@@ -287,10 +304,10 @@ def test_writes_are_atomic(classic, tmp_path):
         render(h, tmp_path / name)
     assert sorted(os.listdir(tmp_path)) == ["h.dot", "h.png", "h.svg"]
     # a failed render leaves the old file as it was, and no temporary file behind
-    before = open(tmp_path / "h.svg", "rb").read()
+    before = Path(tmp_path / "h.svg").read_bytes()
     with pytest.raises(TypeError):
         render(object(), tmp_path / "h.svg")
-    assert open(tmp_path / "h.svg", "rb").read() == before
+    assert Path(tmp_path / "h.svg").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["h.dot", "h.png", "h.svg"]
     with pytest.raises(FileNotFoundError):
         render(h, tmp_path / "missing-dir" / "h.svg")
@@ -353,7 +370,7 @@ def test_compiled_function_renders(classic, tmp_path):
     assert "->" in dot
     root = ET.parse(render(f, tmp_path / "f.svg")).getroot()
     assert root.tag.endswith("svg")
-    assert open(render(f, tmp_path / "f.png"), "rb").read().startswith(PNG_MAGIC)
+    assert Path(render(f, tmp_path / "f.png")).read_bytes().startswith(PNG_MAGIC)
     kernels = getattr(f, "kernels", None) or []
     if kernels:
         assert "cluster_kernel_0" in dot
