@@ -16,6 +16,7 @@ import backends
 from . import passes as _passes
 from .errors import DTypeError, GraphError, ShapeError
 from .graph import Graph
+from .schedule import schedule
 from .ops.registry import describe, rebuild
 from .ops.shape_ops import cast
 from .tensor import Tensor, Variable, as_tensor, format_shape, placeholder
@@ -29,7 +30,7 @@ class Program:
     name: str
     inputs: tuple
     graph: Graph
-    order: list
+    steps: list   # the schedule: Tensors (single ops, sources) and Kernels, in run order
 
 
 @dataclasses.dataclass
@@ -98,7 +99,7 @@ class Function:
         reports = []
         if self.optimize:
             graph, reports = _passes.run(graph)
-        program = Program(self.name, inputs, graph, graph.nodes)
+        program = Program(self.name, inputs, graph, schedule(graph))
         executable = self.backend.compile(program)
         spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start)
         if signature is not None:
@@ -142,8 +143,9 @@ class Function:
 
     @property
     def kernels(self) -> list:
-        """Groups of nodes fused into one kernel (none until the fusion passes run)."""
-        return []
+        """The fused kernels of the optimized graph (graphc.kernel.Kernel: .nodes, .inputs,
+        .outputs), in schedule order."""
+        return [s for s in schedule(self.graph) if hasattr(s, "members")]
 
     def explain(self) -> str:
         """Each pass, what it changed, and the node counts (for the last call's shapes)."""
@@ -160,8 +162,17 @@ class Function:
             lines.append(f"  {stage}  {rep.name:<16} {rep.nodes_before:>6} → {rep.nodes_after:<6} "
                          f"{rep.seconds * 1e3:7.2f} ms  {rep.summary()}")
         ops = sum(1 for n in spec.graph.nodes if n.inputs or n.op == "fill" or n.op.startswith("random"))
-        lines.append(f"  optimized graph: {len(spec.graph)} nodes, {ops} operations; "
+        kernels = self.kernels
+        fused_ops = sum(len(k.nodes) for k in kernels)
+        lines.append(f"  optimized graph: {len(spec.graph)} nodes, {ops} operations "
+                     f"({fused_ops} of them in {len(kernels)} fused kernels); "
                      f"compiled in {spec.seconds * 1e3:.1f} ms")
+        for k, kernel in enumerate(kernels):
+            lines.append(f"  kernel {k}: {kernel.describe()}")
+        notes = [note for rep in spec.reports for note in rep.notes]
+        if notes:
+            lines.append("  not fused:")
+            lines.extend(f"    {note}" for note in notes)
         return "\n".join(lines)
 
     def _repr_svg_(self):

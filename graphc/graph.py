@@ -38,10 +38,14 @@ def topological_order(roots: Iterable[Tensor]) -> list[Tensor]:
 
 
 class Graph:
-    """Outputs plus ``(variable, new_value)`` updates; ``nodes`` in topological order."""
+    """Outputs plus ``(variable, new_value)`` updates; ``nodes`` in topological order;
+    ``kernels``: the fused groups, once the fusion passes have run."""
 
-    def __init__(self, outputs: Iterable[Tensor], updates: Iterable[tuple] = ()):
+    def __init__(self, outputs: Iterable[Tensor], updates: Iterable[tuple] = (), kernels=()):
         self.outputs = tuple(outputs)
+        # a partition of some nodes into fused kernels (graphc.kernel.Kernel), set by the
+        # fusion passes; any rewrite of the graph drops it
+        self.kernels = tuple(kernels)
         self.updates = tuple((v, t) for v, t in updates)
         for v, _ in self.updates:
             if not isinstance(v, Variable):
@@ -51,6 +55,12 @@ class Graph:
     @property
     def roots(self) -> tuple:
         return self.outputs + tuple(t for _, t in self.updates) + tuple(v for v, _ in self.updates)
+
+    def with_kernels(self, kernels) -> "Graph":
+        """The same nodes, outputs and updates, partitioned into ``kernels``."""
+        g = Graph.__new__(Graph)
+        g.outputs, g.updates, g.nodes, g.kernels = self.outputs, self.updates, self.nodes, tuple(kernels)
+        return g
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -101,8 +101,9 @@ def _defbinary(name, ufunc, template, grad, result=None, doc=""):
     return build
 
 
-def _defunary(name, template, grad, kind="float", doc=""):
-    defop(name, ("x",), _unary_rule(name, kind), template, grad=grad, kind="elementwise", doc=doc)
+def _defunary(name, template, grad, kind="float", doc="", numpy_out=None):
+    defop(name, ("x",), _unary_rule(name, kind), template, grad=grad, kind="elementwise", doc=doc,
+          numpy_out=numpy_out)
 
     def build(x):
         return apply(name, [as_tensor(x)])
@@ -197,7 +198,8 @@ expm1 = _defunary("expm1", "np.expm1({x})",
                   lambda n, g: [g * (n + scalar_like(1, n))], doc="exp(x) - 1, accurate near 0")
 sqrt = _defunary("sqrt", "np.sqrt({x})", lambda n, g: [g / (scalar_like(2, n) * n)], doc="square root")
 rsqrt = _defunary("rsqrt", "np.reciprocal(np.sqrt({x}))",
-                  lambda n, g: [g * scalar_like(-0.5, n) * n / n.inputs[0]], doc="1 / sqrt(x)")
+                  lambda n, g: [g * scalar_like(-0.5, n) * n / n.inputs[0]], doc="1 / sqrt(x)",
+                  numpy_out="np.sqrt({x}, out={out}); np.reciprocal({out}, out={out})")
 square = _defunary("square", "np.square({x})",
                    lambda n, g: [g * scalar_like(2, n) * n.inputs[0]], kind="numeric", doc="x * x")
 abs = _defunary("abs", "np.abs({x})", lambda n, g: [g * sign(n.inputs[0])], kind="numeric",  # noqa: A001
@@ -209,14 +211,17 @@ tanh = _defunary("tanh", "np.tanh({x})",
                  lambda n, g: [g * (scalar_like(1, n) - square(n))], doc="hyperbolic tangent")
 # 0.5 tanh(x/2) + 0.5 is the logistic function without overflow for large |x|
 sigmoid = _defunary("sigmoid", "(np.tanh({x} * 0.5) * 0.5 + 0.5)",
-                    lambda n, g: [g * n * (scalar_like(1, n) - n)], doc="1 / (1 + e**-x)")
+                    lambda n, g: [g * n * (scalar_like(1, n) - n)], doc="1 / (1 + e**-x)",
+                    numpy_out="np.multiply({x}, 0.5, out={out}); np.tanh({out}, out={out}); "
+                              "np.multiply({out}, 0.5, out={out}); np.add({out}, 0.5, out={out})")
 relu = _defunary("relu", "np.maximum({x}, 0)",
                  lambda n, g: [where(n.inputs[0] > scalar_like(0, n), g, zeros_like_g(g))],
                  kind="numeric", doc="max(x, 0); relu'(0) = 0 as TensorFlow")
 softplus = _defunary("softplus", "np.logaddexp(0, {x})",
                      lambda n, g: [g * sigmoid(n.inputs[0])], doc="log(1 + e**x), stable")
 step = _defunary("step", "np.greater_equal({x}, 0).astype({x}.dtype)", lambda n, g: [None],
-                 kind="numeric", doc="Heaviside step: 1 where x >= 0, else 0; gradient 0")
+                 kind="numeric", doc="Heaviside step: 1 where x >= 0, else 0; gradient 0",
+                 numpy_out="np.greater_equal({x}, 0, out={out})")
 logical_not = _defunary("logical_not", "np.logical_not({x})", lambda n, g: [None], kind="bool")
 stop_gradient = _defunary("stop_gradient", "{x}", lambda n, g: [None], kind="any",
                           doc="identity whose gradient is zero")

@@ -9,6 +9,9 @@ An OpDef carries
     may call beyond ``np`` (e.g. an im2col convolution);
   * ``grad(node, g) -> [input cotangent or None, ...]``: the gradient rule, which builds graph
     nodes and never touches NumPy arrays;
+  * ``numpy_out``: optionally, the op as a statement writing into an existing array
+    ``{out}`` (fused kernels use it; single-ufunc templates get one automatically). It must
+    read its inputs no later than its first write, so ``{out}`` may alias a dying input;
   * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
     do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
     ``cuda``) that fused kernels are built from.
@@ -35,6 +38,8 @@ class OpDef:
     helpers: dict = dataclasses.field(default_factory=dict)
     scalar: dict | None = None
     doc: str = ""
+    numpy_out: str | None = None  # statement writing into an existing array {out}, for fused
+    #                               kernels; derived automatically for single-ufunc templates
 
     @property
     def stateful(self) -> bool:
@@ -86,8 +91,10 @@ def register(opdef: OpDef) -> OpDef:
     return opdef
 
 
-def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scalar=None, doc=""):
-    return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc))
+def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scalar=None, doc="",
+          numpy_out=None):
+    return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc,
+                          numpy_out))
 
 
 def opdef(op_name: str) -> OpDef:

@@ -2,8 +2,11 @@
 from .cse import cse
 from .dce import dce
 from .fold_constants import fold_constants
+from .fuse_elementwise import fuse_elementwise
+from .fuse_epilogues import fuse_epilogues
 from .pipeline import PIPELINE, names, run
 from .report import PassReport
 from .simplify import simplify
 
-__all__ = ["PIPELINE", "PassReport", "cse", "dce", "fold_constants", "names", "run", "simplify"]
+__all__ = ["PIPELINE", "PassReport", "cse", "dce", "fold_constants", "fuse_elementwise",
+           "fuse_epilogues", "names", "run", "simplify"]

@@ -1,7 +1,8 @@
 """The pass pipeline: plain functions Graph -> (Graph, PassReport), in an explicit order.
 
 fold_constants, simplify and cse feed each other (a simplification can expose a constant
-subexpression or a duplicate), so they repeat until a round changes nothing; dce runs last.
+subexpression or a duplicate), so they repeat until a round changes nothing; then dce, and
+the fusion passes, which partition the final graph into kernels without rewriting it.
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import time
 from .cse import cse
 from .dce import dce
 from .fold_constants import fold_constants
+from .fuse_elementwise import fuse_elementwise
+from .fuse_epilogues import fuse_epilogues
 from .report import PassReport
 from .simplify import simplify
 
 REPEATED = [fold_constants, simplify, cse]
-FINAL = [dce]
+FINAL = [dce, fuse_elementwise, fuse_epilogues]  # fusion last: it partitions, never rewrites
 PIPELINE = REPEATED + FINAL
 MAX_ROUNDS = 4
 

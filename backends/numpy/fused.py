@@ -1,0 +1,173 @@
+"""Lowering of fused kernels to NumPy.
+
+A kernel over a large iteration shape becomes a generated *driver* that walks the arrays in
+cache-sized blocks and runs a generated *block function* on each: every op writes with
+``out=`` into a few scratch buffers that stay in cache, so the whole kernel reads its inputs
+and writes its outputs once. Small kernels, and kernels whose shape is known only at call
+time, are emitted as plain lines (one NumPy call per op): there, call overhead dominates.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from graphc.ops.registry import OPS
+from graphc.tensor import format_shape
+
+BLOCK_ELEMENTS = 16384        # per scratch buffer: 64 KiB of float32, a few stay in L2
+MIN_BLOCKED_ELEMENTS = 65536  # below this, one NumPy call per op is as fast and simpler
+
+_SINGLE_UFUNC = re.compile(r"^np\.(\w+)\((.*)\)$")
+
+
+def out_statement(node, args: list, out: str) -> str:
+    """A statement computing ``node`` from ``args`` into the existing array ``out``.
+
+    Out-forms read their inputs before (or in) their first write, so ``out`` may alias an
+    input that dies here."""
+    od = OPS[node.op]
+    attrs = dict(node.attrs)
+    if od.numpy_out:
+        fields = {**{k: repr(v) for k, v in attrs.items()}, **dict(zip(od.args, args)), "out": out}
+        return od.numpy_out.format(**fields)
+    expr = od.render_call(args, attrs)
+    match = _SINGLE_UFUNC.match(expr)
+    if match and isinstance(getattr(np, match.group(1), None), np.ufunc) and _balanced(match.group(2)):
+        return f"np.{match.group(1)}({match.group(2)}, out={out})"
+    return f"{out}[...] = {expr}"
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def blocking(kernel):
+    """How a kernel is split into blocks: ("flat", None), ("rows", rows_per_block) or None
+    (plain lines)."""
+    shape = kernel.shape
+    if any(d is None for d in shape):
+        return None
+    size = math.prod(shape)
+    if size < MIN_BLOCKED_ELEMENTS:
+        return None
+    ins = [i for i in kernel.inputs if i.size != 1]
+    if all(i.shape == shape for i in ins):
+        return ("flat", None)
+    row = math.prod(shape[1:])
+    if all(i.ndim < len(shape) or i.shape[0] in (1, shape[0]) for i in ins) and shape[0] > 1:
+        return ("rows", max(1, BLOCK_ELEMENTS // max(row, 1)))
+    return None
+
+
+def _input_layout(t, shape, mode):
+    if t.size == 1:
+        return "scalar"
+    if mode == "flat":
+        return "flat"
+    return "rows" if t.ndim == len(shape) and t.shape[0] == shape[0] else "whole"
+
+
+def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
+    """Source lines, as (line, node it computes or None), of the block function and the driver
+    ``name``; the driver takes the kernel's inputs (the anchor's result first, if any) and
+    returns its outputs."""
+    kind, rows = mode
+    shape = kernel.shape
+    size = math.prod(shape)
+    ext = list(kernel.inputs)
+    arg_names = [f"in{i}" for i in range(len(ext))]
+    ref = {id(t): a for t, a in zip(ext, arg_names)}
+    out_index = {id(o): k for k, o in enumerate(kernel.outputs)}
+    members = kernel.members
+
+    # scratch allocation: a member that is not an output takes a free buffer of its dtype;
+    # a buffer frees after the last member that reads it (in-place reuse is safe, see above)
+    last_use = {}
+    for pos, m in enumerate(members):
+        for i in m.inputs:
+            last_use[id(i)] = pos
+    scratch_dtypes, free, buffer_of = [], [], {}
+    body = []
+    for pos, m in enumerate(members):
+        args = [ref.get(id(i)) or _local(i, buffer_of, out_index) for i in m.inputs]
+        for i in m.inputs:
+            b = buffer_of.get(id(i))
+            if b is not None and last_use.get(id(i)) == pos and (b, i.dtype) not in free:
+                free.append((b, i.dtype))
+        if id(m) in out_index:
+            target = f"o{out_index[id(m)]}"
+        else:
+            slot = next((f for f in free if f[1] == m.dtype), None)
+            if slot is not None:
+                free.remove(slot)
+                buf = slot[0]
+            else:
+                buf = f"s{len(scratch_dtypes)}"
+                scratch_dtypes.append(m.dtype)
+            buffer_of[id(m)] = buf
+            target = buf
+        body.append((f"    {out_statement(m, args, target)}  # {m.op}", m))
+
+    outs = [f"o{k}" for k in range(len(kernel.outputs))]
+    scratch = [f"s{k}" for k in range(len(scratch_dtypes))]
+    block_fn = f"{name}_block"
+    lines = [f"def {block_fn}({', '.join(arg_names + outs + scratch)}):"]
+
+    layouts = [_input_layout(t, shape, kind) for t in ext]
+    block_shape = (BLOCK_ELEMENTS,) if kind == "flat" else (rows,) + tuple(shape[1:])
+    n = size if kind == "flat" else shape[0]
+    step = BLOCK_ELEMENTS if kind == "flat" else rows
+    lines.append("")
+    lines.append(f"def {name}({', '.join(arg_names)}):")
+    lines.append(f"    # {kernel.describe()}, in blocks of {format_shape(block_shape)}")
+    for k, o in enumerate(kernel.outputs):
+        if k == len(kernel.outputs) - 1 and alias_anchor:
+            lines.append(f"    o{k} = in0  # the last op finishes in the matmul's buffer")
+        else:
+            lines.append(f"    o{k} = np.empty({tuple(shape)}, dtype={o.dtype.name!r})")
+    sliced = []
+    for a, layout in zip(arg_names, layouts):
+        if layout == "flat":
+            lines.append(f"    {a}f = {a}.reshape(-1)")
+            sliced.append(f"{a}f[lo:hi]")
+        elif layout == "rows":
+            sliced.append(f"{a}[lo:hi]")
+        elif layout == "scalar":
+            lines.append(f"    {a}s = np.reshape({a}, ())")
+            sliced.append(f"{a}s")
+        else:
+            sliced.append(a)
+    for o in outs:
+        if kind == "flat":
+            lines.append(f"    {o}f = {o}.reshape(-1)")
+            sliced.append(f"{o}f[lo:hi]")
+        else:
+            sliced.append(f"{o}[lo:hi]")
+    for s, dt in zip(scratch, scratch_dtypes):
+        lines.append(f"    {s} = np.empty({block_shape}, dtype={dt.name!r})")
+    full = (n // step) * step
+    call = f"{block_fn}({', '.join(sliced + scratch)})"
+    lines.append(f"    for lo in range(0, {full}, {step}):")
+    lines.append(f"        hi = lo + {step}")
+    lines.append(f"        {call}")
+    if full < n:
+        tail = n - full
+        tail_scratch = [f"{s}[:{tail}]" for s in scratch]
+        lines.append(f"    lo, hi = {full}, {n}")
+        lines.append(f"    {block_fn}({', '.join(sliced + tail_scratch)})")
+    lines.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+    return [(line, None) for line in lines[:1]] + body + [(line, None) for line in lines[1:]]
+
+
+def _local(t, buffer_of, out_index):
+    if id(t) in out_index:
+        return f"o{out_index[id(t)]}"
+    return buffer_of[id(t)]

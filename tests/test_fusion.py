@@ -1,0 +1,119 @@
+"""Fusion: kernel counts pinned per workload (as tinygrad's check_schedule), convexity,
+and the fused code computing what the unfused code computes."""
+import numpy as np
+import pytest
+
+import graphc as gc
+from backends.numpy import fused
+from graphc.graph import Graph
+from graphc.passes import fuse_elementwise, fuse_epilogues, pipeline
+from graphc.schedule import schedule
+
+
+def _kernels(outputs, passes=None):
+    graph, _ = pipeline.run(Graph(outputs), passes)
+    return graph.kernels
+
+
+def test_w2_expression_is_exactly_one_kernel():
+    x = gc.placeholder((2 ** 16,), name="x")
+    y = gc.sigmoid(1.5 * x + 0.5) * gc.tanh(x) + 0.1 * x * x
+    (kernel,) = _kernels([y])
+    assert [n.op for n in kernel.members].count("mul") == 4
+    assert kernel.outputs == (y,)
+
+
+def test_dense_relu_is_one_gemm_with_a_fused_epilogue():
+    x = gc.placeholder((256, 784), name="x")
+    w = gc.variable(np.zeros((784, 512), "float32"), name="w")
+    b = gc.variable(np.zeros(512, "float32"), name="b")
+    (kernel,) = _kernels([gc.relu(x @ w + b)])
+    assert kernel.anchor.op == "matmul"
+    assert [n.op for n in kernel.members] == ["add", "relu"]
+
+
+def test_a_kernel_can_have_several_outputs_and_broadcast_inputs():
+    x = gc.placeholder((64, 32), "float64", name="x")
+    bias = gc.placeholder((32,), "float64", name="bias")
+    h = gc.tanh(x + bias)
+    out1, out2 = h * 2.0, gc.exp(h)
+    (kernel,) = _kernels([out1, out2, h])
+    assert set(map(id, kernel.outputs)) == {id(out1), id(out2), id(h)}
+    assert bias in kernel.inputs
+
+
+def test_fusion_never_makes_a_cycle():
+    # a = exp(x); b = reduce_sum(a) (not elementwise); c = a * b: fusing c with a would route
+    # a -> reduce_sum -> c through the kernel from outside
+    x = gc.placeholder((8,), "float64", name="x")
+    a = gc.exp(x)
+    c = gc.log(a) * gc.reduce_sum(a)
+    graph, _ = pipeline.run(Graph([c]))
+    schedule(graph)  # raises on a cycle
+    for k in graph.kernels:
+        inside = {id(n) for n in k.nodes}
+        for i in k.inputs:
+            assert id(i) not in inside
+    xv = np.linspace(0.1, 1, 8)
+    np.testing.assert_allclose(gc.function([x], c)(xv), np.log(np.exp(xv)) * np.exp(xv).sum())
+
+
+def test_unfused_elementwise_ops_are_explained():
+    x = gc.placeholder((4, 3), name="x")
+    y = gc.reduce_sum(gc.exp(x), axis=1)
+    f = gc.function([x], y)
+    f(np.ones((4, 3), "float32"))
+    assert "left alone" in f.explain() and "exp" in f.explain()
+
+
+@pytest.mark.parametrize("shape", [(2 ** 17,), (300, 700), (3, 50000), (700, 1, 300)])
+def test_blocked_kernels_match_numpy(shape):
+    rng = np.random.default_rng(0)
+    x = gc.placeholder(shape, "float32", name="x")
+    row = gc.placeholder(shape[1:], "float32", name="row")
+    y = gc.where(x > 0.0, gc.sigmoid(x * row + 1.0), gc.exp(x) - 1.0) * gc.tanh(row) + 0.5
+    z = gc.cast(x > row, "float32") + gc.relu(x)
+    f = gc.function([x, row], [y, z])
+    xv = rng.normal(size=shape).astype("float32")
+    rv = rng.normal(size=shape[1:]).astype("float32")
+    got_y, got_z = f(xv, rv)
+    assert fused.blocking(f.kernels[0]) is not None or np.prod(shape) < fused.MIN_BLOCKED_ELEMENTS
+    want_y = np.where(xv > 0, 1 / (1 + np.exp(-(xv * rv + 1))), np.expm1(xv)) * np.tanh(rv) + 0.5
+    np.testing.assert_allclose(got_y, want_y, rtol=2e-6, atol=2e-6)
+    np.testing.assert_array_equal(got_z, (xv > rv).astype("float32") + np.maximum(xv, 0))
+
+
+def test_blocked_epilogue_finishes_in_the_matmul_buffer():
+    rng = np.random.default_rng(1)
+    x = gc.placeholder((512, 300), name="x")
+    w = gc.variable(rng.normal(size=(300, 256)).astype("float32"), name="w")
+    b = gc.variable(rng.normal(size=256).astype("float32"), name="b")
+    f = gc.function([x], gc.relu(x @ w + b))
+    xv = rng.normal(size=(512, 300)).astype("float32")
+    np.testing.assert_allclose(f(xv), np.maximum(xv @ w.value + b.value, 0), rtol=1e-4, atol=1e-4)
+    assert "finishes in the matmul's buffer" in f.source
+
+
+def test_fused_and_unfused_pipelines_agree_on_a_training_step():
+    rng = np.random.default_rng(2)
+    x = gc.placeholder((None, 20), "float64", name="x")
+    y = gc.placeholder((None,), "int64", name="y")
+    w1 = gc.variable(rng.normal(size=(20, 300)) * 0.1, name="w1")
+    w2 = gc.variable(rng.normal(size=(300, 5)) * 0.1, name="w2")
+    h = gc.relu(x @ w1)
+    logits = h @ w2
+    loss = -gc.reduce_mean(gc.reduce_sum(gc.one_hot(y, 5, "float64") * gc.nn.log_softmax(logits), axis=1))
+    grads = gc.grad(loss, [w1, w2])
+    xv, yv = rng.normal(size=(400, 20)), rng.integers(0, 5, 400)
+    fast = gc.function([x, y], [loss] + grads)(xv, yv)
+    slow = gc.function([x, y], [loss] + grads, optimize=False)(xv, yv)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fusion_passes_can_run_alone():
+    x = gc.placeholder((10,), name="x")
+    g, rep = fuse_elementwise(Graph([gc.exp(x) + 1.0]))
+    assert len(g.kernels) == 1 and rep.changes
+    g, rep = fuse_epilogues(g)
+    assert len(g.kernels) == 1 and not rep.changes
