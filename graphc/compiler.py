@@ -31,6 +31,8 @@ class Program:
     inputs: tuple
     graph: Graph
     steps: list   # the schedule: Tensors (single ops, sources) and Kernels, in run order
+    single_output: bool = False  # the function returns one array, not a list
+    convert: object = None       # convert(placeholder, value) -> checked array (or raises)
 
 
 @dataclasses.dataclass
@@ -63,17 +65,32 @@ class Function:
         self._by_name = {p.name: i for i, p in enumerate(self.inputs)}
         self._cache: dict[tuple, Specialization] = {}
         self._last: Specialization | None = None
+        # every input shape static: one specialization, entered through generated checks
+        self._static = all(d is not None for p in self.inputs for d in p.shape)
+        self._checked = None
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if self._checked is not None and not kwargs and len(args) == len(self.inputs):
+            return self._checked(args)  # checks and conversions inline in generated code
         values = self._bind(args, kwargs)
         signature = tuple(v.shape for v in values)
         spec = self._cache.get(signature)
         if spec is None:
             spec = self._specialize(signature)
+            if self._static and getattr(spec.executable, "checked", None) is not None:
+                self._checked = spec.executable.run_checked
         self._last = spec
-        outs = spec.executable.run(values)
-        return outs[0] if self._single else outs
+        return spec.executable.run(values)
+
+    def trusted(self, *args):
+        """Run without checking or converting the inputs: for callers that already pass
+        arrays of exactly the placeholders' dtypes and shapes (0-d inputs may be NumPy
+        scalars). Wrong inputs give wrong results or NumPy errors, not graphc's errors."""
+        spec = self._last if self._static and self._last is not None else None
+        if spec is None:
+            return self(*args)
+        return spec.executable.fn(*args)
 
     def _bind(self, args, kwargs) -> list:
         if len(args) > len(self.inputs):
@@ -99,7 +116,7 @@ class Function:
         reports = []
         if self.optimize:
             graph, reports = _passes.run(graph)
-        program = Program(self.name, inputs, graph, schedule(graph))
+        program = Program(self.name, inputs, graph, schedule(graph), self._single, _convert)
         executable = self.backend.compile(program)
         spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start)
         if signature is not None:

@@ -152,3 +152,26 @@ def test_random_ops_draw_fresh_samples_and_seeds_reproduce():
     pair = gc.function([], [gc.random.uniform((3,), seed=1), gc.random.uniform((3,), seed=2)])
     a, b = pair()
     assert not np.array_equal(a, b)
+
+
+def test_checked_entry_converts_and_rejects_like_the_general_path():
+    a = gc.placeholder((), "float32", name="a")
+    v = gc.placeholder((3,), "float64", name="v")
+    f = gc.function([a, v], a * gc.reduce_sum(v))
+    for scalar in (2.0, 2, np.float32(2.0), np.float64(2.0), np.array(2.0)):
+        out = f(scalar, np.ones(3))
+        assert isinstance(out, np.ndarray) and out.dtype == np.float64 and out == 6.0  # f32 * f64
+    np.testing.assert_array_equal(f(2.0, [1.0, 1.0, 1.0]), 6.0)  # a list is converted
+    with pytest.raises(gc.ShapeError, match="'v'"):
+        f(2.0, np.ones(4))
+    with pytest.raises(gc.DTypeError, match="'v'"):
+        f(2.0, np.ones(3, dtype=complex))
+    with pytest.raises(gc.ShapeError, match="'a'"):
+        f(np.ones(2), np.ones(3))
+    assert "_checked" in f.source
+
+
+def test_trusted_path_skips_checks_but_computes_the_same():
+    x = gc.placeholder((), "float64", name="x")
+    f = gc.function([x], gc.exp(x) * 2.0)
+    assert f.trusted(np.float64(0.5)) == f(0.5) == np.exp(0.5) * 2

@@ -23,10 +23,19 @@ class NumpyExecutable:
         linecache.cache[filename] = (len(module.source), None, module.source.splitlines(True), filename)
         exec(code, module.namespace)  # noqa: S102 - our own generated code
         self.fn = module.namespace[module.fn_name]
+        self.checked = module.namespace[module.entry] if module.entry else None
 
     def run(self, values):
+        """Run on inputs already checked and converted."""
+        return self._guarded(self.fn, values)
+
+    def run_checked(self, values):
+        """Check and convert the inputs inline, then run (only for all-static input shapes)."""
+        return self._guarded(self.checked, values)
+
+    def _guarded(self, fn, values):
         try:
-            return self.fn(*values)
+            return fn(*values)
         except (ValueError, IndexError) as exc:
             node = self._failing_node(exc)
             if node is None:
