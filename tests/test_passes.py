@@ -157,3 +157,23 @@ def test_optimized_gradient_equals_unoptimized_gradient(graph, seed):
     slow = gc.function(xs, grads, optimize=False)(*values)
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("build, reference, rule", [
+    (lambda z: gc.log(gc.nn.softmax(z)),
+     lambda z: z - z.max(-1, keepdims=True) - np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)),
+     "log(softmax(x)) → log_softmax(x)"),
+    (lambda z: gc.log(gc.sigmoid(z)), lambda z: -np.logaddexp(0, -z), "log(sigmoid(x)) → -softplus(-x)"),
+    (lambda z: gc.log(1.0 - gc.sigmoid(z)), lambda z: -np.logaddexp(0, z), "log(1 - sigmoid(x)) → -softplus(x)"),
+])
+def test_stability_rewrites_fire_and_stay_finite_where_the_naive_form_overflows(build, reference, rule):
+    z = gc.placeholder((2, 3), "float32", name="z")
+    zv = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 999.0, 1000.0]], dtype="float32")
+    f = gc.function([z], build(z))
+    out = f(zv)
+    assert rule in f.explain()
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, reference(zv.astype(np.float64)), rtol=1e-5, atol=1e-5)
+    with np.errstate(all="ignore"):
+        naive = gc.function([z], build(z), optimize=False)(zv)
+    assert not np.all(np.isfinite(naive))  # the rewrite is what made it finite

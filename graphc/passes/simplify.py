@@ -112,6 +112,16 @@ def _log(n):
     (x,) = n.inputs
     if x.op == "exp":
         return x.inputs[0], "log(exp(x)) → x"
+    if x.op == "div":
+        e, total = x.inputs
+        if (e.op == "exp" and total.op == "reduce_sum" and total.attrs["keepdims"]
+                and total.inputs[0] is e and _same_type(n, e)):
+            # log(softmax(z)) = z - log(sum(exp(z))): no log of an underflowed 0
+            return m.sub(e.inputs[0], m.log(total)), "log(softmax(x)) → log_softmax(x)"
+    if x.op == "sigmoid":
+        return m.neg(m.softplus(m.neg(x.inputs[0]))), "log(sigmoid(x)) → -softplus(-x)"
+    if x.op == "sub" and _const_equals(x.inputs[0], 1) and x.inputs[1].op == "sigmoid" and _same_type(n, x.inputs[1]):
+        return m.neg(m.softplus(x.inputs[1].inputs[0])), "log(1 - sigmoid(x)) → -softplus(x)"
     if x.op == "add":
         a, b = x.inputs
         for one, rest in ((a, b), (b, a)):
