@@ -214,9 +214,14 @@ sigmoid = _defunary("sigmoid", "(np.tanh({x} * 0.5) * 0.5 + 0.5)",
                     lambda n, g: [g * n * (scalar_like(1, n) - n)], doc="1 / (1 + e**-x)",
                     numpy_out="np.multiply({x}, 0.5, out={out}); np.tanh({out}, out={out}); "
                               "np.multiply({out}, 0.5, out={out}); np.add({out}, 0.5, out={out})")
-relu = _defunary("relu", "np.maximum({x}, 0)",
-                 lambda n, g: [where(n.inputs[0] > scalar_like(0, n), g, zeros_like_g(g))],
-                 kind="numeric", doc="max(x, 0); relu'(0) = 0 as TensorFlow")
+def _relu_grad(n, g):
+    # TensorFlow's ReluGrad: g * (x > 0), so relu'(0) = 0; a product, which fuses as one ufunc
+    from .shape_ops import cast
+    return [g * cast(greater(n.inputs[0], scalar_like(0, n)), g.dtype)]
+
+
+relu = _defunary("relu", "np.maximum({x}, 0)", _relu_grad, kind="numeric",
+                 doc="max(x, 0); relu'(0) = 0 as TensorFlow")
 softplus = _defunary("softplus", "np.logaddexp(0, {x})",
                      lambda n, g: [g * sigmoid(n.inputs[0])], doc="log(1 + e**x), stable")
 step = _defunary("step", "np.greater_equal({x}, 0).astype({x}.dtype)", lambda n, g: [None],

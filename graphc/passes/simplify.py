@@ -209,13 +209,31 @@ def _broadcast_to(n):
 
 
 RULES = {
-    "add": [_add], "sub": [_sub, _sub_expm1], "mul": [_mul], "div": [_div], "pow": [_pow],
-    "neg": [_neg], "log": [_log], "transpose": [_transpose], "reshape": [_reshape],
-    "reshape_like": [_reshape_like], "sum_to_like": [_sum_to_like],
-    "broadcast_like": [_broadcast_like], "fill_like": [_fill_like],
-    "reduced_count": [_reduced_count], "stop_gradient": [_stop_gradient], "cast": [_cast],
-    "broadcast_to": [_broadcast_to],
+    "add": (_add,), "sub": (_sub, _sub_expm1), "mul": (_mul,), "div": (_div,), "pow": (_pow,),
+    "neg": (_neg,), "log": (_log,), "transpose": (_transpose,), "reshape": (_reshape,),
+    "reshape_like": (_reshape_like,), "sum_to_like": (_sum_to_like,),
+    "broadcast_like": (_broadcast_like,), "fill_like": (_fill_like,),
+    "reduced_count": (_reduced_count,), "stop_gradient": (_stop_gradient,), "cast": (_cast,),
+    "broadcast_to": (_broadcast_to,),
 }
+
+def _scalar_fill_operand(n):
+    """An elementwise op reading a fill (zeros, ones, ...) reads it as a 0-d constant when the
+    other operands give the result its shape anyway: no full-size array is materialised."""
+    from ..ops.registry import OPS, broadcast_shapes
+    if len(n.inputs) < 2 or OPS[n.op].kind != "elementwise":
+        return None
+    for k, t in enumerate(n.inputs):
+        if t.op != "fill" or t.shape == ():
+            continue
+        others = n.inputs[:k] + n.inputs[k + 1:]
+        if broadcast_shapes(n.op, *others) != n.shape:
+            continue
+        scalar = constant(np.asarray(t.attrs["value"], dtype=t.dtype))
+        inputs = n.inputs[:k] + (scalar,) + n.inputs[k + 1:]
+        return rebuild(n, inputs), "full-size fill operand → scalar"
+    return None
+
 
 _MAX_REWRITES_PER_NODE = 16
 
@@ -226,7 +244,7 @@ def simplify(graph):
     def visit(node, inputs):
         node = rebuild(node, inputs)
         for _ in range(_MAX_REWRITES_PER_NODE):
-            for rule in RULES.get(node.op, ()):
+            for rule in RULES.get(node.op, ()) + (_scalar_fill_operand,):
                 # nodes a rule builds inherit the tag (e.g. "grad") of the node they replace
                 with tagging(node.tag) if node.tag else contextlib.nullcontext():
                     hit = rule(node)
