@@ -15,6 +15,7 @@ import backends
 
 from . import passes as _passes
 from .errors import DTypeError, GraphError, ShapeError
+from . import memory
 from .graph import Graph
 from .schedule import schedule
 from .ops.registry import describe, rebuild
@@ -31,6 +32,7 @@ class Program:
     inputs: tuple
     graph: Graph
     steps: list   # the schedule: Tensors (single ops, sources) and Kernels, in run order
+    memory: object = None        # graphc.memory.MemoryPlan over the steps
     single_output: bool = False  # the function returns one array, not a list
     convert: object = None       # convert(placeholder, value) -> checked array (or raises)
 
@@ -42,6 +44,7 @@ class Specialization:
     reports: list
     executable: object
     seconds: float
+    memory: object = None
 
 
 class Function:
@@ -116,9 +119,11 @@ class Function:
         reports = []
         if self.optimize:
             graph, reports = _passes.run(graph)
-        program = Program(self.name, inputs, graph, schedule(graph), self._single, _convert)
+        steps = schedule(graph)
+        program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, _convert)
         executable = self.backend.compile(program)
-        spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start)
+        spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start,
+                              program.memory)
         if signature is not None:
             self._cache[signature] = spec
         return spec
@@ -184,9 +189,11 @@ class Function:
         lines.append(f"  optimized graph: {len(spec.graph)} nodes, {ops} operations "
                      f"({fused_ops} of them in {len(kernels)} fused kernels); "
                      f"compiled in {spec.seconds * 1e3:.1f} ms")
+        lines.append(f"  memory plan: {spec.memory.describe()}")
         for k, kernel in enumerate(kernels):
             lines.append(f"  kernel {k}: {kernel.describe()}")
-        notes = [note for rep in spec.reports for note in rep.notes]
+        in_kernels = {id(n) for k in kernels for n in k.nodes}
+        notes = [note for rep in spec.reports for node, note in rep.notes if id(node) not in in_kernels]
         if notes:
             lines.append("  not fused:")
             lines.extend(f"    {note}" for note in notes)

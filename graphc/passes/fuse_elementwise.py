@@ -110,8 +110,8 @@ def fuse_elementwise(graph):
             report.changes[f"fused {len(members)} ops into one kernel"] += 1
         else:
             node = members[0]
-            report.notes.append(f"{node.op} {node.name!r} left alone: "
-                                + refused.get(id(node), _why_alone(node, users)))
+            report.notes.append((node, f"{node.op} {node.name!r} left alone: "
+                                 + refused.get(id(node), _why_alone(node, users))))
     kernels.sort(key=lambda k: position[id(k.members[0])])
     return graph.with_kernels(kernels), report
 

@@ -12,7 +12,7 @@ class PassReport:
     nodes_after: int
     changes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     seconds: float = 0.0
-    notes: list = dataclasses.field(default_factory=list)  # per-node remarks for explain()
+    notes: list = dataclasses.field(default_factory=list)  # (node, remark) pairs for explain()
     round: int | None = 1  # None: a final pass, run once after the rounds
 
     def summary(self) -> str:
