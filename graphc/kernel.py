@@ -21,11 +21,12 @@ class Kernel:
     inputs: tuple
     outputs: tuple
     anchor: Tensor | None = None
+    reductions: tuple = ()  # reduce_* nodes over a member, computed block by block
 
     @property
     def nodes(self) -> tuple:
-        """Every node of the kernel, the anchor first."""
-        return ((self.anchor,) if self.anchor is not None else ()) + self.members
+        """Every node of the kernel: the anchor, the members, the reductions."""
+        return ((self.anchor,) if self.anchor is not None else ()) + self.members + self.reductions
 
     @property
     def shape(self) -> tuple:
@@ -34,11 +35,15 @@ class Kernel:
 
     @property
     def kind(self) -> str:
-        return "matmul+epilogue" if self.anchor is not None else "elementwise"
+        kind = "matmul+epilogue" if self.anchor is not None else "elementwise"
+        return kind + "+reduction" if self.reductions else kind
 
     def describe(self) -> str:
         ops = " → ".join(n.op for n in self.nodes)
         return f"{self.kind} {format_shape(self.shape)}: {ops}"
+
+    def with_reductions(self, reductions, users, roots) -> "Kernel":
+        return close_kernel(self.members, self.anchor, users, roots, tuple(reductions))
 
 
 def kernel_of(kernels) -> dict:
@@ -50,10 +55,11 @@ def kernel_of(kernels) -> dict:
     return owner
 
 
-def close_kernel(members, anchor, users, roots) -> Kernel:
+def close_kernel(members, anchor, users, roots, reductions=()) -> Kernel:
     """Build a Kernel from its members: its inputs are what the members read from outside
-    (the anchor's result first, when there is one); its outputs, the members read outside."""
-    inside = {id(n) for n in members}
+    (the anchor's result first, when there is one); its outputs, the members read outside
+    and the reductions."""
+    inside = {id(n) for n in members} | {id(r) for r in reductions}
     inputs = [anchor] if anchor is not None else []
     seen = {id(anchor)} if anchor is not None else set()
     for n in members:
@@ -65,7 +71,8 @@ def close_kernel(members, anchor, users, roots) -> Kernel:
         inside.add(id(anchor))
     outputs = [n for n in members
                if id(n) in roots or any(id(u) not in inside for u in users.get(n, ()))]
-    return Kernel(tuple(members), tuple(inputs), tuple(outputs), anchor)
+    return Kernel(tuple(members), tuple(inputs), tuple(outputs) + tuple(reductions), anchor,
+                  tuple(reductions))
 
 
 __all__ = ["Kernel", "close_kernel", "kernel_of"]

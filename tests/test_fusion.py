@@ -117,3 +117,27 @@ def test_fusion_passes_can_run_alone():
     assert len(g.kernels) == 1 and rep.changes
     g, rep = fuse_epilogues(g)
     assert len(g.kernels) == 1 and not rep.changes
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", [
+    ((2 ** 17,), None, False), ((300, 400), None, True), ((300, 400), 1, True), ((300, 400), 1, False),
+    ((50, 40, 70), (1, 2), False), ((300, 400), 0, False)])
+@pytest.mark.parametrize("reduce", ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"])
+def test_reductions_fuse_into_their_producer_and_match_numpy(shape, axis, keepdims, reduce):
+    x = gc.placeholder(shape, "float64", name="x")
+    y = getattr(gc, reduce)(gc.square(x - 0.25) * gc.sigmoid(x), axis=axis, keepdims=keepdims)
+    f = gc.function([x], y)
+    xv = np.random.default_rng(3).normal(size=shape)
+    want = getattr(np, {"reduce_sum": "sum", "reduce_mean": "mean", "reduce_max": "max",
+                        "reduce_min": "min"}[reduce])((xv - 0.25) ** 2 / (1 + np.exp(-xv)),
+                                                      axis=axis, keepdims=keepdims)
+    got = f(xv)
+    assert got.shape == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    (kernel,) = f.kernels
+    assert kernel.reductions and kernel.reductions[0].op == reduce
+    if axis == 0:  # a column reduction cannot be cut in row blocks: plain lines, still fused
+        assert fused.blocking(kernel) is None
+    else:
+        assert fused.blocking(kernel) is not None
+        assert "np.empty((%s" % ", ".join(map(str, shape)) not in f.source  # never materialised

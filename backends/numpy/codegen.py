@@ -144,7 +144,7 @@ def generate(program) -> Module:
         if step.anchor is not None:
             emit_node(step.anchor)
         if mode is None:
-            for member in step.members:
+            for member in step.members + step.reductions:
                 emit_node(member)
             outputs = {id(o) for o in step.outputs}
             release(number, [m for m in step.members if id(m) not in outputs])

@@ -51,20 +51,45 @@ def _balanced(text: str) -> bool:
 
 def blocking(kernel):
     """How a kernel is split into blocks: ("flat", None), ("rows", rows_per_block) or None
-    (plain lines)."""
+    (plain lines). Reductions must be over all axes (accumulated across blocks) or, in rows
+    mode, leave axis 0 alone (each block writes its rows)."""
     shape = kernel.shape
     if any(d is None for d in shape):
         return None
     size = math.prod(shape)
     if size < MIN_BLOCKED_ELEMENTS:
         return None
+    everything = tuple(range(len(shape)))
+    full = [r.attrs["axis"] == everything for r in kernel.reductions]
     ins = [i for i in kernel.inputs if i.size != 1]
-    if all(i.shape == shape for i in ins):
+    if all(i.shape == shape for i in ins) and all(full):
         return ("flat", None)
     row = math.prod(shape[1:])
-    if all(i.ndim < len(shape) or i.shape[0] in (1, shape[0]) for i in ins) and shape[0] > 1:
+    rows_ok = all(f or 0 not in r.attrs["axis"] for f, r in zip(full, kernel.reductions))
+    if rows_ok and shape[0] > 1 and all(i.ndim < len(shape) or i.shape[0] in (1, shape[0]) for i in ins):
         return ("rows", max(1, BLOCK_ELEMENTS // max(row, 1)))
     return None
+
+
+_REDUCE_CALL = {"reduce_sum": "np.sum", "reduce_mean": "np.sum", "reduce_max": "np.max",
+                "reduce_min": "np.min"}
+
+
+def _identity(op, dtype) -> str:
+    if op in ("reduce_sum", "reduce_mean"):
+        return "0"
+    if dtype.kind == "f":
+        return "-np.inf" if op == "reduce_max" else "np.inf"
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    if info is None:  # bool
+        return "False" if op == "reduce_max" else "True"
+    return str(info.min if op == "reduce_max" else info.max)
+
+
+def _combine(op, acc: str, part: str) -> str:
+    if op in ("reduce_sum", "reduce_mean"):
+        return f"{acc} + {part}"
+    return f"np.maximum({acc}, {part})" if op == "reduce_max" else f"np.minimum({acc}, {part})"
 
 
 def _input_layout(t, shape, mode):
@@ -94,6 +119,10 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     for pos, m in enumerate(members):
         for i in m.inputs:
             last_use[id(i)] = pos
+    for r in kernel.reductions:  # read after every member has run
+        last_use[id(r.inputs[0])] = len(members)
+    everything = tuple(range(len(shape)))
+    full_reductions = [r for r in kernel.reductions if r.attrs["axis"] == everything]
     scratch_dtypes, free, buffer_of = [], [], {}
     body = []
     for pos, m in enumerate(members):
@@ -116,7 +145,24 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
             target = buf
         body.append((f"    {out_statement(m, args, target)}  # {m.op}", m))
 
-    outs = [f"o{k}" for k in range(len(kernel.outputs))]
+    partials = []
+    for r in kernel.reductions:
+        source = ref.get(id(r.inputs[0])) or _local(r.inputs[0], buffer_of, out_index)
+        call = _REDUCE_CALL[r.op]
+        if r in full_reductions:  # accumulated by the driver across blocks
+            partials.append(f"{call}({source})")
+        else:
+            k = out_index[id(r)]
+            body.append((f"    {call}({source}, axis={r.attrs['axis']}, keepdims={r.attrs['keepdims']}, "
+                         f"out=o{k})  # {r.op}", r))
+            if r.op == "reduce_mean":
+                count = math.prod(shape[a] for a in r.attrs["axis"])
+                body.append((f"    np.divide(o{k}, {count}, out=o{k})  # mean: sum / {count}", r))
+    if partials:
+        body.append((f"    return {', '.join(partials)}{',' if len(partials) == 1 else ''}", None))
+
+    accumulated = {id(r) for r in full_reductions}
+    outs = [f"o{k}" for k, o in enumerate(kernel.outputs) if id(o) not in accumulated]
     scratch = [f"s{k}" for k in range(len(scratch_dtypes))]
     block_fn = f"{name}_block"
     lines = [f"def {block_fn}({', '.join(arg_names + outs + scratch)}):"]
@@ -129,10 +175,12 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     lines.append(f"def {name}({', '.join(arg_names)}):")
     lines.append(f"    # {kernel.describe()}, in blocks of {format_shape(block_shape)}")
     for k, o in enumerate(kernel.outputs):
-        if k == len(kernel.outputs) - 1 and alias_anchor:
+        if id(o) in accumulated:
+            lines.append(f"    o{k} = {_identity(o.op, o.dtype)}  # {o.op} over all axes, block by block")
+        elif o is members[-1] and alias_anchor:
             lines.append(f"    o{k} = in0  # the last op finishes in the matmul's buffer")
         else:
-            lines.append(f"    o{k} = np.empty({tuple(shape)}, dtype={o.dtype.name!r})")
+            lines.append(f"    o{k} = np.empty({tuple(o.shape)}, dtype={o.dtype.name!r})")
     sliced = []
     for a, layout in zip(arg_names, layouts):
         if layout == "flat":
@@ -145,7 +193,7 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
             sliced.append(f"{a}s")
         else:
             sliced.append(a)
-    for o in outs:
+    for o in outs:  # the accumulated reductions are not passed: the block returns their parts
         if kind == "flat":
             lines.append(f"    {o}f = {o}.reshape(-1)")
             sliced.append(f"{o}f[lo:hi]")
@@ -154,16 +202,25 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     for s, dt in zip(scratch, scratch_dtypes):
         lines.append(f"    {s} = np.empty({block_shape}, dtype={dt.name!r})")
     full = (n // step) * step
+    acc_names = [f"o{out_index[id(r)]}" for r in full_reductions]
+    target = f"{', '.join(f'p{k}' for k in range(len(acc_names)))}{',' if len(acc_names) == 1 else ''} = " if acc_names else ""
+    combine = [f"{a} = {_combine(r.op, a, f'p{k}')}" for k, (a, r) in enumerate(zip(acc_names, full_reductions))]
     call = f"{block_fn}({', '.join(sliced + scratch)})"
     lines.append(f"    for lo in range(0, {full}, {step}):")
     lines.append(f"        hi = lo + {step}")
-    lines.append(f"        {call}")
+    lines.append(f"        {target}{call}")
+    lines.extend(f"        {c}" for c in combine)
     if full < n:
         tail = n - full
         tail_scratch = [f"{s}[:{tail}]" for s in scratch]
         lines.append(f"    lo, hi = {full}, {n}")
-        lines.append(f"    {block_fn}({', '.join(sliced + tail_scratch)})")
-    lines.append(f"    return {', '.join(outs)}{',' if len(outs) == 1 else ''}")
+        lines.append(f"    {target}{block_fn}({', '.join(sliced + tail_scratch)})")
+        lines.extend(f"    {c}" for c in combine)
+    for a, r in zip(acc_names, full_reductions):
+        total = f"{a} / {size}" if r.op == "reduce_mean" else a
+        lines.append(f"    {a} = np.asarray({total}, dtype={r.dtype.name!r}).reshape({tuple(r.shape)})")
+    all_outs = [f"o{k}" for k in range(len(kernel.outputs))]
+    lines.append(f"    return {', '.join(all_outs)}{',' if len(all_outs) == 1 else ''}")
     return [(line, None) for line in lines[:1]] + body + [(line, None) for line in lines[1:]]
 
 

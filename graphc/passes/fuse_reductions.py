@@ -1,0 +1,32 @@
+"""Reduction fusion: a reduce_sum/mean/max/min over a member of an elementwise kernel joins
+that kernel, so the reduced value is computed block by block and the full-size intermediate
+(exp(x - max) in a softmax, the squares in a mean of squares) is never written out.
+
+A reduction reads only its kernel's member, so adding it cannot make the kernel non-convex.
+"""
+from __future__ import annotations
+
+from ..kernel import kernel_of
+from .report import PassReport
+
+FUSIBLE_REDUCTIONS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"}
+
+
+def fuse_reductions(graph):
+    report = PassReport("fuse_reductions", len(graph), len(graph))
+    users = graph.users()
+    roots = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
+    owner = kernel_of(graph.kernels)
+    tails: dict[int, list] = {}
+    for node in graph.nodes:
+        if node.op not in FUSIBLE_REDUCTIONS or id(node) in owner:
+            continue
+        (source,) = node.inputs
+        kernel = owner.get(id(source))
+        if kernel is None or source not in kernel.members or source.shape != kernel.shape:
+            continue
+        tails.setdefault(id(kernel), []).append(node)
+        report.changes[f"{node.op} fused into its producer's kernel"] += 1
+    kernels = [k.with_reductions(k.reductions + tuple(tails[id(k)]), users, roots) if id(k) in tails else k
+               for k in graph.kernels]
+    return graph.with_kernels(kernels), report
