@@ -310,12 +310,15 @@ ROWS: list[Row] = [
         lambda x: ref_pool(x, 2, np.max), grad=(0,), second=True),
     Row("avg_pool2d", lambda x: gc.nn.avg_pool2d(x, 2), [normal(2, 4, 4, 3)],
         lambda x: ref_pool(x, 2, np.mean), grad=(0,), second=True, rtol=1e-13, atol=1e-15),
+    Row("softmax_cross_entropy", gc.nn.softmax_cross_entropy_with_logits,
+        [uniform(0.0, 1.0, 2, 3), X23 * 3],
+        lambda y, z: -(y * (z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))).sum(axis=-1),
+        grad=(0, 1), second=True, rtol=1e-13, atol=1e-14),
 ] + [
     Row(op, None, covered_by="tests/test_conv.py")
     for op in ("conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d_grad",
                "max_pool2d_select", "avg_pool2d_grad")
 ]
-
 
 # Public functions built from several ops (not ops themselves): the same checks apply.
 COMPOSITES: list[Row] = [

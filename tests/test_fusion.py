@@ -141,3 +141,20 @@ def test_reductions_fuse_into_their_producer_and_match_numpy(shape, axis, keepdi
     else:
         assert fused.blocking(kernel) is not None
         assert "np.empty((%s" % ", ".join(map(str, shape)) not in f.source  # never materialised
+
+
+def test_softmax_cross_entropy_and_its_gradient_compile_to_two_kernels():
+    z = gc.placeholder((256, 10), name="z")
+    y = gc.placeholder((256,), "int64", name="y")
+    loss = gc.reduce_mean(gc.nn.softmax_cross_entropy_with_logits(gc.one_hot(y, 10), z))
+    f = gc.function([z, y], [loss, gc.grad(loss, z)])
+    zv = np.random.default_rng(0).normal(size=(256, 10)).astype("float32") * 50
+    yv = np.random.default_rng(1).integers(0, 10, 256)
+    value, grad = f(zv, yv)
+    ops = f.graph.op_counts()
+    assert ops["softmax_cross_entropy"] == 1 and len(f.kernels) == 2
+    # the (p - onehot) gradient, averaged over the batch
+    p = np.exp(zv - zv.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(grad, (p - np.eye(10)[yv]) / 256, rtol=1e-5, atol=1e-8)
+    assert np.isfinite(value)

@@ -2,14 +2,16 @@
 gradients, fusion and rendering come for free; conv2d and pooling are ops of their own."""
 from __future__ import annotations
 
-from ..errors import ShapeError
+import numpy as np
+
+from ..errors import DTypeError, ShapeError
 from ..tensor import as_tensor
 from . import math as m
 from . import random as rnd
 from .math import elu, leaky_relu, relu, sigmoid, softplus, step, tanh  # noqa: F401 - re-exported
 from .reduce import logsumexp, reduce_max, reduce_sum
-from .registry import describe, normalize_axis
-from .shape_ops import reshape
+from .registry import apply, defop, describe, normalize_axis
+from .shape_ops import expand_dims, reshape, transpose
 
 
 def prelu(x, alpha):
@@ -75,3 +77,49 @@ def batch_norm(x, mean, variance, offset=None, scale=None, epsilon=1e-3):
     if offset is not None:
         out = out + m.operands(offset, x)[0]
     return out
+
+
+# -- softmax cross-entropy as one op: its gradient is softmax(z) - y, with no log of an
+#    underflowed probability on either pass ------------------------------------------------
+
+def _softmax_xent(labels, logits):
+    z = logits - np.max(logits, axis=-1, keepdims=True)
+    log_p = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    return -np.sum(labels * log_p, axis=-1)
+
+
+def _xent_rule(inputs, attrs):
+    labels, logits = inputs
+    if logits.dtype.kind != "f" or labels.dtype != logits.dtype:
+        raise DTypeError(f"softmax_cross_entropy: needs float labels and logits of one dtype, got "
+                         f"{describe(labels)} and {describe(logits)}")
+    if labels.ndim != logits.ndim or any(a is not None and b is not None and a != b
+                                         for a, b in zip(labels.shape, logits.shape)):
+        raise ShapeError(f"softmax_cross_entropy: labels {describe(labels)} and logits "
+                         f"{describe(logits)} must have the same shape")
+    return logits.shape[:-1], logits.dtype
+
+
+def _xent_grad(n, g):
+    labels, logits = n.inputs
+    g = m.operands(g, logits)[0]
+    g = expand_dims(g, -1)
+    total = reduce_sum(labels, axis=-1, keepdims=True)  # 1 for one-hot or soft labels
+    return [m.neg(g) * log_softmax(logits), g * (softmax(logits) * total - labels)]
+
+
+defop("softmax_cross_entropy", ("labels", "logits"), _xent_rule,
+      "softmax_xent({labels}, {logits})", grad=_xent_grad, helpers={"softmax_xent": _softmax_xent},
+      doc="-sum(labels * log_softmax(logits)) over the last axis; gradient softmax - labels")
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+    """Per-example cross-entropy between ``labels`` (one-hot or soft) and ``softmax(logits)``
+    along ``axis`` (TensorFlow's name). One op: stable, and its gradient is p - labels."""
+    logits = as_tensor(logits)
+    labels = m.cast(as_tensor(labels), logits.dtype)
+    axis = normalize_axis("softmax_cross_entropy", logits, axis)
+    if axis != logits.ndim - 1:
+        perm = tuple(i for i in range(logits.ndim) if i != axis) + (axis,)
+        logits, labels = transpose(logits, perm), transpose(labels, perm)
+    return apply("softmax_cross_entropy", [labels, logits])
