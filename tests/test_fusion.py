@@ -158,3 +158,27 @@ def test_softmax_cross_entropy_and_its_gradient_compile_to_two_kernels():
     p /= p.sum(1, keepdims=True)
     np.testing.assert_allclose(grad, (p - np.eye(10)[yv]) / 256, rtol=1e-5, atol=1e-8)
     assert np.isfinite(value)
+
+
+def test_scalar_constants_keep_their_promotion_inside_blocked_kernels():
+    x = gc.placeholder((2 ** 17,), "float32", name="x")
+    y = x * gc.constant(np.float64(1.0000001)) + gc.constant(np.float64(1e-9))  # float64 result
+    f = gc.function([x], y)
+    xv = np.random.default_rng(0).normal(size=2 ** 17).astype("float32")
+    assert f(xv).dtype == np.float64
+    np.testing.assert_array_equal(f(xv), xv.astype(np.float64) * 1.0000001 + 1e-9)
+
+
+def test_blocked_kernels_give_the_same_result_on_one_or_several_threads(monkeypatch):
+    x = gc.placeholder((2 ** 19,), "float64", name="x")
+    y = gc.tanh(x) * 2.0 + 1.0
+    f = gc.function([x], [y, gc.reduce_sum(y), gc.reduce_max(y)])
+    xv = np.random.default_rng(0).normal(size=2 ** 19)
+    monkeypatch.setenv("GRAPHC_NUM_THREADS", "1")
+    one = f(xv)
+    monkeypatch.setenv("GRAPHC_NUM_THREADS", "4")
+    many = f(xv)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_allclose(one[1], many[1], rtol=1e-12)
+    np.testing.assert_array_equal(one[2], many[2])
+    np.testing.assert_allclose(many[1], (np.tanh(xv) * 2 + 1).sum(), rtol=1e-12)

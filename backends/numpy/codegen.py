@@ -15,6 +15,7 @@ from graphc.ops.registry import OPS
 from graphc.tensor import format_shape
 
 from . import fused
+from .threads import run_shares
 
 _RESERVED = {"np"}
 
@@ -154,6 +155,7 @@ def generate(program) -> Module:
         alias = (step.anchor is not None and step.outputs[-1] is last
                  and last.dtype == step.anchor.dtype and last.shape == step.anchor.shape)
         definitions.extend(fused.lower_blocked(step, fn, mode, alias))
+        namespace["run_shares"] = run_shares
         definitions.append(("", None))
         ext = step.inputs
         outs = [fresh("t") for _ in step.outputs]

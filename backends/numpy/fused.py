@@ -16,7 +16,7 @@ import numpy as np
 from graphc.ops.registry import OPS
 from graphc.tensor import format_shape
 
-BLOCK_ELEMENTS = 16384        # per scratch buffer: 64 KiB of float32, a few stay in L2
+BLOCK_ELEMENTS = 65536        # per scratch buffer: 256 KiB of float32, about an L2 cache
 MIN_BLOCKED_ELEMENTS = 65536  # below this, one NumPy call per op is as fast and simpler
 
 _SINGLE_UFUNC = re.compile(r"^np\.(\w+)\((.*)\)$")
@@ -110,6 +110,16 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     ext = list(kernel.inputs)
     arg_names = [f"in{i}" for i in range(len(ext))]
     ref = {id(t): a for t, a in zip(ext, arg_names)}
+    # finite 0-d constants go in as Python literals: NumPy 2 treats them as weak scalars, so
+    # the result is the same as with the 0-d array, at a lower cost per ufunc call
+    for t in ext:
+        literal = _literal(t)
+        readers = [m for m in kernel.members if any(i is t for i in m.inputs)]
+        # only where the constant's dtype is the dtype of the op anyway (a weak literal would
+        # not promote: float32 array * float64 constant must compute in float64)
+        if literal is not None and all(m.dtype == t.dtype and all(i.dtype == t.dtype for i in m.inputs)
+                                       for m in readers):
+            ref[id(t)] = literal
     out_index = {id(o): k for k, o in enumerate(kernel.outputs)}
     members = kernel.members
 
@@ -176,7 +186,7 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     lines.append(f"    # {kernel.describe()}, in blocks of {format_shape(block_shape)}")
     for k, o in enumerate(kernel.outputs):
         if id(o) in accumulated:
-            lines.append(f"    o{k} = {_identity(o.op, o.dtype)}  # {o.op} over all axes, block by block")
+            continue  # combined from the shares below
         elif o is members[-1] and alias_anchor:
             lines.append(f"    o{k} = in0  # the last op finishes in the matmul's buffer")
         else:
@@ -199,29 +209,45 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
             sliced.append(f"{o}f[lo:hi]")
         else:
             sliced.append(f"{o}[lo:hi]")
-    for s, dt in zip(scratch, scratch_dtypes):
-        lines.append(f"    {s} = np.empty({block_shape}, dtype={dt.name!r})")
-    full = (n // step) * step
+    # one thread's share of the blocks, [start, stop), with scratch buffers of its own
     acc_names = [f"o{out_index[id(r)]}" for r in full_reductions]
-    target = f"{', '.join(f'p{k}' for k in range(len(acc_names)))}{',' if len(acc_names) == 1 else ''} = " if acc_names else ""
-    combine = [f"{a} = {_combine(r.op, a, f'p{k}')}" for k, (a, r) in enumerate(zip(acc_names, full_reductions))]
-    call = f"{block_fn}({', '.join(sliced + scratch)})"
-    lines.append(f"    for lo in range(0, {full}, {step}):")
-    lines.append(f"        hi = lo + {step}")
-    lines.append(f"        {target}{call}")
-    lines.extend(f"        {c}" for c in combine)
-    if full < n:
-        tail = n - full
-        tail_scratch = [f"{s}[:{tail}]" for s in scratch]
-        lines.append(f"    lo, hi = {full}, {n}")
-        lines.append(f"    {target}{block_fn}({', '.join(sliced + tail_scratch)})")
-        lines.extend(f"    {c}" for c in combine)
-    for a, r in zip(acc_names, full_reductions):
+    lines.append("    def share(start, stop):")
+    for b, dt in zip(scratch, scratch_dtypes):
+        lines.append(f"        {b}_ = np.empty({block_shape}, dtype={dt.name!r})")
+    parts = [f"p{k}" for k in range(len(acc_names))]
+    for part, r in zip(parts, full_reductions):
+        lines.append(f"        {part}_ = {_identity(r.op, r.dtype)}")
+    lines.append(f"        for lo in range(start, stop, {step}):")
+    lines.append(f"            hi = min(lo + {step}, stop)")
+    block_scratch = [f"{b}_[:hi - lo]" for b in scratch]
+    call = f"{block_fn}({', '.join(sliced + block_scratch)})"
+    if parts:
+        lines.append(f"            {', '.join(parts)}{',' if len(parts) == 1 else ''} = {call}")
+        for part, r in zip(parts, full_reductions):
+            lines.append(f"            {part}_ = {_combine(r.op, part + '_', part)}")
+        lines.append(f"        return {', '.join(p + '_' for p in parts)}{',' if len(parts) == 1 else ''}")
+    else:
+        lines.append(f"            {call}")
+    lines.append(f"    shares = run_shares(share, {n}, {step})")
+    for k, (a, r) in enumerate(zip(acc_names, full_reductions)):
+        combined = f"shares[0][{k}]"
+        lines.append(f"    {a} = {combined}")
+        lines.append(f"    for more in shares[1:]:")
+        lines.append(f"        {a} = {_combine(r.op, a, f'more[{k}]')}")
         total = f"{a} / {size}" if r.op == "reduce_mean" else a
         lines.append(f"    {a} = np.asarray({total}, dtype={r.dtype.name!r}).reshape({tuple(r.shape)})")
     all_outs = [f"o{k}" for k in range(len(kernel.outputs))]
     lines.append(f"    return {', '.join(all_outs)}{',' if len(all_outs) == 1 else ''}")
     return [(line, None) for line in lines[:1]] + body + [(line, None) for line in lines[1:]]
+
+
+def _literal(t):
+    if t.op != "constant" or t.shape != () or t.dtype.kind not in "fiu":
+        return None
+    value = t.attrs["value"].item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return repr(value)
 
 
 def _local(t, buffer_of, out_index):
