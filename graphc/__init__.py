@@ -21,5 +21,7 @@ from .ops.shape_ops import (broadcast_to, cast, concat, expand_dims, fill, gathe
                             zeros_like)
 from .render import render, to_dot
 from .tensor import Tensor, Variable, constant, placeholder, variable
+from . import activations, initializers, losses, metrics, optimizers, regularizers
+from . import callbacks, data, datasets, layers, models
 
 __version__ = "0.1.0"

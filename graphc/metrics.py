@@ -1,0 +1,445 @@
+"""Metrics (``gc.metrics``): array functions on NumPy labels, and training metrics by name.
+
+Array functions (NumPy in, NumPy out) take class labels: integer arrays of shape (n,), or
+(n, k) one-hot / probability rows (reduced by argmax), or (n, 1) columns:
+
+- ``confusion_matrix(y_true, y_pred, num_classes=None)``: C[i, j] = number of samples of
+  true class i predicted as j (rows = real class, as the seeds and scikit-learn).
+- ``accuracy_score``: fraction of exact matches.
+- ``precision_score``, ``recall_score``, ``f1_score``, ``specificity_score`` with
+  ``average=``: "binary" (default; the class ``pos_label`` against the rest, labels must be
+  two-valued), "macro" (unweighted mean of the per-class one-vs-rest scores), "micro"
+  (computed from the summed counts of all classes), "weighted" (mean weighted by each class'
+  support) or None (the array of per-class scores). Multiclass averages run over the classes
+  present in y_true or y_pred (scikit-learn's rule; None returns their scores in label
+  order). A 0/0 score is 0 (scikit-learn's zero_division=0).
+
+Training metrics (``metrics.get(name, loss=None)``) are compiled into the train and test
+graphs: ``metric.batch_stats(y_true, y_pred)`` gives scalar Tensors that are SUMS over a
+batch (e.g. [number correct, number of elements]); the model adds them up over an epoch and
+``metric.result(totals)`` turns the totals into the epoch's value, so an epoch's accuracy
+is exact whatever the batch sizes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import graphc as gc
+
+from . import losses as _losses
+
+# -- array metrics -------------------------------------------------------------------------------
+
+
+def _labels(y, what: str) -> np.ndarray:
+    """Class labels as a 1-D int64 array (argmax of (n, k) rows; (n, 1) columns flattened)."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        y = np.argmax(y, axis=1) if y.shape[1] > 1 else y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{what}: expected labels of shape (n,), (n, 1) or (n, k), got shape {y.shape}")
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError(f"{what}: labels must be whole numbers; threshold probabilities first "
+                             "(e.g. y_pred > 0.5) or pass class labels")
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{what}: labels must be integers, got dtype {y.dtype}")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{what}: labels must be >= 0, got {int(y.min())}")
+    return y.astype(np.int64)
+
+
+def _pair(y_true, y_pred):
+    t = _labels(y_true, "y_true")
+    p = _labels(y_pred, "y_pred")
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.shape[0]} labels, y_pred has {p.shape[0]}")
+    return t, p
+
+
+def confusion_matrix(y_true, y_pred, num_classes=None) -> np.ndarray:
+    """C[i, j] = number of samples of true class i predicted as class j (int64, k x k).
+    ``num_classes`` defaults to 1 + the largest label seen in either array."""
+    t, p = _pair(y_true, y_pred)
+    seen = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
+    k = seen if num_classes is None else int(num_classes)
+    if seen > k:
+        raise ValueError(f"confusion_matrix: label {seen - 1} is out of range for num_classes={k}")
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (t, p), 1)
+    return cm
+
+
+def accuracy_score(y_true, y_pred) -> float:
+    """Fraction of samples whose predicted label equals the true one."""
+    t, p = _pair(y_true, y_pred)
+    if t.size == 0:
+        raise ValueError("accuracy_score: no samples")
+    return float(np.mean(t == p))
+
+
+def _ratio(num, den):
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
+
+
+def _one_vs_rest_counts(y_true, y_pred, num_classes=None):
+    """Per class: (tp, fp, fn, tn) arrays from the confusion matrix."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    tp = np.diag(cm)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    tn = cm.sum() - tp - fp - fn
+    return tp, fp, fn, tn
+
+
+_AVERAGES = ("binary", "macro", "micro", "weighted", None)
+
+
+def _score(name, y_true, y_pred, average, pos_label, per_class):
+    """Score of one-vs-rest counts: per_class(tp, fp, fn, tn) -> per-class score array."""
+    if average not in _AVERAGES:
+        raise ValueError(f"{name}: average must be one of {_AVERAGES}, got {average!r}")
+    t, p = _pair(y_true, y_pred)
+    if average == "binary":
+        labels = sorted(set(np.unique(np.concatenate([t, p])).tolist()) | {pos_label})
+        if len(labels) > 2:
+            raise ValueError(f"{name}: average='binary' needs two classes (one of them pos_label="
+                             f"{pos_label}), got labels {labels}; use average='macro' for multiclass")
+        k = max(int(t.max(initial=0)), int(p.max(initial=0)), int(pos_label)) + 1
+        tp, fp, fn, tn = _one_vs_rest_counts(t, p, k)
+        return float(per_class(tp, fp, fn, tn)[pos_label])
+    present = np.unique(np.concatenate([t, p]))  # classes seen in either array, as scikit-learn
+    tp, fp, fn, tn = (c[present] for c in _one_vs_rest_counts(t, p))
+    if average == "micro":
+        return float(per_class(tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True),
+                               tn.sum(keepdims=True))[0])
+    scores = per_class(tp, fp, fn, tn)
+    if average is None:
+        return scores
+    if average == "macro":
+        return float(scores.mean())
+    support = tp + fn
+    return float(np.sum(scores * support) / support.sum()) if support.sum() else 0.0
+
+
+def precision_score(y_true, y_pred, average="binary", pos_label=1):
+    """tp / (tp + fp): of the samples predicted positive, the fraction that are."""
+    return _score("precision_score", y_true, y_pred, average, pos_label,
+                  lambda tp, fp, fn, tn: _ratio(tp, tp + fp))
+
+
+def recall_score(y_true, y_pred, average="binary", pos_label=1):
+    """tp / (tp + fn): of the positive samples, the fraction found (sensitivity)."""
+    return _score("recall_score", y_true, y_pred, average, pos_label,
+                  lambda tp, fp, fn, tn: _ratio(tp, tp + fn))
+
+
+def f1_score(y_true, y_pred, average="binary", pos_label=1):
+    """2 tp / (2 tp + fp + fn), the harmonic mean of precision and recall."""
+    return _score("f1_score", y_true, y_pred, average, pos_label,
+                  lambda tp, fp, fn, tn: _ratio(2 * tp, 2 * tp + fp + fn))
+
+
+def specificity_score(y_true, y_pred, average="binary", pos_label=1):
+    """tn / (tn + fp): of the negative samples, the fraction predicted negative."""
+    return _score("specificity_score", y_true, y_pred, average, pos_label,
+                  lambda tp, fp, fn, tn: _ratio(tn, tn + fp))
+
+
+# -- training metrics ------------------------------------------------------------------------------
+
+def _tensor(x):
+    return x if isinstance(x, gc.Tensor) else gc.constant(x)
+
+
+class Metric:
+    """A training metric: ``batch_stats`` -> scalar float Tensors summed over a batch,
+    ``result(totals)`` -> the value from the totals over an epoch."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def batch_stats(self, y_true, y_pred) -> list:
+        raise NotImplementedError
+
+    def result(self, totals) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _count(t):
+    """The number of elements of ``t`` as a float32 scalar (known at call time)."""
+    return gc.reduce_sum(gc.ones_like(t, dtype="float32"))
+
+
+def _sum(t):
+    return gc.reduce_sum(gc.cast(t, "float32"))
+
+
+class _OutputKind:
+    """What a loss says about the model's outputs: binary / categorical / sparse labels,
+    logits or probabilities, or signed (hinge) scores."""
+
+    def __init__(self, loss):
+        loss = _losses.get(loss) if isinstance(loss, (str, dict)) else loss
+        self.from_logits = bool(getattr(loss, "from_logits", False))
+        self.hinge = isinstance(loss, _losses.Hinge)
+        binary_losses = (_losses.BinaryCrossentropy, _losses.WeightedBinaryCrossentropy,
+                         _losses.BalancedBinaryCrossentropy, _losses.Hinge, _losses.Dice,
+                         _losses.Jaccard)
+        if isinstance(loss, _losses.SparseCategoricalCrossentropy):
+            self.labels = "sparse"
+        elif isinstance(loss, _losses.CategoricalCrossentropy):
+            self.labels = "categorical"
+        elif isinstance(loss, binary_losses):
+            self.labels = "binary"
+        else:
+            self.labels = None  # decided from the shapes
+
+    def resolve(self, y_true, y_pred) -> str:
+        """"binary", "categorical" or "sparse" (Keras' rule from the shapes when the loss
+        does not say: last axis 1 (or none) -> binary; labels of lower rank, or a last axis
+        of 1 against several classes -> sparse; else categorical)."""
+        if self.labels is not None:
+            return self.labels
+        if y_pred.ndim <= 1 or y_pred.shape[-1] == 1:
+            return "binary"
+        if y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] != 1):
+            return "sparse"
+        return "categorical"
+
+    def threshold(self) -> float:
+        """The decision threshold on raw outputs: 0 for logits and hinge scores, else 0.5."""
+        return 0.0 if (self.from_logits or self.hinge) else 0.5
+
+
+def _sparse_labels(y_true, y_pred):
+    labels = _tensor(y_true)
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        labels = gc.squeeze(labels, axis=-1)
+    if labels.dtype.kind not in "iu":
+        labels = gc.cast(labels, "int64")
+    return labels
+
+
+def _binary_pair(y_true, y_pred, kind: _OutputKind):
+    """(true positives mask, predicted positives mask) as bool Tensors of the same shape.
+    A label counts as positive when > 0.5 (0/1 labels) — or > 0 for hinge's -1/1 labels."""
+    y_pred = _tensor(y_pred)
+    y_true = gc.cast(_tensor(y_true), y_pred.dtype if y_pred.dtype.kind == "f" else "float32")
+    y_true, y_pred = _losses.match_rank(y_true, y_pred)
+    label_cut = 0.0 if kind.hinge else 0.5
+    return y_true > label_cut, y_pred > kind.threshold()
+
+
+def _positive_masks(y_true, y_pred, kind: _OutputKind):
+    """(actual positive, predicted positive) bool masks, elementwise as Keras' Precision /
+    Recall: categorical outputs are compared class by class (sparse labels one-hot encoded,
+    logits turned into probabilities by softmax)."""
+    y_pred = _tensor(y_pred)
+    form = kind.resolve(_tensor(y_true), y_pred)
+    if form == "binary":
+        return _binary_pair(y_true, y_pred, kind)
+    probabilities = gc.nn.softmax(y_pred) if kind.from_logits else y_pred
+    if form == "sparse":
+        y_true = gc.one_hot(_sparse_labels(y_true, y_pred), y_pred.shape[-1], dtype=y_pred.dtype)
+    return gc.cast(_tensor(y_true), y_pred.dtype) > 0.5, probabilities > 0.5
+
+
+class Accuracy(Metric):
+    """Fraction of correct predictions; the variant follows Keras' choice from the loss and
+    the shapes: binary (threshold 0.5, or 0 for logits/hinge scores, compared with 0/1
+    labels), categorical (argmax of prediction vs argmax of one-hot labels) or sparse
+    categorical (argmax vs integer label). Stats: [correct, total]."""
+
+    def __init__(self, name="accuracy", loss=None, kind=None):
+        super().__init__(name)
+        self.output = _OutputKind(loss)
+        if kind is not None:
+            if kind not in ("binary", "categorical", "sparse"):
+                raise ValueError(f"Accuracy: kind must be 'binary', 'categorical' or 'sparse', got {kind!r}")
+            self.output.labels = kind
+
+    def batch_stats(self, y_true, y_pred):
+        y_true, y_pred = _tensor(y_true), _tensor(y_pred)
+        form = self.output.resolve(y_true, y_pred)
+        if form == "binary":
+            actual, predicted = _binary_pair(y_true, y_pred, self.output)
+            correct = gc.equal(actual, predicted)
+        elif form == "sparse":
+            correct = gc.equal(_sparse_labels(y_true, y_pred), gc.argmax(y_pred, axis=-1))
+        else:
+            correct = gc.equal(gc.argmax(y_true, axis=-1), gc.argmax(y_pred, axis=-1))
+        return [_sum(correct), _count(correct)]
+
+    def result(self, totals):
+        correct, total = totals
+        return float(correct / total) if total else 0.0
+
+
+class Precision(Metric):
+    """tp / (tp + fp) with predictions thresholded at 0.5 (0 for logits / hinge scores).
+    Stats: [tp, predicted positives]."""
+
+    def __init__(self, name="precision", loss=None):
+        super().__init__(name)
+        self.output = _OutputKind(loss)
+
+    def batch_stats(self, y_true, y_pred):
+        actual, predicted = _positive_masks(y_true, y_pred, self.output)
+        return [_sum(gc.logical_and(actual, predicted)), _sum(predicted)]
+
+    def result(self, totals):
+        tp, predicted = totals
+        return float(tp / predicted) if predicted else 0.0
+
+
+class Recall(Metric):
+    """tp / (tp + fn) with the same thresholds as Precision. Stats: [tp, actual positives]."""
+
+    def __init__(self, name="recall", loss=None):
+        super().__init__(name)
+        self.output = _OutputKind(loss)
+
+    def batch_stats(self, y_true, y_pred):
+        actual, predicted = _positive_masks(y_true, y_pred, self.output)
+        return [_sum(gc.logical_and(actual, predicted)), _sum(actual)]
+
+    def result(self, totals):
+        tp, actual = totals
+        return float(tp / actual) if actual else 0.0
+
+
+class F1Score(Metric):
+    """2 tp / (predicted positives + actual positives), i.e. 2PR / (P + R), with the same
+    thresholds as Precision. Stats: [tp, predicted positives, actual positives]."""
+
+    def __init__(self, name="f1", loss=None):
+        super().__init__(name)
+        self.output = _OutputKind(loss)
+
+    def batch_stats(self, y_true, y_pred):
+        actual, predicted = _positive_masks(y_true, y_pred, self.output)
+        return [_sum(gc.logical_and(actual, predicted)), _sum(predicted), _sum(actual)]
+
+    def result(self, totals):
+        tp, predicted, actual = totals
+        return float(2 * tp / (predicted + actual)) if predicted + actual else 0.0
+
+
+class _ErrorMetric(Metric):
+    """Mean of an elementwise error over all elements. Stats: [sum of errors, count]."""
+
+    def _error(self, diff):
+        raise NotImplementedError
+
+    def batch_stats(self, y_true, y_pred):
+        y_pred = _tensor(y_pred)
+        if y_pred.dtype.kind != "f":
+            y_pred = gc.cast(y_pred, "float32")
+        y_true = gc.cast(_tensor(y_true), y_pred.dtype)
+        y_true, y_pred = _losses.match_rank(y_true, y_pred)
+        error = self._error(y_pred - y_true)
+        return [_sum(error), _count(error)]
+
+    def result(self, totals):
+        total, count = totals
+        return float(total / count) if count else 0.0
+
+
+class MeanAbsoluteError(_ErrorMetric):
+    """mean(|y_true - y_pred|)."""
+
+    def __init__(self, name="mae"):
+        super().__init__(name)
+
+    def _error(self, diff):
+        return gc.abs(diff)
+
+
+class MeanSquaredError(_ErrorMetric):
+    """mean((y_true - y_pred)^2)."""
+
+    def __init__(self, name="mse"):
+        super().__init__(name)
+
+    def _error(self, diff):
+        return gc.square(diff)
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """sqrt(total squared error / number of elements) over the epoch."""
+
+    def __init__(self, name="rmse"):
+        super().__init__(name)
+
+    def result(self, totals):
+        return math.sqrt(super().result(totals))
+
+
+class MeanMetricWrapper(Metric):
+    """A function fn(y_true, y_pred) -> per-sample (or per-element) values, averaged over
+    every element seen. Stats: [sum, count]."""
+
+    def __init__(self, fn, name=None):
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+        self.fn = fn
+
+    def batch_stats(self, y_true, y_pred):
+        values = _tensor(self.fn(y_true, y_pred))
+        return [_sum(values), _count(values)]
+
+    def result(self, totals):
+        total, count = totals
+        return float(total / count) if count else 0.0
+
+
+_BY_NAME = {
+    "accuracy": lambda name, loss: Accuracy(name, loss),
+    "acc": lambda name, loss: Accuracy(name, loss),
+    "binary_accuracy": lambda name, loss: Accuracy(name, loss, kind="binary"),
+    "categorical_accuracy": lambda name, loss: Accuracy(name, loss, kind="categorical"),
+    "sparse_categorical_accuracy": lambda name, loss: Accuracy(name, loss, kind="sparse"),
+    "precision": lambda name, loss: Precision(name, loss),
+    "recall": lambda name, loss: Recall(name, loss),
+    "f1": lambda name, loss: F1Score(name, loss),
+    "f1_score": lambda name, loss: F1Score(name, loss),
+    "mae": lambda name, loss: MeanAbsoluteError(name),
+    "mean_absolute_error": lambda name, loss: MeanAbsoluteError(name),
+    "mse": lambda name, loss: MeanSquaredError(name),
+    "mean_squared_error": lambda name, loss: MeanSquaredError(name),
+    "rmse": lambda name, loss: RootMeanSquaredError(name),
+    "root_mean_squared_error": lambda name, loss: RootMeanSquaredError(name),
+}
+
+
+def names() -> list[str]:
+    """The metric names ``get`` accepts."""
+    return sorted(_BY_NAME)
+
+
+def get(identifier, loss=None) -> Metric:
+    """A training Metric from a name (its ``.name``, the History key, is the name as given,
+    as Keras), a Metric (returned as is) or a function (y_true, y_pred) -> values (wrapped
+    as a mean). ``loss`` (a name or Loss) picks the accuracy variant and the thresholds."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        make = _BY_NAME.get(identifier.lower())
+        if make is None:
+            raise ValueError(f"unknown metric {identifier!r}; valid names: {', '.join(names())}")
+        return make(identifier, loss)
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise ValueError(f"cannot interpret {identifier!r} as a metric; valid names: {', '.join(names())}")

@@ -1,0 +1,117 @@
+"""Weight regularizers (``gc.regularizers``), Keras 3 formulas.
+
+A regularizer maps a weight tensor to a scalar penalty Tensor that a model adds to its
+training loss: L1 = l1 * sum(|w|), L2 = l2 * sum(w^2) (no 1/2, as Keras), L1L2 = both.
+"""
+from __future__ import annotations
+
+import graphc as gc
+
+
+def _tensor(x):
+    return x if isinstance(x, gc.Tensor) else gc.constant(x)
+
+
+class Regularizer:
+    """Base class: ``penalty = regularizer(weight)``, a scalar Tensor of the weight's dtype."""
+
+    def __call__(self, weight):
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _factor(value, name):
+    value = float(value)
+    if value < 0:
+        raise ValueError(f"regularizer: {name} must be >= 0, got {value}")
+    return value
+
+
+class L1L2(Regularizer):
+    """l1 * sum(|w|) + l2 * sum(w^2)."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _factor(l1, "l1")
+        self.l2 = _factor(l2, "l2")
+
+    def __call__(self, weight):
+        w = _tensor(weight)
+        penalty = gc.zeros((), dtype=w.dtype)
+        if self.l1:
+            penalty = penalty + self.l1 * gc.reduce_sum(gc.abs(w))
+        if self.l2:
+            penalty = penalty + self.l2 * gc.reduce_sum(gc.square(w))
+        return penalty
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    """l1 * sum(|w|)."""
+
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    """l2 * sum(w^2)."""
+
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+
+
+def serialize(regularizer) -> dict:
+    """``{"class_name": ..., "config": ...}``, the form ``deserialize`` reads back."""
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def deserialize(config: dict):
+    """A regularizer from ``serialize``'s output."""
+    try:
+        cls = _CLASSES[config["class_name"]]
+    except (KeyError, TypeError):
+        raise ValueError(f"regularizers.deserialize: expected {{'class_name': one of {sorted(_CLASSES)}, "
+                         f"'config': {{...}}}}, got {config!r}") from None
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier):
+    """A regularizer from a name ("l1", "l2", "l1_l2"; default factors), an instance, a
+    ``serialize`` dict or a callable weight -> scalar Tensor; None gives None."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown regularizer {identifier!r}; valid names: {', '.join(sorted(_ALIASES))}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"cannot interpret {identifier!r} as a regularizer")
