@@ -49,7 +49,14 @@ def _swap_last(t: Tensor) -> Tensor:
 
 def _matmul_grad(n, g):
     a, b = n.inputs
-    # promote 1-d operands to matrices so the two products below are plain matmuls
+    if a.ndim == 2 and b.ndim == 1:
+        # matrix @ vector: ga is the outer product g bᵀ (a broadcast multiply, which fuses),
+        # gb = aᵀ g
+        return [expand_dims(g, -1) * expand_dims(b, 0), matmul(transpose(a), g)]
+    if a.ndim == 1 and b.ndim == 2:
+        # vector @ matrix: ga = b g, gb is the outer product a gᵀ
+        return [matmul(b, g), expand_dims(a, -1) * expand_dims(g, 0)]
+    # general case: promote 1-d operands to matrices so both products are plain matmuls
     a2 = expand_dims(a, 0) if a.ndim == 1 else a
     b2 = expand_dims(b, -1) if b.ndim == 1 else b
     g2 = g

@@ -66,7 +66,7 @@ def _reshape_rule(inputs, attrs):
     return tuple(None if d == -1 else d for d in target), x.dtype
 
 
-defop("reshape", ("x",), _reshape_rule, "np.reshape({x}, {shape})",
+defop("reshape", ("x",), _reshape_rule, "{x}.reshape({shape})",
       grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="same elements, new shape (one -1 allowed)")
 
 
@@ -116,7 +116,7 @@ def _transpose_grad(n, g):
     return [transpose(g, inverse)]
 
 
-defop("transpose", ("x",), _transpose_rule, "np.transpose({x}, {perm})", grad=_transpose_grad,
+defop("transpose", ("x",), _transpose_rule, "{x}.transpose({perm})", grad=_transpose_grad,
       doc="permute axes (default: reverse them)")
 
 
@@ -235,7 +235,7 @@ def _expand_rule(inputs, attrs):
     return tuple(shape), x.dtype
 
 
-defop("expand_dims", ("x",), _expand_rule, "np.expand_dims({x}, {axis})",
+defop("expand_dims", ("x",), _expand_rule, "{x}[(slice(None),) * {axis} + (None,)]",
       grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="insert a size-1 axis")
 
 
@@ -255,7 +255,7 @@ def _squeeze_rule(inputs, attrs):
     return tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype
 
 
-defop("squeeze", ("x",), _squeeze_rule, "np.squeeze({x}, axis={axis})",
+defop("squeeze", ("x",), _squeeze_rule, "{x}.squeeze({axis})",
       grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="drop size-1 axes")
 
 

@@ -139,6 +139,9 @@ def _sub_expm1(n):
 
 def _transpose(n):
     (x,) = n.inputs
+    moved = [a for a in n.attrs["perm"] if x.shape[a] != 1]
+    if moved == sorted(moved) and _static(x.shape):
+        return s.reshape(x, n.shape), "transpose moving only size-1 axes → reshape"
     if x.op == "transpose":
         inner, outer = x.attrs["perm"], n.attrs["perm"]
         composed = tuple(inner[p] for p in outer)
