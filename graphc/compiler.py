@@ -71,18 +71,26 @@ class Function:
         # every input shape static: one specialization, entered through generated checks
         self._static = all(d is not None for p in self.inputs for d in p.shape)
         self._checked = None
+        self._arity = len(self.inputs)
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self._checked is not None and not kwargs and len(args) == len(self.inputs):
-            return self._checked(args)  # checks and conversions inline in generated code
+        checked = self._checked
+        if checked is not None and not kwargs and len(args) == self._arity:
+            try:  # checks and conversions are inline in the generated code
+                return checked(*args)
+            except (ValueError, IndexError) as exc:
+                failure = self._last.executable.explain_failure(exc)
+                if failure is exc:
+                    raise
+                raise failure from exc
         values = self._bind(args, kwargs)
         signature = tuple(v.shape for v in values)
         spec = self._cache.get(signature)
         if spec is None:
             spec = self._specialize(signature)
             if self._static and getattr(spec.executable, "checked", None) is not None:
-                self._checked = spec.executable.run_checked
+                self._checked = spec.executable.checked
         self._last = spec
         return spec.executable.run(values)
 

@@ -27,22 +27,23 @@ class NumpyExecutable:
 
     def run(self, values):
         """Run on inputs already checked and converted."""
-        return self._guarded(self.fn, values)
-
-    def run_checked(self, values):
-        """Check and convert the inputs inline, then run (only for all-static input shapes)."""
-        return self._guarded(self.checked, values)
-
-    def _guarded(self, fn, values):
         try:
-            return fn(*values)
+            return self.fn(*values)
         except (ValueError, IndexError) as exc:
-            node = self._failing_node(exc)
-            if node is None:
+            failure = self.explain_failure(exc)
+            if failure is exc:
                 raise
-            shapes = ", ".join(describe(i) for i in node.inputs)
-            raise ShapeError(f"{node.op}: failed at run time computing {node.name!r} "
-                             f"{format_shape(node.shape)} from {shapes}: {exc}") from exc
+            raise failure from exc
+
+    def explain_failure(self, exc):
+        """A NumPy error raised inside the generated code, as a ShapeError naming the op that
+        failed (the error itself when it did not come from an op's line)."""
+        node = self._failing_node(exc)
+        if node is None or isinstance(exc, ShapeError):
+            return exc
+        shapes = ", ".join(describe(i) for i in node.inputs)
+        return ShapeError(f"{node.op}: failed at run time computing {node.name!r} "
+                          f"{format_shape(node.shape)} from {shapes}: {exc}")
 
     def _failing_node(self, exc):
         tb = exc.__traceback__
