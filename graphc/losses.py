@@ -19,6 +19,7 @@ epsilon) before taking logs.
 from __future__ import annotations
 
 import graphc as gc
+from graphc.catalog import Catalog
 
 EPSILON = 1e-7
 
@@ -463,40 +464,15 @@ def names() -> list[str]:
     return sorted(_NAMES)
 
 
-def serialize(loss: Loss) -> dict:
-    """``{"class_name": ..., "config": ...}``, the form ``deserialize`` reads back."""
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
-
-
-def deserialize(config: dict) -> Loss:
-    """A loss from ``serialize``'s output (or a bare ``get_config()`` whose name is a
-    built-in loss's default name, e.g. {"name": "binary_crossentropy", "from_logits": True})."""
-    if isinstance(config, dict) and "class_name" in config:
-        cls = _CLASSES.get(config["class_name"])
-        if cls is None:
-            raise ValueError(f"losses.deserialize: unknown loss class {config['class_name']!r}; "
-                             f"known: {', '.join(sorted(_CLASSES))}")
-        return cls.from_config(config.get("config", {}))
-    if isinstance(config, dict) and config.get("name") in _NAMES:
-        return _NAMES[config["name"]].from_config(config)
-    raise ValueError(f"losses.deserialize: expected {{'class_name': ..., 'config': {{...}}}} "
-                     f"(from gc.losses.serialize), got {config!r}")
+_CATALOG = Catalog("loss", Loss, _CLASSES.values(), _NAMES, bare_config=True,
+                   on_callable=LossFunctionWrapper)
+serialize = _CATALOG.serialize
+deserialize = _CATALOG.deserialize
 
 
 def get(identifier) -> Loss:
     """A Loss from a name (see ``names()``), a Loss instance or class, a ``serialize`` dict,
     or a plain callable (y_true, y_pred) -> per-sample losses or a scalar."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _NAMES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; valid names: {', '.join(names())}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        return LossFunctionWrapper(identifier)
-    raise ValueError(f"cannot interpret {identifier!r} as a loss; valid names: {', '.join(names())}")
+    return _CATALOG.get(identifier)
+
+

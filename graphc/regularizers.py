@@ -6,6 +6,7 @@ training loss: L1 = l1 * sum(|w|), L2 = l2 * sum(w^2) (no 1/2, as Keras), L1L2 =
 from __future__ import annotations
 
 import graphc as gc
+from graphc.catalog import Catalog
 
 
 def _tensor(x):
@@ -85,33 +86,13 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 _ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 
-def serialize(regularizer) -> dict:
-    """``{"class_name": ..., "config": ...}``, the form ``deserialize`` reads back."""
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-
-
-def deserialize(config: dict):
-    """A regularizer from ``serialize``'s output."""
-    try:
-        cls = _CLASSES[config["class_name"]]
-    except (KeyError, TypeError):
-        raise ValueError(f"regularizers.deserialize: expected {{'class_name': one of {sorted(_CLASSES)}, "
-                         f"'config': {{...}}}}, got {config!r}") from None
-    return cls.from_config(config.get("config", {}))
+_CATALOG = Catalog("regularizer", Regularizer, _CLASSES.values(), _ALIASES,
+                   on_callable=lambda fn: fn, none_ok=True)
+serialize = _CATALOG.serialize
+deserialize = _CATALOG.deserialize
 
 
 def get(identifier):
     """A regularizer from a name ("l1", "l2", "l1_l2"; default factors), an instance, a
     ``serialize`` dict or a callable weight -> scalar Tensor; None gives None."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown regularizer {identifier!r}; valid names: {', '.join(sorted(_ALIASES))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"cannot interpret {identifier!r} as a regularizer")
+    return _CATALOG.get(identifier)

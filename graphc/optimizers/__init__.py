@@ -40,6 +40,7 @@ import numpy as np
 
 import graphc as gc
 
+from ..catalog import Catalog
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -404,42 +405,15 @@ def names() -> list[str]:
     return sorted(_NAMES)
 
 
-def serialize(optimizer: Optimizer) -> dict:
-    """``{"class_name": ..., "config": ...}``, the form ``deserialize`` reads back."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
-
-
-def deserialize(config: dict) -> Optimizer:
-    """A fresh optimizer (no state) from ``serialize``'s output, or from a bare
-    ``get_config()`` whose ``name`` is an optimizer's default name ("adam", "SGD", ...).
-    Restore state by assigning saved arrays to ``variables()`` after ``build(params)``."""
-    if isinstance(config, dict) and "class_name" in config:
-        cls = _CLASSES.get(config["class_name"])
-        if cls is None:
-            raise ValueError(f"optimizers.deserialize: unknown optimizer class {config['class_name']!r}; "
-                             f"known: {', '.join(sorted(_CLASSES))}")
-        return cls.from_config(config.get("config", {}))
-    if isinstance(config, dict) and str(config.get("name", "")).lower() in _NAMES:
-        return _NAMES[str(config["name"]).lower()].from_config(config)
-    raise ValueError(f"optimizers.deserialize: expected {{'class_name': ..., 'config': {{...}}}} "
-                     f"(from gc.optimizers.serialize), got {config!r}")
+_CATALOG = Catalog("optimizer", Optimizer, _CLASSES.values(), _NAMES, bare_config=True)
+serialize = _CATALOG.serialize
+deserialize = _CATALOG.deserialize  # a fresh optimizer: restore state into variables() after build()
 
 
 def get(identifier) -> Optimizer:
     """An optimizer from a name (default hyper-parameters), an instance (returned as is), a
     class, or a ``serialize`` dict."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _NAMES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown optimizer {identifier!r}; valid names: {', '.join(names())}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    raise ValueError(f"cannot interpret {identifier!r} as an optimizer; valid names: {', '.join(names())}")
+    return _CATALOG.get(identifier)
 
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "Optimizer", "RMSprop", "Rprop", "SGD", "deserialize", "get",

@@ -16,6 +16,7 @@ import math
 import numbers
 
 import graphc as gc
+from graphc.catalog import Catalog
 
 
 class LearningRateSchedule:
@@ -122,15 +123,6 @@ class ExponentialDecay(LearningRateSchedule):
 _CLASSES = {cls.__name__: cls for cls in (TimeDecay, StepDecay, ExponentialDecay)}
 
 
-def serialize(schedule: LearningRateSchedule) -> dict:
-    """``{"class_name": ..., "config": ...}``, the form ``deserialize`` reads back."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
-
-
-def deserialize(config: dict) -> LearningRateSchedule:
-    try:
-        cls = _CLASSES[config["class_name"]]
-    except (KeyError, TypeError):
-        raise ValueError(f"schedules.deserialize: expected {{'class_name': one of {sorted(_CLASSES)}, "
-                         f"'config': {{...}}}}, got {config!r}") from None
-    return cls.from_config(config.get("config", {}))
+_CATALOG = Catalog("learning-rate schedule", LearningRateSchedule, _CLASSES.values())
+serialize = _CATALOG.serialize
+deserialize = _CATALOG.deserialize
