@@ -220,21 +220,37 @@ RULES = {
     "broadcast_to": (_broadcast_to,),
 }
 
+def _uniform_value(t):
+    """The single value of a fill, or of a constant whose elements are all equal (e.g. a
+    folded broadcast); None otherwise, and for 0-d tensors (already scalars)."""
+    if t.shape == ():
+        return None
+    if t.op == "fill":
+        return t.attrs["value"]
+    if t.op == "constant":
+        v = t.attrs["value"]
+        if v.size > 1 and bool(np.all(v == v.flat[0])):
+            return v.flat[0]
+    return None
+
+
 def _scalar_fill_operand(n):
-    """An elementwise op reading a fill (zeros, ones, ...) reads it as a 0-d constant when the
-    other operands give the result its shape anyway: no full-size array is materialised."""
+    """An elementwise op reading a fill (zeros, ones, ...) or a uniform constant reads it as a
+    0-d constant when the other operands give the result its shape anyway: no full-size array
+    is materialised."""
     from ..ops.registry import OPS, broadcast_shapes
     if len(n.inputs) < 2 or OPS[n.op].kind != "elementwise":
         return None
     for k, t in enumerate(n.inputs):
-        if t.op != "fill" or t.shape == ():
+        value = _uniform_value(t)
+        if value is None:
             continue
         others = n.inputs[:k] + n.inputs[k + 1:]
         if broadcast_shapes(n.op, *others) != n.shape:
             continue
-        scalar = constant(np.asarray(t.attrs["value"], dtype=t.dtype))
+        scalar = constant(np.asarray(value, dtype=t.dtype))
         inputs = n.inputs[:k] + (scalar,) + n.inputs[k + 1:]
-        return rebuild(n, inputs), "full-size fill operand → scalar"
+        return rebuild(n, inputs), "uniform full-size operand → scalar"
     return None
 
 
