@@ -13,6 +13,9 @@ import math
 from .kernel import Kernel
 from .ops.registry import OPS
 
+# releasing a value smaller than this gains no memory worth a statement per call
+RELEASE_MIN_BYTES = 65536
+
 # ops whose result is a new array of its own (not a view of an input, not a NumPy scalar)
 _OWNS_BUFFER_KINDS = ("elementwise", "reduction")
 _OWNS_BUFFER_OPS = {"matmul", "concat", "one_hot", "gather", "conv2d"}
@@ -20,7 +23,7 @@ _OWNS_BUFFER_OPS = {"matmul", "concat", "one_hot", "gather", "conv2d"}
 
 @dataclasses.dataclass
 class MemoryPlan:
-    dies_after: list        # per step: the values whose last reader is that step
+    dies_after: list        # per step: the values whose last reader is that step (large ones)
     peak_bytes: int         # largest total of live intermediates (static shapes only)
     unknown_sizes: bool     # some intermediate's size is known only at run time
     in_place: dict          # id(node) -> the input tensor it overwrites
@@ -84,7 +87,15 @@ def plan(steps, graph) -> MemoryPlan:
                 in_place[id(step)] = donor
         for v in dies_after[k]:
             current -= live.pop(id(v), 0)
+        # small values are left to die with the call: a `del` per call would cost more
+        dies_after[k] = [v for v in dies_after[k] if worth_releasing(v)]
     return MemoryPlan(dies_after, peak, unknown, in_place)
+
+
+def worth_releasing(t) -> bool:
+    """Large (or run-time sized) values are released as soon as they die."""
+    size = _bytes(t)
+    return size is None or size >= RELEASE_MIN_BYTES
 
 
 def _bytes(t):

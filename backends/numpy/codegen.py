@@ -11,6 +11,7 @@ import keyword
 import numpy as np
 
 from graphc.kernel import Kernel
+from graphc.memory import worth_releasing
 from graphc.ops.registry import OPS
 from graphc.tensor import format_shape
 
@@ -130,7 +131,7 @@ def generate(program) -> Module:
     def release(step_index, temporaries=()):
         # the memory plan's dead values (and a plain kernel's internal temporaries): drop the
         # references so the allocator reuses the memory
-        values = list(program.memory.dies_after[step_index]) + list(temporaries)
+        values = list(program.memory.dies_after[step_index]) + [t for t in temporaries if worth_releasing(t)]
         dead = list(dict.fromkeys(names[id(v)] for v in values if id(v) not in donated and id(v) in names))
         if dead:
             body.append((f"    del {', '.join(dead)}", None))
