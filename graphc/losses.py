@@ -101,7 +101,12 @@ def _softmax_input(p):
     last = (p.ndim - 1,)
     if (e.op == "exp" and total.op == "reduce_sum" and total.inputs[0] is e
             and total.attrs["axis"] == last and total.attrs["keepdims"]):
-        return e.inputs[0]  # z - max(z): cross-entropy does not change with the shift
+        shifted = e.inputs[0]  # z - stop_gradient(max(z)) as gc.nn.softmax builds it
+        if (shifted.op == "sub" and shifted.inputs[1].op == "stop_gradient"
+                and shifted.inputs[1].inputs[0].op == "reduce_max"
+                and shifted.inputs[1].inputs[0].inputs[0] is shifted.inputs[0]):
+            return shifted.inputs[0]  # z itself: the softmax is then needed only if read elsewhere
+        return shifted  # cross-entropy does not change with a shift of the logits
     return None
 
 

@@ -2,6 +2,7 @@
 basic indexing, fills — plus the shape-adjoint ops gradients need (sum_to_like, ...)."""
 from __future__ import annotations
 
+import functools
 import math as _pymath
 
 import numpy as np
@@ -483,7 +484,12 @@ def getitem(x, index):
 # -- one_hot / gather ----------------------------------------------------------------------------
 
 def _one_hot(indices, depth, dtype):
-    return (np.expand_dims(indices, -1) == np.arange(depth)).astype(dtype)
+    return np.equal(indices[..., None], _arange(depth)).astype(dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _arange(depth):
+    return np.arange(depth)
 
 
 def _one_hot_rule(inputs, attrs):

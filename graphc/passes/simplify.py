@@ -211,13 +211,25 @@ def _broadcast_to(n):
     return None
 
 
+def _reduce_mean(n):
+    (x,) = n.inputs
+    sizes = [x.shape[a] for a in n.attrs["axis"]]
+    if n.dtype.kind != "f" or x.dtype != n.dtype or any(d is None for d in sizes):
+        return None
+    # np.mean is this sum divided by the count, bit for bit, behind a slow Python wrapper;
+    # as a sum the reduction can also fuse into its producer's kernel
+    from ..ops.reduce import reduce_sum
+    total = reduce_sum(x, axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
+    return m.div(total, constant(int(np.prod(sizes)), dtype=n.dtype)), "reduce_mean → reduce_sum / count"
+
+
 RULES = {
     "add": (_add,), "sub": (_sub, _sub_expm1), "mul": (_mul,), "div": (_div,), "pow": (_pow,),
     "neg": (_neg,), "log": (_log,), "transpose": (_transpose,), "reshape": (_reshape,),
     "reshape_like": (_reshape_like,), "sum_to_like": (_sum_to_like,),
     "broadcast_like": (_broadcast_like,), "fill_like": (_fill_like,),
     "reduced_count": (_reduced_count,), "stop_gradient": (_stop_gradient,), "cast": (_cast,),
-    "broadcast_to": (_broadcast_to,),
+    "broadcast_to": (_broadcast_to,), "reduce_mean": (_reduce_mean,),
 }
 
 def _uniform_value(t):
