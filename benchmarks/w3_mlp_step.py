@@ -154,6 +154,7 @@ def run(ctx):
             return step.fn(x, y)
         return timed
     ctx.bench(WORKLOAD, "graphc-numpy", make_graphc, check, extra=graphc_extra)
+    run_model_api(ctx, params0, x, y, check, one_step_then_time)
 
     def make_torch(compiled):
         def build():
@@ -358,3 +359,42 @@ def run_gpu(ctx, params0, x, y, check, one_step_then_time, extra_size):
         return one_step_then_time(lambda: step.fn(xd, yd),
                                   lambda: [ctx.to_host(v.value) for v in step.params])()
     ctx.bench(WORKLOAD, "graphc-cupy", make_graphc, lambda s: check((ctx.to_host(s[0]), s[1])))
+
+
+# -- graphc, through the Keras-style model API -------------------------------------------------------------
+
+def run_model_api(ctx, params0, x, y, check, one_step_then_time):
+    """The same step through gc.models: Sequential([Dense(512, relu), Dense(512, relu), Dense(10)]),
+    sparse categorical cross-entropy from logits, Adam(1e-3, epsilon=1e-7), started from params0
+    (set_weights). graphc-model-step calls model.train_function (the compiled gc.Function; inputs
+    x, y, sample_weight) directly; graphc-model-fit runs model.fit(x, y, batch_size=len(x),
+    epochs=1, verbose=0) on the one batch: the step plus what fit does around it (input checks,
+    shuffle, callbacks, History). Checked like graphc-numpy: loss and weights after one step."""
+    import graphc as gc
+    n = x.shape[0]
+    sample_weight = np.ones(n, np.float32)
+
+    def make_model():
+        L = gc.layers
+        model = gc.models.Sequential([L.Dense(SIZES[1], activation="relu", input_shape=(SIZES[0],)),
+                                      L.Dense(SIZES[2], activation="relu"), L.Dense(SIZES[3])])
+        model.compile(optimizer=gc.optimizers.Adam(LR, beta_1=BETA_1, beta_2=BETA_2, epsilon=EPSILON),
+                      loss=gc.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.set_weights(params0)
+        return model
+
+    def build(step_of, extra):
+        def make():
+            model = make_model()
+            start = time.perf_counter()
+            timed = one_step_then_time(step_of(model), model.get_weights)()
+            extra["first_result_s"] = time.perf_counter() - start
+            return timed
+        return make
+    step_extra, fit_extra = {}, {}
+    ctx.bench(WORKLOAD, "graphc-model-step",
+              build(lambda m: lambda: m.train_function(x, y, sample_weight)[0], step_extra), check,
+              extra=step_extra)
+    ctx.bench(WORKLOAD, "graphc-model-fit",
+              build(lambda m: lambda: m.fit(x, y, batch_size=n, epochs=1, verbose=0).history["loss"][0],
+                    fit_extra), check, extra=fit_extra)

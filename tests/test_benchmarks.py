@@ -104,6 +104,32 @@ def test_markdown_table(no_peer_run):
     assert "| W4 (" in no_peer_run
 
 
+def test_w3_runs_through_the_model_api(no_peer_run):
+    """W3 also runs through gc.models.Sequential: its compiled train_function called directly,
+    and model.fit on the one batch; both checked against the NumPy step."""
+    w3 = {r["impl"]: r for r in parse(no_peer_run) if r["workload"] == "W3"}
+    for impl in ("graphc-model-step", "graphc-model-fit"):
+        assert impl in w3, sorted(w3)
+        assert w3[impl]["checked"].startswith("ok:loss_"), w3[impl]
+
+
+def test_w6_digits_end_to_end():
+    """W6 at the tiny scale (2 epochs instead of 30; accuracy bar lowered accordingly): the NumPy
+    reference and graphc's fit are timed and report their test accuracy; peers (torch, Keras)
+    disabled are SKIPs."""
+    proc = run_suite("W6", *TINY, "--peers", "none", timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert not parse(proc.stdout, "FAIL"), proc.stdout
+    rows = {r["impl"]: r for r in parse(proc.stdout) if r["workload"] == "W6"}
+    check_result_rows(list(rows.values()))
+    assert set(rows) == {"numpy-by-hand", "graphc-fit"}, proc.stdout
+    for row in rows.values():
+        assert int(row["epochs"]) < 30 and float(row["cold_fit_s"]) > 0
+        assert float(row["accuracy"]) >= 0.8, row
+    skipped = {r["impl"]: r["reason"] for r in parse(proc.stdout, "SKIP") if r.get("workload") == "W6"}
+    assert set(skipped) == {"torch-eager", "keras-fit"} and all("disabled" in r for r in skipped.values())
+
+
 def test_unknown_workload_is_a_usage_error():
     proc = run_suite("W9")
     assert proc.returncode == 2 and "unknown workload" in proc.stderr
