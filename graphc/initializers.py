@@ -251,6 +251,35 @@ class LecunUniform(_Fixed):
     _SCALE, _MODE, _DISTRIBUTION = 1.0, "fan_in", "uniform"
 
 
+class Orthogonal(_Random):
+    """A random orthogonal matrix times ``gain`` (Saxe et al., 2014; Keras' algorithm): a
+    normal matrix of shape (max(rows, cols), min(rows, cols)) with rows = prod(shape[:-1]) and
+    cols = shape[-1], its QR factorisation, Q with each column's sign made that of R's
+    diagonal (so Q is uniformly distributed), transposed when rows < cols, reshaped to
+    ``shape``. The rows (or columns, whichever are fewer) are orthonormal. The default
+    ``recurrent_initializer`` of the recurrent layers."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, "Orthogonal")
+        shape = _shape(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: needs a shape of at least 2 dimensions, got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._rng().normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dt)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 # Keras' lowercase aliases are the classes themselves: initializers.glorot_uniform(seed=1)
 zeros = Zeros
 ones = Ones
@@ -265,15 +294,17 @@ he_normal = HeNormal
 he_uniform = HeUniform
 lecun_normal = LecunNormal
 lecun_uniform = LecunUniform
+orthogonal = Orthogonal
 
 _CLASSES = {cls.__name__: cls for cls in (
     Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
-    GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform)}
+    GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal)}
 _ALIASES = {"zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
             "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
             "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
             "glorot_normal": GlorotNormal, "he_normal": HeNormal, "he_uniform": HeUniform,
-            "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform}
+            "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
+            "orthogonal": Orthogonal}
 
 
 def serialize(initializer) -> dict:

@@ -14,8 +14,14 @@ state (e.g. batch statistics) registers ``add_update(variable, new_value)`` in i
 ``call``; the model applies those updates in its compiled training step.
 
 Shapes include the batch dimension as ``None``: ``Dense(128)`` on ``(None, 784)`` gives
-``(None, 128)``. Seeds: ``seed=`` on a layer makes its random initial weights (and dropout
-masks) reproducible; ``Sequential(seed=...)`` seeds every layer that has none.
+``(None, 128)``. A layer that takes integer inputs (Embedding) sets ``input_dtype``; a model
+starting with it feeds int64. Seeds: ``seed=`` on a layer makes its random initial weights
+(and dropout masks) reproducible; ``Sequential(seed=...)`` seeds every layer that has none.
+
+This module holds the base class and the dense family; the later families live in modules of
+their own, re-exported here: ``layers_conv`` (Conv2D, MaxPooling2D, AveragePooling2D),
+``layers_normalization`` (BatchNormalization), ``layers_recurrent`` (SimpleRNN, LSTM, GRU:
+unrolled over the time steps) and ``layers_embedding`` (Embedding).
 """
 from __future__ import annotations
 
@@ -32,8 +38,9 @@ from .ops.linalg import matmul
 from .ops.shape_ops import reshape
 from .tensor import as_tensor, format_shape, variable
 
-__all__ = ["ELU", "Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "LeakyReLU", "Maxout", "PReLU", "Softmax", "deserialize", "serialize"]
+__all__ = ["ELU", "GRU", "LSTM", "Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Dense",
+           "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPooling2D",
+           "Maxout", "PReLU", "SimpleRNN", "Softmax", "deserialize", "serialize"]
 
 _name_counters: dict[str, itertools.count] = {}
 
@@ -45,7 +52,10 @@ def unique_name(base: str) -> str:
 
 
 def _snake(class_name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
+    """Keras' automatic layer names: Dense -> dense, Conv2D -> conv2d, SimpleRNN -> simple_rnn,
+    MaxPooling2D -> max_pooling2d, LeakyReLU -> leaky_re_lu, PReLU -> p_re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def derive_seed(seed, *path) -> int | None:
@@ -74,6 +84,8 @@ class Layer:
     ``trainable=False`` freezes the layer (its weights leave the optimizer's list; recompile
     the model after changing it).
     """
+
+    input_dtype = "float32"   # the dtype of a model's input placeholder when this layer is first
 
     def __init__(self, name=None, input_shape=None, trainable=True, seed=None, dtype="float32"):
         self.auto_named = name is None
@@ -150,6 +162,10 @@ class Layer:
     def call(self, x, training=False):
         """The output Tensor for input Tensor ``x``; ``training`` selects the training graph."""
         raise NotImplementedError(f"{type(self).__name__} must implement call(x, training)")
+
+    def check_input_values(self, values, who: str, name: str = "x"):
+        """Called by a model on its input array when this layer comes first: raise a
+        ValueError naming ``who`` and ``name`` for values the layer cannot take."""
 
     def add_update(self, var, new_value):
         """Register a state update (``var`` ← ``new_value``) from a training ``call``."""
@@ -485,6 +501,13 @@ def register(cls):
     """Make a Layer subclass known to ``deserialize`` (and so to ``load_model``)."""
     _LAYERS[cls.__name__] = cls
     return cls
+
+
+# The layers of later families live in modules of their own and register themselves.
+from .layers_conv import AveragePooling2D, Conv2D, MaxPooling2D  # noqa: E402
+from .layers_embedding import Embedding  # noqa: E402
+from .layers_normalization import BatchNormalization  # noqa: E402
+from .layers_recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
 
 
 def serialize(layer: Layer) -> dict:

@@ -257,8 +257,13 @@ class Sequential:
             return (None,) + tuple(out[1:-1]), "int64"
         return (None,) + tuple(out[1:]), "float32"
 
+    def _input_dtype(self) -> str:
+        """The dtype of the input placeholder: what the first layer takes (``input_dtype``:
+        float32, or int64 for an Embedding)."""
+        return self._layers[0].input_dtype if self._layers else "float32"
+
     def _placeholders(self):
-        x = placeholder(self._build_input_shape, "float32", name="x")
+        x = placeholder(self._build_input_shape, self._input_dtype(), name="x")
         shape, dtype = self._target_spec()
         y = placeholder(shape, dtype, name="y")
         sample_weight = placeholder((None,), "float32", name="sample_weight")
@@ -297,7 +302,7 @@ class Sequential:
 
     def _build_predict_function(self):
         self._require_built("the prediction graph")
-        x = placeholder(self._build_input_shape, "float32", name="x")
+        x = placeholder(self._build_input_shape, self._input_dtype(), name="x")
         return function([x], self(x, training=False), backend=self.backend, name="predict_step")
 
     def _function(self, kind):
@@ -340,7 +345,9 @@ class Sequential:
 
     # -- data checks --------------------------------------------------------------------------
     def _as_inputs(self, x, who, name="x"):
-        """x as a float32 array, checked: numeric, finite, samples of the model's input shape."""
+        """x as an array of the input placeholder's dtype (float32, or int64 for an Embedding
+        first), checked: numeric, finite, samples of the model's input shape, values the first
+        layer accepts."""
         try:
             arr = np.asarray(x)
         except (TypeError, ValueError) as exc:
@@ -359,12 +366,16 @@ class Sequential:
             raise ShapeError(f"{who}: the model takes samples of shape {format_shape(expected[1:])} "
                              f"(inputs {format_shape(expected)}), but {name} has samples of shape "
                              f"{format_shape(arr.shape[1:])} (array {format_shape(arr.shape)})")
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
-        if not np.isfinite(arr).all():
+        dtype = self._input_dtype()
+        if np.dtype(dtype).kind == "f":
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
             raise ValueError(f"{who}: {name} contains NaN or infinite values (first at index {bad}); "
                              "clean or impute the data before training")
-        return arr
+        if self._layers:
+            self._layers[0].check_input_values(arr, who, name)
+        return np.ascontiguousarray(arr, dtype=dtype)
 
     def _as_targets(self, y, n, who, name="y"):
         """y as the labels placeholder expects, checked against the loss and the output."""
@@ -613,8 +624,9 @@ class Sequential:
                  row(("Layer (type)", "Output Shape", "Param #"), "┃", "┃", "┃"),
                  rule("┡", "╇", "┩", "━")]
         for i, layer in enumerate(self._layers):
-            lines.append(row((f"{layer.name} ({type(layer).__name__})", str(layer.output_shape),
-                              f"{layer.count_params():,}")))
+            label = _wrap(f"{layer.name} ({type(layer).__name__})", widths[0] - 2)
+            lines.append(row((label[0], str(layer.output_shape), f"{layer.count_params():,}")))
+            lines += [row((more, "", "")) for more in label[1:]]   # Keras wraps long names
             lines.append(rule("├", "┼", "┤", "─") if i < len(self._layers) - 1 else rule("└", "┴", "┘", "─"))
         if not self._layers:
             lines.append(rule("└", "┴", "┘", "─"))
@@ -695,6 +707,24 @@ def _base_name(name: str) -> str:
     """dense_3 -> dense (the base of an automatic name)."""
     head, _, tail = name.rpartition("_")
     return head if head and tail.isdigit() else name
+
+
+def _wrap(text: str, width: int) -> list:
+    """``text`` in lines of at most ``width`` characters, broken at spaces where possible."""
+    lines, current = [], ""
+    for word in text.split(" "):
+        while len(word) > width:
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    return lines + [current] if current or not lines else lines
 
 
 def _readable_size(nbytes: float) -> str:

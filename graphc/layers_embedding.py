@@ -1,0 +1,72 @@
+"""``gc.layers.Embedding``: integer indices (e.g. word ids) to learned dense vectors.
+
+    output[..., :] = embeddings[index]          embeddings: (input_dim, output_dim)
+
+One ``gc.gather`` of the embedding matrix (its gradient is a scatter-add of the cotangents
+into the rows that were read, so only the rows seen in a batch change). The inputs are
+integers 0 .. input_dim − 1: a model whose first layer is an Embedding gets an int64 input
+placeholder (``Layer.input_dtype``), and ``fit``/``predict`` check the values before anything
+runs. Float inputs given to the layer in a raw graph are cast to int64 (as Keras casts them).
+Keras' default initializer: uniform on [−0.05, 0.05]. input_dim · output_dim parameters.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import initializers, regularizers
+from .layers import Layer, _serialize_object, register
+from .ops.shape_ops import cast, gather
+
+__all__ = ["Embedding"]
+
+
+@register
+class Embedding(Layer):
+    """A lookup table of ``input_dim`` vectors of ``output_dim`` values: inputs of shape
+    (batch, ...) of integer indices give outputs (batch, ..., output_dim)."""
+
+    input_dtype = "int64"
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="random_uniform",
+                 embeddings_regularizer=None, mask_zero=False, input_shape=None, **kwargs):
+        kwargs.pop("input_length", None)   # Keras 2's argument; the input shape says it
+        super().__init__(input_shape=input_shape, **kwargs)
+        if int(input_dim) < 1 or int(output_dim) < 1:
+            raise ValueError(f"Embedding: input_dim and output_dim must be positive integers, "
+                             f"got {input_dim} and {output_dim}")
+        if mask_zero:
+            raise ValueError("Embedding: mask_zero=True is not supported (graphc has no masking); "
+                             "pad sequences to the same length and let the model learn index 0")
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = embeddings_initializer
+        self.embeddings_regularizer = embeddings_regularizer
+        self.embeddings = None
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer, self.embeddings_regularizer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def call(self, x, training=False):
+        if x.dtype.kind not in "iu":
+            x = cast(x, "int64")
+        return gather(self.embeddings, x, axis=0)
+
+    def check_input_values(self, values: np.ndarray, who: str, name: str = "x"):
+        """Raise a ValueError naming the culprit when ``values`` are not indices 0..input_dim−1."""
+        if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+            raise ValueError(f"{who}: {name} must hold integer indices for {self.name} (Embedding), "
+                             f"found non-integer values such as {values[values != np.round(values)][0]}")
+        bad = (values < 0) | (values >= self.input_dim)
+        if bad.any():
+            raise ValueError(f"{who}: {name} holds indices outside 0..{self.input_dim - 1} for {self.name} "
+                             f"(Embedding with input_dim={self.input_dim}), e.g. "
+                             f"{sorted(set(values[bad].tolist()))[:5]}")
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": _serialize_object(self.embeddings_initializer, initializers),
+                "embeddings_regularizer": _serialize_object(self.embeddings_regularizer, regularizers)}

@@ -1,0 +1,125 @@
+"""Batch normalization (``gc.layers.BatchNormalization``; Ioffe & Szegedy, 2015), Keras 3's
+semantics.
+
+Per feature c of ``axis`` (the last: the channels of an image, the units of a Dense output):
+
+    training graph   μ_B = mean of x over every other axis (the batch, height, width ...)
+                     σ²_B = mean of (x − μ_B)² over those axes (the biased variance)
+                     y = γ · (x − μ_B) / sqrt(σ²_B + ε) + β
+                     and, applied by the compiled training step after each batch,
+                     moving_mean     ← momentum · moving_mean     + (1 − momentum) · μ_B
+                     moving_variance ← momentum · moving_variance + (1 − momentum) · σ²_B
+    inference graph  y = γ · (x − moving_mean) / sqrt(moving_variance + ε) + β
+
+γ (``gamma``, ones) and β (``beta``, zeros) are learned; the moving statistics (zeros and
+ones at first) are non-trainable weights, so a layer on C features has 4C parameters of which
+2C are non-trainable. Which formula runs is decided by which graph is compiled (the model's
+training step or its evaluation/prediction graphs), never at run time. The moving statistics
+are registered with ``add_update`` in the training ``call``; ``Sequential`` adds them to the
+``updates`` of its one compiled training step. A frozen layer (``trainable=False``) runs the
+inference formula in both graphs and updates nothing (as Keras 3).
+"""
+from __future__ import annotations
+
+from . import initializers, regularizers
+from .errors import ShapeError
+from .layers import Layer, _serialize_object, register
+from .ops.math import square
+from .ops.nn import batch_norm
+from .ops.reduce import reduce_mean
+from .ops.shape_ops import reshape, squeeze
+from .tensor import format_shape
+
+__all__ = ["BatchNormalization", "moments"]
+
+
+def moments(x, axes):
+    """(mean, biased variance) of ``x`` over ``axes``, both with those axes removed."""
+    axes = tuple(axes)
+    mean = reduce_mean(x, axis=axes, keepdims=True)
+    variance = reduce_mean(square(x - mean), axis=axes, keepdims=True)
+    return squeeze(mean, axis=axes), squeeze(variance, axis=axes)
+
+
+@register
+class BatchNormalization(Layer):
+    """Normalize each feature of ``axis`` with the batch's statistics while training and the
+    moving statistics at inference (see the module docstring for the formulas)."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 input_shape=None, **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum}")
+        if float(epsilon) <= 0.0:
+            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon}")
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = beta_initializer
+        self.gamma_initializer = gamma_initializer
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+        self.beta_regularizer = beta_regularizer
+        self.gamma_regularizer = gamma_regularizer
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def _feature_axis(self, ndim):
+        if not -ndim <= self.axis < ndim or ndim < 2:
+            raise ShapeError(f"{self.name} (BatchNormalization): axis {self.axis} is not an axis of inputs "
+                             f"of rank {ndim}")
+        axis = self.axis % ndim
+        if axis == 0:
+            raise ShapeError(f"{self.name} (BatchNormalization): axis 0 is the batch axis; normalize a "
+                             "feature axis (the last, by default)")
+        return axis
+
+    def build(self, input_shape):
+        axis = self._feature_axis(len(input_shape))
+        features = input_shape[axis]
+        if features is None:
+            raise ShapeError(f"{self.name} (BatchNormalization): the size of axis {self.axis} must be known, "
+                             f"got inputs of shape {format_shape(input_shape)}")
+        shape = (features,)
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
+                                               trainable=False)
+
+    def _broadcastable(self, v, ndim, axis):
+        """A (C,) tensor shaped to broadcast against the input along ``axis``."""
+        if v is None or axis == ndim - 1:
+            return v
+        return reshape(v, tuple(-1 if a == axis else 1 for a in range(ndim)))
+
+    def call(self, x, training=False):
+        axis = self._feature_axis(x.ndim)
+        if training and self.trainable:
+            reduce_axes = tuple(a for a in range(x.ndim) if a != axis)
+            mean, variance = moments(x, reduce_axes)
+            m = self.momentum
+            self.add_update(self.moving_mean, self.moving_mean * m + mean * (1.0 - m))
+            self.add_update(self.moving_variance, self.moving_variance * m + variance * (1.0 - m))
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        ndim = x.ndim
+        return batch_norm(x, self._broadcastable(mean, ndim, axis), self._broadcastable(variance, ndim, axis),
+                          offset=self._broadcastable(self.beta, ndim, axis),
+                          scale=self._broadcastable(self.gamma, ndim, axis), epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": _serialize_object(self.beta_initializer, initializers),
+                "gamma_initializer": _serialize_object(self.gamma_initializer, initializers),
+                "moving_mean_initializer": _serialize_object(self.moving_mean_initializer, initializers),
+                "moving_variance_initializer": _serialize_object(self.moving_variance_initializer, initializers),
+                "beta_regularizer": _serialize_object(self.beta_regularizer, regularizers),
+                "gamma_regularizer": _serialize_object(self.gamma_regularizer, regularizers)}
