@@ -4,6 +4,22 @@ conventions — written once for every module that needs them."""
 from __future__ import annotations
 
 
+class Configurable:
+    """Library objects rebuilt from their constructor arguments: ``get_config()`` returns
+    them, ``from_config`` calls the constructor with them, and ``repr`` shows them."""
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
 class Catalog:
     """``kind`` names the objects in messages ("loss"); ``base`` is their base class;
     ``names`` maps short names ("mse") to classes. ``bare_config``: ``deserialize`` also reads

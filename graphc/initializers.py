@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .catalog import Catalog, Configurable
+
 # Keras' correction so that a normal truncated at two standard deviations has the requested
 # standard deviation: the stddev of a unit normal truncated to [-2, 2].
 TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
@@ -49,22 +51,11 @@ def _float_dtype(dtype, who: str) -> np.dtype:
     return dt
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: ``init(shape, dtype="float32") -> np.ndarray``."""
 
     def __call__(self, shape, dtype="float32") -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):
@@ -307,36 +298,13 @@ _ALIASES = {"zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal":
             "orthogonal": Orthogonal}
 
 
-def serialize(initializer) -> dict:
-    """``{"class_name": ..., "config": ...}``, the form ``deserialize`` reads back."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-
-
-def deserialize(config: dict):
-    """An initializer from ``serialize``'s output."""
-    try:
-        cls = _CLASSES[config["class_name"]]
-    except (KeyError, TypeError):
-        raise ValueError(f"initializers.deserialize: expected {{'class_name': one of "
-                         f"{sorted(_CLASSES)}, 'config': {{...}}}}, got {config!r}") from None
-    return cls.from_config(config.get("config", {}))
+_CATALOG = Catalog("initializer", Initializer, _CLASSES.values(), _ALIASES,
+                   on_callable=lambda fn: fn, none_ok=True)
+serialize = _CATALOG.serialize
+deserialize = _CATALOG.deserialize
 
 
 def get(identifier):
     """An initializer from a name ("glorot_uniform", "GlorotUniform", ...), an instance, a
     class, a ``serialize`` dict or a callable ``(shape, dtype) -> array``; None gives None."""
-    if identifier is None or isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; valid names: "
-                             f"{', '.join(sorted(_ALIASES))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"cannot interpret {identifier!r} as an initializer")
+    return _CATALOG.get(identifier)

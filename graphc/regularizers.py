@@ -6,29 +6,18 @@ training loss: L1 = l1 * sum(|w|), L2 = l2 * sum(w^2) (no 1/2, as Keras), L1L2 =
 from __future__ import annotations
 
 import graphc as gc
-from graphc.catalog import Catalog
+from graphc.catalog import Catalog, Configurable
 
 
 def _tensor(x):
     return x if isinstance(x, gc.Tensor) else gc.constant(x)
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: ``penalty = regularizer(weight)``, a scalar Tensor of the weight's dtype."""
 
     def __call__(self, weight):
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _factor(value, name):

@@ -16,10 +16,10 @@ import math
 import numbers
 
 import graphc as gc
-from graphc.catalog import Catalog
+from graphc.catalog import Catalog, Configurable
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configurable):
     """Base class: ``schedule(step)``; subclasses implement ``_value(t, ops)`` where ``ops``
     is the ``math`` module for Python numbers and a graph namespace for Tensors."""
 
@@ -36,14 +36,6 @@ class LearningRateSchedule:
 
     def get_config(self) -> dict:
         raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _GraphMath:
