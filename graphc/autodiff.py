@@ -11,8 +11,8 @@ import numpy as np
 from .errors import DTypeError, GraphError, ShapeError
 from .graph import topological_order
 from .ops import math as m
-from .ops.registry import OPS, describe
-from .ops.shape_ops import cast, ones_like, reshape, stack, zeros_like
+from .ops.registry import OPS, apply, describe
+from .ops.shape_ops import cast, ones_like, reshape, scatter_slices, stack, zeros_like
 from .tensor import Tensor, Variable, as_tensor, format_shape, tagging
 
 
@@ -43,7 +43,14 @@ def grad(y, xs):
 
 
 def _backward(y: Tensor, targets: list) -> dict:
-    """Cotangents of every target, keyed by id. Only nodes between y and a target are visited."""
+    """Cotangents of every target, keyed by id. Only nodes between y and a target are visited.
+
+    Contributions that are basic-index scatters (``getitem_grad(g, x)``: zeros shaped like x
+    with g in x[index]) are not added one by one: x read through T slices (an unrolled
+    recurrent layer's x[:, t, :]) would cost T full-size zero arrays and T full-size adds,
+    O(T · size(x)). They wait in a list and become ONE ``scatter_slices`` node (one zero
+    array, each g added into its slice) when x's cotangent is needed, plus the sum of x's
+    other contributions."""
     order = topological_order([y])
     wanted = {id(t) for t in targets}
     # forward sweep: the nodes that depend on some target
@@ -53,8 +60,9 @@ def _backward(y: Tensor, targets: list) -> dict:
             depends.add(id(n))
     found: dict[int, Tensor] = {}
     pending: dict[int, Tensor] = {id(y): ones_like(y)}
+    scatters: dict[int, list] = {}   # id(x) -> [(g, normalized index), ...] awaiting one node
     for n in reversed(order):
-        g = pending.pop(id(n), None)
+        g = _collect(n, pending.pop(id(n), None), scatters.pop(id(n), None))
         if g is None:
             continue
         if id(n) in wanted:
@@ -68,10 +76,30 @@ def _backward(y: Tensor, targets: list) -> dict:
         for inp, gi in zip(n.inputs, input_grads):
             if gi is None or id(inp) not in depends:
                 continue
+            if gi.op == "getitem_grad" and gi.inputs[1] is inp:
+                _conform(gi, inp, n)   # the shape check only
+                part = gi.inputs[0]
+                if part.dtype != inp.dtype and inp.dtype.kind == "f":
+                    part = cast(part, inp.dtype)
+                scatters.setdefault(id(inp), []).append((part, gi.attrs["index"]))
+                continue
             gi = _conform(gi, inp, n)
             prev = pending.get(id(inp))
             pending[id(inp)] = gi if prev is None else m.add(prev, gi)
     return found
+
+
+def _collect(x: Tensor, summed, scatters):
+    """x's whole cotangent: its summed ordinary contributions plus its pending slice scatters
+    (one getitem_grad for a single slice, else one scatter_slices node)."""
+    if not scatters:
+        return summed
+    if len(scatters) == 1:
+        (part, index), = scatters
+        g = apply("getitem_grad", [part, x], index=index)
+    else:
+        g = scatter_slices([p for p, _ in scatters], [i for _, i in scatters], x)
+    return g if summed is None else m.add(summed, g)
 
 
 def _conform(g: Tensor, x: Tensor, node: Tensor) -> Tensor:

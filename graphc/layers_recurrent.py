@@ -40,11 +40,11 @@ therefore be known when the graph is built (``input_shape=(steps, features)``).
 
 Each step's input projection x_t W is its own matmul on the slice x[:, t, :] (rather than one
 matmul on the whole sequence then sliced): when the input is a placeholder no gradient flows
-into the slices at all. When one does (an Embedding or another recurrent layer below), each
-slice's adjoint is a scatter into a zero array of the input's full size, so that part of the
-backward pass costs O(T² · batch · features); a recurrent layer fed directly by another's
-``return_sequences`` output takes the per-step states themselves instead of slicing their
-stack, which avoids it there.
+into the slices at all. When one does (an Embedding or another recurrent layer below),
+``gc.grad`` gathers the T slice adjoints into one ``scatter_slices`` node (one zero array, T
+in-place adds), so that part of the backward pass is linear in T; a recurrent layer fed
+directly by another's ``return_sequences`` output takes the per-step states themselves
+instead of slicing their stack, which skips even that.
 """
 from __future__ import annotations
 

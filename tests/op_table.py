@@ -20,6 +20,7 @@ import numpy as np
 
 import graphc as gc
 from graphc.ops.registry import apply
+from graphc.ops.shape_ops import scatter_slices
 
 
 @dataclasses.dataclass
@@ -244,6 +245,13 @@ ROWS: list[Row] = [
         [normal(2), normal(3, 4)],
         lambda g, x: np.array([[0, 0, 0, 0], [g[0], 0, g[1], 0], [0, 0, 0, 0]]), grad=(0,),
         second=True),
+    Row("scatter_slices",
+        lambda a, b, c, x: scatter_slices([a, b, c], [(slice(0, 3), slice(None)), (slice(1, 4), slice(None)),
+                                                      (None, 2, slice(None, None, -2))], x),
+        [normal(3, 3), normal(3, 3), normal(1, 2), normal(4, 3)],
+        lambda a, b, c, x: (np.concatenate([a, np.zeros((1, 3))]) + np.concatenate([np.zeros((1, 3)), b])
+                            + np.array([[0, 0, 0], [0, 0, 0], [c[0, 1], 0, c[0, 0]], [0, 0, 0]])),
+        grad=(0, 1, 2), second=True, rtol=1e-13, atol=1e-15),
     Row("one_hot", lambda i: gc.one_hot(i, 4), [np.array([[0, 3, 5], [2, -1, 1]])],
         lambda i: ref_one_hot(i, 4)),
     Row("gather", lambda x, i: gc.gather(x, i, axis=0), [normal(5, 3), np.array([[4, 0], [2, 4]])],

@@ -473,6 +473,61 @@ defop("getitem_grad", ("g", "x"), lambda ins, at: (ins[1].shape, ins[0].dtype),
       doc="the cotangent of getitem: g placed into zeros shaped like x")
 
 
+def _split_indices(attrs) -> list:
+    """scatter_slices' indices: ``index`` is every normalized index laid end to end (a flat
+    tuple of ints, slices and None, so passes/cse.py can freeze it), ``lengths`` their sizes."""
+    flat, out, start = attrs["index"], [], 0
+    for k in attrs["lengths"]:
+        out.append(tuple(flat[start:start + k]))
+        start += k
+    return out
+
+
+def _scatter_slices(*parts, index, lengths):
+    *gs, x = parts
+    out = np.zeros(np.shape(x), dtype=gs[0].dtype)
+    start = 0
+    for g, k in zip(gs, lengths):
+        out[index[start:start + k]] += g   # += : overlapping slices add
+        start += k
+    return out
+
+
+def _scatter_slices_rule(inputs, attrs):
+    *gs, x = inputs
+    if not gs or len(gs) != len(attrs["lengths"]) or sum(attrs["lengths"]) != len(attrs["index"]):
+        raise ShapeError(f"scatter_slices: {len(gs)} cotangents for {len(attrs['lengths'])} indices")
+    for g, index in zip(gs, _split_indices(attrs)):
+        want, _ = _getitem_rule([x], {"index": index})
+        if g.ndim != len(want) or any(a is not None and b is not None and a != b
+                                      for a, b in zip(g.shape, want)):
+            raise ShapeError(f"scatter_slices: {describe(g)} does not fit {describe(x)}[{index}]")
+        if g.dtype != gs[0].dtype:
+            raise DTypeError(f"scatter_slices: cotangents of different dtypes: {describe(gs[0])}, "
+                             f"{describe(g)}")
+    return x.shape, gs[0].dtype
+
+
+def _scatter_slices_grad(n, g):
+    return [getitem(g, index) for index in _split_indices(n.attrs)] + [None]
+
+
+# inputs: the cotangents g_1..g_k of k basic-index slices of x, then x (for its run-time shape)
+defop("scatter_slices", ("*parts",), _scatter_slices_rule,
+      "scatter_slices({parts}, index={index}, lengths={lengths})",
+      grad=_scatter_slices_grad, helpers={"scatter_slices": _scatter_slices},
+      doc="the summed cotangents of many getitems of x: each g_i added into x[index_i] of one "
+          "zero array shaped like x")
+
+
+def scatter_slices(gs, indices, x):
+    """One node summing getitem_grad(g_i, x) with index_i over i (indices already normalized)."""
+    gs, x = [as_tensor(g) for g in gs], as_tensor(x)
+    indices = [tuple(i) for i in indices]
+    return apply("scatter_slices", [*gs, x], index=tuple(e for i in indices for e in i),
+                 lengths=tuple(len(i) for i in indices))
+
+
 def getitem(x, index):
     x = as_tensor(x)
     index = _normalize_index(x, index)
