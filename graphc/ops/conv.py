@@ -19,7 +19,9 @@ max((out - 1) * stride + k - in, 0), the odd cell at the bottom/right.
 
 Kernels: conv2d and the filter gradient are one im2col GEMM; the input gradient is one GEMM
 followed by a col2im scatter-add over the KH*KW taps (Python loops run over taps, never
-over pixels). Pools loop over the taps with strided slices.
+over pixels). Pools loop over the taps with strided slices; the max-pool gradient for
+non-overlapping windows (strides == pool_size, e.g. 2x2/2) first copies the taps out to contiguous
+planes (one transposed copy in, one out) so its comparisons run on contiguous memory.
 """
 from __future__ import annotations
 
@@ -291,9 +293,12 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads):
     dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
     # one GEMM per tap, scatter-added through a strided view (col2im without the big buffer:
     # measured faster than one GEMM into (N*OH*OW, KH*KW*C) columns for every C tried)
+    # (one product buffer reused by every tap: fresh multi-MB temporaries cost page faults)
+    prod = np.empty((g2d.shape[0], c), dtype=dxp.dtype)
     for a in range(kh):
         for bb in range(kw):
-            _tap(dxp, a, bb, strides, out)[...] += (g2d @ w[a, bb].T).reshape(n, out[0], out[1], c)
+            np.matmul(g2d, w[a, bb].T, out=prod)
+            _tap(dxp, a, bb, strides, out)[...] += prod.reshape(n, out[0], out[1], c)
     if t == b == l == r == 0:
         return dxp
     return dxp[:, t:t + h, l:l + wd, :]
@@ -312,21 +317,34 @@ def _pool_setup(shape, pool, strides, pads):
     return pads, _out_sizes((h, w), pool, strides, pads)
 
 
+def _pool_max(xp, pool, strides, out):
+    """The max over each window of the padded input: (N, OH, OW, C), a new array."""
+    taps = [_tap(xp, a, b, strides, out) for a in range(pool[0]) for b in range(pool[1])]
+    if len(taps) == 1:
+        return taps[0].copy()
+    y = np.maximum(taps[0], taps[1])
+    for s in taps[2:]:
+        np.maximum(y, s, out=y)
+    return y
+
+
 def _argmax_masks(xp, pool, strides, out):
     """Per tap of the window (row-major): ((a, b), mask), the mask true where that tap is the
     window's FIRST maximal cell. Built with comparisons, not masked copies (those are slow)."""
-    y = None
-    for a in range(pool[0]):
-        for b in range(pool[1]):
-            s = _tap(xp, a, b, strides, out)
-            y = s.copy() if y is None else np.maximum(y, s, out=y)
-    found = np.zeros(y.shape, dtype=bool)
-    for a in range(pool[0]):
-        for b in range(pool[1]):
-            eq = _tap(xp, a, b, strides, out) == y
+    y = _pool_max(xp, pool, strides, out)
+    found = None
+    last = pool[0] * pool[1] - 1
+    for k, (a, b) in enumerate((a, b) for a in range(pool[0]) for b in range(pool[1])):
+        eq = _tap(xp, a, b, strides, out) == y
+        if found is None:
+            first = eq
+            if k < last:
+                found = eq.copy()
+        else:
             first = np.greater(eq, found)  # eq and not found
-            found |= eq
-            yield (a, b), first
+            if k < last:
+                found |= eq
+        yield (a, b), first
 
 
 def _masked(v, mask, finite):
@@ -340,13 +358,7 @@ def _masked(v, mask, finite):
 def nn_max_pool2d(x, pool_size, strides, pads):
     x = np.asarray(x)
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    xp = _pad(x, pads, -np.inf)
-    y = None
-    for a in range(pool_size[0]):
-        for b in range(pool_size[1]):
-            s = _tap(xp, a, b, strides, out)
-            y = s.copy() if y is None else np.maximum(y, s, out=y)
-    return y
+    return _pool_max(_pad(x, pads, -np.inf), pool_size, strides, out)
 
 
 def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
@@ -356,10 +368,47 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
     (t, b), (l, r) = pads
     n, h, w, c = x.shape
-    dxp = np.zeros((n, h + t + b, w + l + r, c), dtype=np.result_type(g.dtype, x.dtype))
+    shape = (n, h + t + b, w + l + r, c)
+    dtype = np.result_type(g.dtype, x.dtype)
     finite = bool(np.isfinite(g).all())
-    for (a, bb), first in _argmax_masks(_pad(x, pads, -np.inf), pool_size, strides, out):
-        _tap(dxp, a, bb, strides, out)[...] += _masked(g, first, finite)
+    xp = _pad(x, pads, -np.inf)
+    if tuple(strides) == tuple(pool_size):
+        # non-overlapping windows (the common 2x2/2): every cell in at most one window. Copy the
+        # taps out to contiguous (KH*KW, N, OH, OW, C) planes, find the first maxima and write
+        # each tap's share there (all contiguous ops), then one transposed copy back into dx:
+        # measured faster than working on the strided (short inner loop) tap views
+        (kh, kw), (oh, ow) = pool_size, out
+        taps = np.empty((kh, kw, n, oh, ow, c), dtype=dtype)
+        np.copyto(taps, xp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c)
+                  .transpose(2, 4, 0, 1, 3, 5))
+        planes = taps.reshape(kh * kw, n, oh, ow, c)
+        y = planes[0].copy() if kh * kw == 1 else np.maximum(planes[0], planes[1])
+        for k in range(2, kh * kw):
+            np.maximum(y, planes[k], out=y)
+        found = None
+        for k in range(kh * kw):
+            eq = np.equal(planes[k], y)
+            if found is None:
+                first = eq
+                found = eq.copy() if kh * kw > 1 else None
+            else:
+                first = np.greater(eq, found)  # eq and not found
+                if k < kh * kw - 1:
+                    found |= eq
+            if finite:
+                np.multiply(g, first, out=planes[k])
+            else:
+                np.copyto(planes[k], np.where(first, g, dtype.type(0)))
+        exact = oh * kh == shape[1] and ow * kw == shape[2]
+        dxp = np.empty(shape, dtype=dtype) if exact else np.zeros(shape, dtype=dtype)
+        np.copyto(dxp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c)
+                  .transpose(2, 4, 0, 1, 3, 5), taps)
+    else:
+        dxp = np.zeros(shape, dtype=dtype)
+        for (a, bb), first in _argmax_masks(xp, pool_size, strides, out):
+            _tap(dxp, a, bb, strides, out)[...] += _masked(g, first, finite)
+    if t == b == l == r == 0:
+        return dxp
     return dxp[:, t:t + h, l:l + w, :]
 
 
