@@ -175,3 +175,14 @@ def test_trusted_path_skips_checks_but_computes_the_same():
     x = gc.placeholder((), "float64", name="x")
     f = gc.function([x], gc.exp(x) * 2.0)
     assert f.trusted(np.float64(0.5)) == f(0.5) == np.exp(0.5) * 2
+
+
+def test_checked_entry_takes_exact_0d_arrays_and_nd_arrays_without_copying():
+    a = gc.placeholder((), "float64", name="a")
+    v = gc.placeholder((3,), "float64", name="v")
+    f = gc.function([a, v], a * v)
+    vv = np.arange(3.0)
+    np.testing.assert_array_equal(f(np.array(2.0), vv), 2.0 * vv)      # 0-d array of a's dtype
+    np.testing.assert_array_equal(f(np.array(2, dtype=np.int32), vv), 2.0 * vv)  # converted
+    with pytest.raises(gc.DTypeError, match="'a'"):
+        f(np.array(2.0 + 1j), vv)

@@ -217,8 +217,12 @@ def _checked_entry(program, entry, args, namespace) -> list:
             namespace[scalar] = p.dtype.type
             python_types = {"f": "(float, int)", "i": "int", "u": "int", "b": "bool"}[p.dtype.kind]
             lines.append(f"    if type({a}) is not {scalar}:")
-            lines.append(f"        {a} = {scalar}({a}) if type({a}) in {python_types} else "
-                         f"_convert(_p{k}, {a})[()]")
+            lines.append(f"        if type({a}) in {python_types}:")
+            lines.append(f"            {a} = {scalar}({a})")
+            lines.append(f"        elif type({a}) is np.ndarray and {a}.dtype is {dt} and {a}.ndim == 0:")
+            lines.append(f"            {a} = {a}[()]")
+            lines.append("        else:")
+            lines.append(f"            {a} = _convert(_p{k}, {a})[()]")
         else:
             lines.append(f"    if type({a}) is not np.ndarray or {a}.dtype is not {dt} "
                          f"or {a}.shape != {tuple(p.shape)}:")
