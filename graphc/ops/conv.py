@@ -158,13 +158,17 @@ def _conv2d_rule(inputs, attrs):
     return (x.shape[0], oh, ow, w.shape[3]), dtype
 
 
+def _all_rank4(op, named):
+    """Each (role, tensor) must be 4-d; a message names the others too, for context."""
+    for role, t in named:
+        _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+
+
 def _conv2d_backprop_input_rule(inputs, attrs):
     g, w, x_ref = inputs
     op = "conv2d_backprop_input"
     _check_conv_attrs(op, attrs)
-    named = [("g", g), ("w", w), ("x_ref", x_ref)]
-    for role, t in named:
-        _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+    _all_rank4(op, [("g", g), ("w", w), ("x_ref", x_ref)])
     dtype = _float_inputs(op, [("g", g), ("w", w)])
     if None not in (g.shape[3], w.shape[3]) and g.shape[3] != w.shape[3]:
         raise ShapeError(f"{op}: channels differ: g {describe(g)} vs filter w {describe(w)}")
@@ -175,9 +179,7 @@ def _conv2d_backprop_filter_rule(inputs, attrs):
     x, g, w_ref = inputs
     op = "conv2d_backprop_filter"
     _check_conv_attrs(op, attrs)
-    named = [("x", x), ("g", g), ("w_ref", w_ref)]
-    for role, t in named:
-        _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+    _all_rank4(op, [("x", x), ("g", g), ("w_ref", w_ref)])
     dtype = _float_inputs(op, [("x", x), ("g", g)])
     return w_ref.shape, dtype
 
