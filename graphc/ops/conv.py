@@ -209,8 +209,7 @@ def _pool_grad_rule(op, ref_index, value_indices):
     def infer(inputs, attrs):
         _check_pool_attrs(op, attrs)
         named = [(f"input {i}", t) for i, t in enumerate(inputs)]
-        for role, t in named:
-            _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
+        _all_rank4(op, named)
         dtype = _float_inputs(op, [named[i] for i in value_indices])
         return inputs[ref_index].shape, dtype
     return infer
