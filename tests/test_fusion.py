@@ -58,6 +58,26 @@ def test_fusion_never_makes_a_cycle():
     np.testing.assert_allclose(gc.function([x], c)(xv), np.log(np.exp(xv)) * np.exp(xv).sum())
 
 
+def test_two_convex_kernels_never_need_each_other():
+    # Found by the random-gradient property test (this is the optimized gradient it built):
+    # a (3,) group {q, w} and a (2, 3) group {r, t, out} were each convex, but each read a
+    # value the other computed (q through a broadcast, the column sum of r), so neither
+    # kernel could run first.
+    x = gc.placeholder((2, 3), "float64", name="x")
+    s = gc.reduce_sum(x, axis=0)
+    q = 1.0 - gc.square(gc.tanh(s + s))
+    r = 1.0 - gc.square(gc.tanh(x + s))
+    t = gc.broadcast_to(gc.reshape(q, (1, 3)), (2, 3)) + r
+    w = q + gc.reshape(gc.reduce_sum(r, axis=0, keepdims=True), (3,))
+    out = t + gc.broadcast_to(gc.reshape(w, (1, 3)), (2, 3))
+    graph, _ = pipeline.run(Graph([out]))
+    schedule(graph)  # raises on a cycle
+    xv = np.random.default_rng(0).normal(size=(2, 3))
+    sv = xv.sum(0)
+    qv, rv = 1 - np.tanh(2 * sv) ** 2, 1 - np.tanh(xv + sv) ** 2
+    np.testing.assert_allclose(gc.function([x], out)(xv), qv + rv + qv + rv.sum(0), rtol=1e-12)
+
+
 def test_unfused_elementwise_ops_are_explained():
     x = gc.placeholder((4, 3), name="x")
     y = gc.reduce_sum(gc.exp(x), axis=1)

@@ -3,8 +3,10 @@ which becomes one kernel (one pass over memory instead of one per op).
 
 A group holds ops of one iteration shape; their external inputs may broadcast. Visiting the
 graph in topological order, a node joins the groups of its producers — merging them when it
-reads from several — unless the union would not be convex (a path leaving the group and
-coming back into it), which an exact, bounded backward search rules out.
+reads from several — unless the union could not run as one unit: a path leaving the group
+and coming back into it, directly or through another group (kernels run whole, so the
+graph of kernels must stay acyclic, not only each group convex). An exact, bounded forward
+search rules that out.
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ class _Groups:
     """Groups being grown: members per group, the group of each grouped node, and each
     group's earliest topological position."""
 
-    def __init__(self, position):
+    def __init__(self, position, users):
         self.position = position
+        self.users = users
         self.group_of: dict[int, int] = {}
         self.members: dict[int, list] = {}
         self.first: dict[int, int] = {}
@@ -47,39 +50,40 @@ class _Groups:
         self.members[g].append(node)
         self.group_of[id(node)] = g
 
-    def convex_with(self, node, groups) -> bool:
-        """Would ``groups`` plus ``node`` form a convex set (no path that leaves it and comes
-        back)? Every group is convex already and ``node`` comes after all their members, so a
-        new such path must end at ``node`` or, when several groups merge, run between them:
-        it starts from an external input of ``node`` or of a merged group. Nodes earlier than
-        the set's first member cannot be on it, which bounds the search."""
+    def acyclic_with(self, node, groups) -> bool:
+        """Could ``groups`` plus ``node`` run as one kernel? Not if a path leaves the set and
+        comes back into it: through plain nodes (the set would not be convex) or through
+        another group, which runs as one unit, so a path entering it at any member leaves at
+        every member (two convex groups can still need each other). A forward search from
+        the set's outside readers, treating each other group as one node, looks for such a
+        path. Only nodes visited so far are grouped, so nothing after ``node`` can lead back,
+        which bounds the search."""
         chosen = set(groups)
-        lowest = min(self.first[g] for g in groups)
-        starts = list(node.inputs)
-        if len(groups) > 1:
-            starts += [i for g in groups for m in self.members[g] for i in m.inputs]
-        stack = [i for i in starts
-                 if self.group_of.get(id(i)) not in chosen and self.position[id(i)] > lowest]
-        seen = set()
+        limit = self.position[id(node)]
+        stack = [u for g in groups for m in self.members[g] for u in self.users.get(m, ())
+                 if u is not node and self.group_of.get(id(u)) not in chosen]
+        seen: set[int] = set()
         while stack:
             n = stack.pop()
-            if id(n) in seen:
+            if n is node:
+                return False
+            if self.position[id(n)] > limit or id(n) in seen:
                 continue
-            seen.add(id(n))
+            g = self.group_of.get(id(n))
+            if g in chosen:
+                return False
+            unit = [n] if g is None else self.members[g]
+            seen.update(id(m) for m in unit)
             if len(seen) > _SEARCH_LIMIT:
                 return False  # conservative: do not fuse what could not be proved safe
-            for i in n.inputs:
-                if self.group_of.get(id(i)) in chosen:
-                    return False
-                if self.position[id(i)] > lowest:
-                    stack.append(i)
+            stack.extend(u for m in unit for u in self.users.get(m, ()))
         return True
 
 
 def fuse_elementwise(graph):
     report = PassReport("fuse_elementwise", len(graph), len(graph))
     users = graph.users()
-    groups = _Groups({id(n): i for i, n in enumerate(graph.nodes)})
+    groups = _Groups({id(n): i for i, n in enumerate(graph.nodes)}, users)
     refused: dict[int, str] = {}
 
     for node in graph.nodes:
@@ -90,9 +94,9 @@ def fuse_elementwise(graph):
             g = groups.group_of.get(id(i))
             if g is not None and g not in candidates and groups.members[g][0].shape == node.shape:
                 candidates.append(g)
-        chosen = candidates if candidates and groups.convex_with(node, candidates) else None
+        chosen = candidates if candidates and groups.acyclic_with(node, candidates) else None
         if chosen is None:  # merging all would not be convex: join the first group that fits
-            chosen = next(([g] for g in candidates if groups.convex_with(node, [g])), None)
+            chosen = next(([g] for g in candidates if groups.acyclic_with(node, [g])), None)
             if candidates and chosen is None:
                 refused[id(node)] = "joining its producers' kernel would make a cycle"
         if chosen:
