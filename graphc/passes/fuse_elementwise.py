@@ -3,12 +3,18 @@ which becomes one kernel (one pass over memory instead of one per op).
 
 A group holds ops of one iteration shape; their external inputs may broadcast. Visiting the
 graph in topological order, a node joins the groups of its producers — merging them when it
-reads from several — unless the union could not run as one unit: a path leaving the group
-and coming back into it, directly or through another group (kernels run whole, so the
-graph of kernels must stay acyclic, not only each group convex). An exact, bounded forward
-search rules that out.
+reads from several — unless the union would not be convex (a path leaving the group and
+coming back into it), which an exact, bounded backward search rules out.
+
+Convex groups are not enough: kernels run whole, so two convex groups that each read a value
+the other computes (through plain nodes between them) cannot both run first. Ruling that out
+during growth means searching through other groups, costly on large graphs for a case that
+is rare; so growth checks convexity only, and a final check on the graph of kernels dissolves
+a group in any cycle it finds (the smallest one, back into single ops) until none is left.
 """
 from __future__ import annotations
+
+import networkx as nx
 
 from ..kernel import close_kernel
 from ..ops.registry import OPS
@@ -25,9 +31,8 @@ class _Groups:
     """Groups being grown: members per group, the group of each grouped node, and each
     group's earliest topological position."""
 
-    def __init__(self, position, users):
+    def __init__(self, position):
         self.position = position
-        self.users = users
         self.group_of: dict[int, int] = {}
         self.members: dict[int, list] = {}
         self.first: dict[int, int] = {}
@@ -50,40 +55,39 @@ class _Groups:
         self.members[g].append(node)
         self.group_of[id(node)] = g
 
-    def acyclic_with(self, node, groups) -> bool:
-        """Could ``groups`` plus ``node`` run as one kernel? Not if a path leaves the set and
-        comes back into it: through plain nodes (the set would not be convex) or through
-        another group, which runs as one unit, so a path entering it at any member leaves at
-        every member (two convex groups can still need each other). A forward search from
-        the set's outside readers, treating each other group as one node, looks for such a
-        path. Only nodes visited so far are grouped, so nothing after ``node`` can lead back,
-        which bounds the search."""
+    def convex_with(self, node, groups) -> bool:
+        """Would ``groups`` plus ``node`` form a convex set (no path that leaves it and comes
+        back)? Every group is convex already and ``node`` comes after all their members, so a
+        new such path must end at ``node`` or, when several groups merge, run between them:
+        it starts from an external input of ``node`` or of a merged group. Nodes earlier than
+        the set's first member cannot be on it, which bounds the search."""
         chosen = set(groups)
-        limit = self.position[id(node)]
-        stack = [u for g in groups for m in self.members[g] for u in self.users.get(m, ())
-                 if u is not node and self.group_of.get(id(u)) not in chosen]
-        seen: set[int] = set()
+        lowest = min(self.first[g] for g in groups)
+        starts = list(node.inputs)
+        if len(groups) > 1:
+            starts += [i for g in groups for m in self.members[g] for i in m.inputs]
+        stack = [i for i in starts
+                 if self.group_of.get(id(i)) not in chosen and self.position[id(i)] > lowest]
+        seen = set()
         while stack:
             n = stack.pop()
-            if n is node:
-                return False
-            if self.position[id(n)] > limit or id(n) in seen:
+            if id(n) in seen:
                 continue
-            g = self.group_of.get(id(n))
-            if g in chosen:
-                return False
-            unit = [n] if g is None else self.members[g]
-            seen.update(id(m) for m in unit)
+            seen.add(id(n))
             if len(seen) > _SEARCH_LIMIT:
                 return False  # conservative: do not fuse what could not be proved safe
-            stack.extend(u for m in unit for u in self.users.get(m, ()))
+            for i in n.inputs:
+                if self.group_of.get(id(i)) in chosen:
+                    return False
+                if self.position[id(i)] > lowest:
+                    stack.append(i)
         return True
 
 
 def fuse_elementwise(graph):
     report = PassReport("fuse_elementwise", len(graph), len(graph))
     users = graph.users()
-    groups = _Groups({id(n): i for i, n in enumerate(graph.nodes)}, users)
+    groups = _Groups({id(n): i for i, n in enumerate(graph.nodes)})
     refused: dict[int, str] = {}
 
     for node in graph.nodes:
@@ -94,15 +98,18 @@ def fuse_elementwise(graph):
             g = groups.group_of.get(id(i))
             if g is not None and g not in candidates and groups.members[g][0].shape == node.shape:
                 candidates.append(g)
-        chosen = candidates if candidates and groups.acyclic_with(node, candidates) else None
+        chosen = candidates if candidates and groups.convex_with(node, candidates) else None
         if chosen is None:  # merging all would not be convex: join the first group that fits
-            chosen = next(([g] for g in candidates if groups.acyclic_with(node, [g])), None)
+            chosen = next(([g] for g in candidates if groups.convex_with(node, [g])), None)
             if candidates and chosen is None:
                 refused[id(node)] = "joining its producers' kernel would make a cycle"
         if chosen:
             groups.merge_into(chosen[0], node, chosen[1:])
         else:
             groups.new(node)
+
+    for m in _dissolve_cycles(graph.nodes, groups):
+        refused[id(m)] = "its kernel and another would each need the other's results first"
 
     roots = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
     position = groups.position
@@ -118,6 +125,52 @@ def fuse_elementwise(graph):
                                  + refused.get(id(node), _why_alone(node, users))))
     kernels.sort(key=lambda k: position[id(k.members[0])])
     return graph.with_kernels(kernels), report
+
+
+def _dissolve_cycles(nodes, groups) -> list:
+    """Make the graph of units (a group of several ops, or a single op) acyclic: while it has
+    a cycle, dissolve the smallest group of each strongly connected component back into
+    single ops. Returns the dissolved ops."""
+    dissolved = []
+    while True:
+        unit = {}
+        for n in nodes:
+            g = groups.group_of.get(id(n))
+            unit[id(n)] = g if g is not None and len(groups.members[g]) > 1 else ~id(n)
+        edges = {(unit[id(i)], unit[id(n)]) for n in nodes for i in n.inputs}
+        edges = [(a, b) for a, b in edges if a != b]
+        if _acyclic(edges):
+            return dissolved
+        quotient = nx.DiGraph(edges)
+        for component in nx.strongly_connected_components(quotient):
+            in_groups = [key for key in component if key >= 0]  # ~id(n) < 0 marks single ops
+            if len(component) > 1 and in_groups:
+                smallest = min(in_groups, key=lambda g: (len(groups.members[g]), g))
+                groups.first.pop(smallest)
+                for m in groups.members.pop(smallest):
+                    groups.new(m)
+                    dissolved.append(m)
+
+
+def _acyclic(edges) -> bool:
+    """Kahn's algorithm on an edge list (cheaper than building a networkx graph when, as
+    almost always, there is no cycle)."""
+    waiting: dict = {}
+    readers: dict = {}
+    for a, b in edges:
+        waiting[b] = waiting.get(b, 0) + 1
+        waiting.setdefault(a, 0)
+        readers.setdefault(a, []).append(b)
+    ready = [k for k, c in waiting.items() if c == 0]
+    done = 0
+    while ready:
+        k = ready.pop()
+        done += 1
+        for r in readers.get(k, ()):
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                ready.append(r)
+    return done == len(waiting)
 
 
 def _why_alone(node, users) -> str:
