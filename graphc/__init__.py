@@ -5,6 +5,7 @@ Build graphs of Tensors, differentiate them symbolically, optimize and compile t
 """
 from . import linalg, nn, passes, random
 from .autodiff import check_grad, grad, hessian, jacobian
+from .compile_cache import cache_dir, set_cache_dir
 from .compiler import Function, function, optimize
 from .compiler import backends_available as backends
 from .errors import BackendUnavailable, DTypeError, GraphError, ShapeError

@@ -13,6 +13,7 @@ import numpy as np
 
 import backends
 
+from . import compile_cache
 from . import passes as _passes
 from .errors import DTypeError, GraphError, ShapeError
 from . import memory
@@ -126,7 +127,7 @@ class Function:
         graph, inputs = self._graph_for(signature)
         reports = []
         if self.optimize:
-            graph, reports = _passes.run(graph)
+            graph, reports = compile_cache.optimize(graph, _passes.run)
         steps = schedule(graph)
         program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, _convert)
         executable = self.backend.compile(program)
