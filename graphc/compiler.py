@@ -65,6 +65,8 @@ class Function:
                              f"{', '.join(repr(p.name) for p in missing)} that are not among the inputs "
                              f"[{', '.join(repr(p.name) for p in self.inputs)}]")
         self.backend = backends.get(backend)
+        # a backend may take its own arrays as inputs (CuPy: device arrays stay on the device)
+        self._convert = getattr(self.backend, "convert_input", None) or _convert
         self.optimize = optimize
         self._by_name = {p.name: i for i, p in enumerate(self.inputs)}
         self._cache: dict[tuple, Specialization] = {}
@@ -118,7 +120,7 @@ class Function:
         for i, (p, v) in enumerate(zip(self.inputs, values)):
             if v is _MISSING:
                 raise GraphError(f"{self.name}: missing input {p.name!r}")
-            values[i] = _convert(p, v)
+            values[i] = self._convert(p, v)
         return values
 
     # -- compiling ----------------------------------------------------------------------------

@@ -38,6 +38,8 @@ import zipfile
 
 import numpy as np
 
+import backends
+
 from . import callbacks as callbacks_module
 from . import layers as layers_module
 from .compiler import function
@@ -120,6 +122,10 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"{self.name}.add: expected a gc.layers.Layer, got {layer!r}")
+        if getattr(layer, "return_state", False):
+            raise ValueError(f"{self.name}: {layer.name} ({type(layer).__name__}) has return_state=True and returns "
+                             "several tensors [output, *states]; a Sequential model passes one tensor from layer to "
+                             "layer. Call the layer on tensors directly (outputs = layer(x)) or drop return_state")
         if any(layer is other for other in self._layers):
             raise ValueError(f"{self.name}: layer {layer.name!r} is already in the model")
         names = {other.name for other in self._layers}
@@ -180,7 +186,9 @@ class Sequential:
                              "call build((None, ...)) or fit on data")
 
     def __call__(self, x, training=False):
-        """The model applied to a symbolic Tensor (like a layer)."""
+        """The model applied to a symbolic Tensor (like a layer). Masks travel with the tensors
+        from layer to layer (see ``graphc.layers``, "Masks"): an ``Embedding(mask_zero=True)``
+        masks the padding steps for the recurrent layers above it."""
         for layer in self._layers:
             x = layer(x, training=training)
         return x
@@ -241,6 +249,7 @@ class Sequential:
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"{self.name}.compile: metric names must be distinct and not 'loss', got {names}")
+        backends.get(backend)  # BackendUnavailable now, saying why, rather than at the first fit
         self.backend = backend
         self.compiled = True
         self._functions = None

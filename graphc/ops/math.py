@@ -90,9 +90,9 @@ def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
     return shape_ops.sum_to_like(g, x)
 
 
-def _defbinary(name, ufunc, template, grad, result=None, doc=""):
+def _defbinary(name, ufunc, template, grad, result=None, doc="", cuda=None):
     defop(name, ("x", "y"), _binary_rule(name, ufunc, result), template, grad=grad,
-          kind="elementwise", doc=doc)
+          kind="elementwise", doc=doc, scalar={"cuda": cuda})
 
     def build(x, y):
         return apply(name, operands(x, y))
@@ -101,9 +101,9 @@ def _defbinary(name, ufunc, template, grad, result=None, doc=""):
     return build
 
 
-def _defunary(name, template, grad, kind="float", doc="", numpy_out=None):
+def _defunary(name, template, grad, kind="float", doc="", numpy_out=None, cuda=None):
     defop(name, ("x",), _unary_rule(name, kind), template, grad=grad, kind="elementwise", doc=doc,
-          numpy_out=numpy_out)
+          numpy_out=numpy_out, scalar={"cuda": cuda})
 
     def build(x):
         return apply(name, [as_tensor(x)])
@@ -112,18 +112,28 @@ def _defunary(name, template, grad, kind="float", doc="", numpy_out=None):
     return build
 
 
+# -- CUDA templates ------------------------------------------------------------------------
+# ``cuda=`` is the op's per-element C++ expression for the GPU backend's generated kernels
+# (backends/cupy/cuda_codegen.py). {x}, {y}, {cond} are the operands, already converted to the
+# dtype NumPy's loop computes in (the result dtype; for comparisons, the operands' common
+# dtype); {T} is the C type of the result; attributes such as {alpha} are literals. Math
+# functions are CUDA's C++ overloads (exp(float) is expf), so literals are written ({T})0.5,
+# never a bare 0.5 that would turn float32 arithmetic into float64. gc_maximum, gc_minimum,
+# gc_abs and gc_pow are the small device functions of backends/cupy/preamble.py where NumPy's
+# semantics need more than an expression (NaN propagation, integer powers).
+
 # -- arithmetic --------------------------------------------------------------------------
 
 add = _defbinary("add", "add", "np.add({x}, {y})",
                  lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(g, n.inputs[1])],
-                 doc="x + y, elementwise with broadcasting")
+                 doc="x + y, elementwise with broadcasting", cuda="({x} + {y})")
 sub = _defbinary("sub", "subtract", "np.subtract({x}, {y})",
                  lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(neg(g), n.inputs[1])],
-                 result="numeric", doc="x - y")
+                 result="numeric", doc="x - y", cuda="({x} - {y})")
 mul = _defbinary("mul", "multiply", "np.multiply({x}, {y})",
                  lambda n, g: [unbroadcast(g * n.inputs[1], n.inputs[0]),
                                unbroadcast(g * n.inputs[0], n.inputs[1])],
-                 doc="x * y, elementwise")
+                 doc="x * y, elementwise", cuda="({x} * {y})")
 
 
 def _div_grad(n, g):
@@ -132,7 +142,8 @@ def _div_grad(n, g):
 
 
 div = _defbinary("div", "true_divide", "np.true_divide({x}, {y})", _div_grad,
-                 result="numeric", doc="x / y (true division; integers give float64, as NumPy)")
+                 result="numeric", doc="x / y (true division; integers give float64, as NumPy)",
+                 cuda="({x} / {y})")
 
 
 def _pow_grad(n, g):
@@ -150,7 +161,7 @@ def ones_like_value(x):
 
 
 pow = _defbinary("pow", "power", "np.power({x}, {y})", _pow_grad, result="numeric",
-                 doc="x ** y")  # noqa: A001 - the API name
+                 doc="x ** y", cuda="gc_pow({x}, {y})")  # noqa: A001 - the API name
 
 
 def _select_grad(pick_x):
@@ -170,50 +181,71 @@ def zeros_like_g(g):
 
 maximum = _defbinary("maximum", "maximum", "np.maximum({x}, {y})",
                      _select_grad(lambda x, y: greater_equal(x, y)), result="numeric",
-                     doc="elementwise max; at ties the gradient goes to x")
+                     doc="elementwise max; at ties the gradient goes to x",
+                     cuda="gc_maximum({x}, {y})")
 minimum = _defbinary("minimum", "minimum", "np.minimum({x}, {y})",
                      _select_grad(lambda x, y: less_equal(x, y)), result="numeric",
-                     doc="elementwise min; at ties the gradient goes to x")
+                     doc="elementwise min; at ties the gradient goes to x",
+                     cuda="gc_minimum({x}, {y})")
 
 # -- comparisons: bool results, no gradient ----------------------------------------------
 
-equal = _defbinary("equal", "equal", "np.equal({x}, {y})", None, result="bool", doc="x == y elementwise")
-not_equal = _defbinary("not_equal", "not_equal", "np.not_equal({x}, {y})", None, result="bool")
-less = _defbinary("less", "less", "np.less({x}, {y})", None, result="bool")
-less_equal = _defbinary("less_equal", "less_equal", "np.less_equal({x}, {y})", None, result="bool")
-greater = _defbinary("greater", "greater", "np.greater({x}, {y})", None, result="bool")
+equal = _defbinary("equal", "equal", "np.equal({x}, {y})", None, result="bool", doc="x == y elementwise",
+                   cuda="({x} == {y})")
+not_equal = _defbinary("not_equal", "not_equal", "np.not_equal({x}, {y})", None, result="bool",
+                       cuda="({x} != {y})")
+less = _defbinary("less", "less", "np.less({x}, {y})", None, result="bool", cuda="({x} < {y})")
+less_equal = _defbinary("less_equal", "less_equal", "np.less_equal({x}, {y})", None, result="bool",
+                        cuda="({x} <= {y})")
+greater = _defbinary("greater", "greater", "np.greater({x}, {y})", None, result="bool",
+                     cuda="({x} > {y})")
 greater_equal = _defbinary("greater_equal", "greater_equal", "np.greater_equal({x}, {y})", None,
-                           result="bool")
-logical_and = _defbinary("logical_and", "logical_and", "np.logical_and({x}, {y})", None, result="bool")
-logical_or = _defbinary("logical_or", "logical_or", "np.logical_or({x}, {y})", None, result="bool")
+                           result="bool", cuda="({x} >= {y})")
+# C++ converts any non-zero number (NaN included) to true, as NumPy's logical ops do
+logical_and = _defbinary("logical_and", "logical_and", "np.logical_and({x}, {y})", None, result="bool",
+                         cuda="({x} && {y})")
+logical_or = _defbinary("logical_or", "logical_or", "np.logical_or({x}, {y})", None, result="bool",
+                        cuda="({x} || {y})")
 
 # -- unary ---------------------------------------------------------------------------------
 
-neg = _defunary("neg", "np.negative({x})", lambda n, g: [neg(g)], kind="numeric", doc="-x")
-exp = _defunary("exp", "np.exp({x})", lambda n, g: [g * n], doc="e**x")
-log = _defunary("log", "np.log({x})", lambda n, g: [g / n.inputs[0]], doc="natural logarithm")
+neg = _defunary("neg", "np.negative({x})", lambda n, g: [neg(g)], kind="numeric", doc="-x",
+               cuda="(-{x})")
+exp = _defunary("exp", "np.exp({x})", lambda n, g: [g * n], doc="e**x", cuda="exp({x})")
+log = _defunary("log", "np.log({x})", lambda n, g: [g / n.inputs[0]], doc="natural logarithm",
+               cuda="log({x})")
 log1p = _defunary("log1p", "np.log1p({x})",
-                  lambda n, g: [g / (n.inputs[0] + scalar_like(1, n.inputs[0]))], doc="log(1 + x), accurate near 0")
+                  lambda n, g: [g / (n.inputs[0] + scalar_like(1, n.inputs[0]))], doc="log(1 + x), accurate near 0",
+                  cuda="log1p({x})")
 expm1 = _defunary("expm1", "np.expm1({x})",
-                  lambda n, g: [g * (n + scalar_like(1, n))], doc="exp(x) - 1, accurate near 0")
-sqrt = _defunary("sqrt", "np.sqrt({x})", lambda n, g: [g / (scalar_like(2, n) * n)], doc="square root")
+                  lambda n, g: [g * (n + scalar_like(1, n))], doc="exp(x) - 1, accurate near 0",
+                  cuda="expm1({x})")
+sqrt = _defunary("sqrt", "np.sqrt({x})", lambda n, g: [g / (scalar_like(2, n) * n)], doc="square root",
+                 cuda="sqrt({x})")
+# 1 / sqrt(x), rounded twice as NumPy's template does (CUDA's rsqrt is 2 ulp off)
 rsqrt = _defunary("rsqrt", "np.reciprocal(np.sqrt({x}))",
                   lambda n, g: [g * scalar_like(-0.5, n) * n / n.inputs[0]], doc="1 / sqrt(x)",
-                  numpy_out="np.sqrt({x}, out={out}); np.reciprocal({out}, out={out})")
+                  numpy_out="np.sqrt({x}, out={out}); np.reciprocal({out}, out={out})",
+                  cuda="(({T})1 / sqrt({x}))")
 square = _defunary("square", "np.square({x})",
-                   lambda n, g: [g * scalar_like(2, n) * n.inputs[0]], kind="numeric", doc="x * x")
+                   lambda n, g: [g * scalar_like(2, n) * n.inputs[0]], kind="numeric", doc="x * x",
+                   cuda="({x} * {x})")
 abs = _defunary("abs", "np.abs({x})", lambda n, g: [g * sign(n.inputs[0])], kind="numeric",  # noqa: A001
-                doc="|x|; gradient sign(x), 0 at 0")
-sign = _defunary("sign", "np.sign({x})", lambda n, g: [None], kind="numeric", doc="-1, 0 or 1")
-sin = _defunary("sin", "np.sin({x})", lambda n, g: [g * cos(n.inputs[0])])
-cos = _defunary("cos", "np.cos({x})", lambda n, g: [neg(g * sin(n.inputs[0]))])
+                doc="|x|; gradient sign(x), 0 at 0", cuda="gc_abs({x})")
+# NumPy's sign: 0 for ±0, NaN for NaN
+sign = _defunary("sign", "np.sign({x})", lambda n, g: [None], kind="numeric", doc="-1, 0 or 1",
+                 cuda="({x} > ({T})0 ? ({T})1 : ({x} < ({T})0 ? ({T})-1 : ({x} == ({T})0 ? ({T})0 : {x})))")
+sin = _defunary("sin", "np.sin({x})", lambda n, g: [g * cos(n.inputs[0])], cuda="sin({x})")
+cos = _defunary("cos", "np.cos({x})", lambda n, g: [neg(g * sin(n.inputs[0]))], cuda="cos({x})")
 tanh = _defunary("tanh", "np.tanh({x})",
-                 lambda n, g: [g * (scalar_like(1, n) - square(n))], doc="hyperbolic tangent")
+                 lambda n, g: [g * (scalar_like(1, n) - square(n))], doc="hyperbolic tangent",
+                 cuda="tanh({x})")
 # 0.5 tanh(x/2) + 0.5 is the logistic function without overflow for large |x|
 sigmoid = _defunary("sigmoid", "(np.tanh({x} * 0.5) * 0.5 + 0.5)",
                     lambda n, g: [g * n * (scalar_like(1, n) - n)], doc="1 / (1 + e**-x)",
                     numpy_out="np.multiply({x}, 0.5, out={out}); np.tanh({out}, out={out}); "
-                              "np.multiply({out}, 0.5, out={out}); np.add({out}, 0.5, out={out})")
+                              "np.multiply({out}, 0.5, out={out}); np.add({out}, 0.5, out={out})",
+                    cuda="(tanh({x} * ({T})0.5) * ({T})0.5 + ({T})0.5)")
 def _relu_grad(n, g):
     # TensorFlow's ReluGrad: g * (x > 0), so relu'(0) = 0; a product, which fuses as one ufunc
     from .shape_ops import cast
@@ -221,15 +253,19 @@ def _relu_grad(n, g):
 
 
 relu = _defunary("relu", "np.maximum({x}, 0)", _relu_grad, kind="numeric",
-                 doc="max(x, 0); relu'(0) = 0 as TensorFlow")
+                 doc="max(x, 0); relu'(0) = 0 as TensorFlow", cuda="gc_maximum({x}, ({T})0)")
+# NumPy's logaddexp(0, x): x + log1p(e**-x) for x > 0, else log1p(e**x) (NaN stays NaN)
 softplus = _defunary("softplus", "np.logaddexp(0, {x})",
-                     lambda n, g: [g * sigmoid(n.inputs[0])], doc="log(1 + e**x), stable")
+                     lambda n, g: [g * sigmoid(n.inputs[0])], doc="log(1 + e**x), stable",
+                     cuda="({x} > ({T})0 ? {x} + log1p(exp(-{x})) : log1p(exp({x})))")
 step = _defunary("step", "np.greater_equal({x}, 0).astype({x}.dtype)", lambda n, g: [None],
                  kind="numeric", doc="Heaviside step: 1 where x >= 0, else 0; gradient 0",
-                 numpy_out="np.greater_equal({x}, 0, out={out})")
-logical_not = _defunary("logical_not", "np.logical_not({x})", lambda n, g: [None], kind="bool")
+                 numpy_out="np.greater_equal({x}, 0, out={out})",
+                 cuda="({x} >= ({T})0 ? ({T})1 : ({T})0)")
+logical_not = _defunary("logical_not", "np.logical_not({x})", lambda n, g: [None], kind="bool",
+                        cuda="(!{x})")
 stop_gradient = _defunary("stop_gradient", "{x}", lambda n, g: [None], kind="any",
-                          doc="identity whose gradient is zero")
+                          doc="identity whose gradient is zero", cuda="{x}")
 
 
 # -- ops with attributes --------------------------------------------------------------------
@@ -242,7 +278,7 @@ def _leaky_grad(n, g):
 
 defop("leaky_relu", ("x",), _unary_rule("leaky_relu", "float"),
       "np.where({x} > 0, {x}, {x} * {alpha})", grad=_leaky_grad, kind="elementwise",
-      doc="x if x > 0 else alpha * x")
+      doc="x if x > 0 else alpha * x", scalar={"cuda": "({x} > ({T})0 ? {x} : {x} * ({T}){alpha})"})
 
 
 def leaky_relu(x, alpha=0.01):
@@ -257,7 +293,8 @@ def _elu_grad(n, g):
 
 defop("elu", ("x",), _unary_rule("elu", "float"),
       "np.where({x} > 0, {x}, {alpha} * np.expm1(np.minimum({x}, 0)))", grad=_elu_grad,
-      kind="elementwise", doc="x if x > 0 else alpha * (e**x - 1)")
+      kind="elementwise", doc="x if x > 0 else alpha * (e**x - 1)",
+      scalar={"cuda": "({x} > ({T})0 ? {x} : ({T}){alpha} * expm1({x}))"})
 
 
 def elu(x, alpha=1.0):
@@ -279,7 +316,7 @@ def _where_grad(n, g):
 
 
 defop("where", ("cond", "x", "y"), _where_rule, "np.where({cond}, {x}, {y})", grad=_where_grad,
-      kind="elementwise", doc="x where cond else y")
+      kind="elementwise", doc="x where cond else y", scalar={"cuda": "({cond} ? {x} : {y})"})
 
 
 def where(cond, x, y):

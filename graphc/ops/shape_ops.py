@@ -30,7 +30,8 @@ def _cast_grad(n, g):
 
 defop("cast", ("x",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"])),
       "np.asarray({x}).astype({dtype})", grad=_cast_grad, kind="elementwise",
-      doc="convert to another dtype", numpy_out="np.copyto({out}, {x}, casting='unsafe')")
+      doc="convert to another dtype", numpy_out="np.copyto({out}, {x}, casting='unsafe')",
+      scalar={"cuda": "(({T}){x})"})  # C++ conversion: truncation toward 0, NaN -> true
 
 
 def cast(x, dtype):

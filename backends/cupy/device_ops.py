@@ -1,0 +1,279 @@
+"""Device implementations of the ops whose NumPy kernels are Python helpers (graphc/ops/*.py
+``helpers=``): convolution and pooling, scatters and gathers, one-hot, softmax cross-entropy.
+
+Each is written once against an *array module* ``xp`` — CuPy for the arrays this backend
+passes, NumPy for NumPy arrays — with the same algorithm as graphc's NumPy kernel it mirrors
+(im2col + GEMM convolution, per-tap pooling loops). The normal test suite runs them with NumPy
+arrays against graphc's own kernels (tests/test_cuda_lowering.py), so the algorithms are checked
+without a GPU; on a GPU the same code runs on CuPy arrays. Nothing here converts to the host.
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy
+
+
+def array_module(*arrays):
+    """CuPy if any argument is a CuPy array, else NumPy."""
+    for a in arrays:
+        if type(a).__module__.partition(".")[0] == "cupy":
+            return sys.modules["cupy"]
+    return numpy
+
+
+def _scatter_add(xp, target, index, values) -> None:
+    """target[index] += values, adding repeated indices (np.add.at)."""
+    if xp is numpy:
+        numpy.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+# -- shapes and indexing -----------------------------------------------------------------------
+
+def sum_to(g, shape):
+    """Sum ``g`` over the axes broadcasting added or stretched to reach it from ``shape``."""
+    xp = array_module(g)
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, tuple(shape))
+
+
+def scatter_basic(g, x, index):
+    """g placed at x[index] in zeros shaped like x (the cotangent of basic indexing)."""
+    xp = array_module(g, x)
+    out = xp.zeros(x.shape, dtype=g.dtype)
+    out[index] = g
+    return out
+
+
+def scatter_slices(*parts, index, lengths):
+    """The cotangents g_i of many basic-index slices of x, added into one zero array."""
+    *gs, x = parts
+    xp = array_module(*parts)
+    out = xp.zeros(x.shape, dtype=gs[0].dtype)
+    start = 0
+    for g, k in zip(gs, lengths):
+        out[index[start:start + k]] += g
+        start += k
+    return out
+
+
+def concat_part(g, *xs, axis, index):
+    start = sum(x.shape[axis] for x in xs[:index])
+    sl = [slice(None)] * g.ndim
+    sl[axis] = slice(start, start + xs[index].shape[axis])
+    return g[tuple(sl)]
+
+
+def one_hot(indices, depth, dtype):
+    xp = array_module(indices)
+    return (indices[..., None] == xp.arange(depth)).astype(dtype)
+
+
+def gather_grad(g, indices, x, axis):
+    """g scatter-added into zeros shaped like x at ``indices`` along ``axis``."""
+    xp = array_module(g, indices, x)
+    n = x.shape[axis]
+    k = indices.ndim
+    # move the gathered axes of g to the front, scatter into (n, rest...), move back
+    gm = xp.moveaxis(g, tuple(range(axis, axis + k)), tuple(range(k)))
+    rest = gm.shape[k:]
+    buf = xp.zeros((n,) + rest, dtype=g.dtype)
+    _scatter_add(xp, buf, xp.where(indices < 0, indices + n, indices), gm)
+    return xp.ascontiguousarray(xp.moveaxis(buf, 0, axis))
+
+
+def reduced_count(x, axis):
+    xp = array_module(x)
+    return xp.asarray(math.prod(x.shape[a] for a in axis), dtype=x.dtype)
+
+
+def softmax_xent(labels, logits):
+    xp = array_module(labels, logits)
+    z = logits - xp.max(logits, axis=-1, keepdims=True)
+    log_p = z - xp.log(xp.sum(xp.exp(z), axis=-1, keepdims=True))
+    return -xp.sum(labels * log_p, axis=-1)
+
+
+# -- convolution and pooling (NHWC, HWIO; graphc/ops/conv.py's semantics) ----------------------
+
+def _same_pads(size, k, s):
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def _resolve_pads(pads, spatial, kernel, strides):
+    if isinstance(pads, str):  # "same", resolved from the run-time sizes
+        return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
+    return pads
+
+
+def _out_sizes(spatial, kernel, strides, pads):
+    return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(spatial, kernel, strides, pads))
+
+
+def _pad(xp, x, pads, value=0.0):
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    n, h, w, c = x.shape
+    xp_ = xp.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
+    xp_[:, t:t + h, l:l + w, :] = x
+    return xp_
+
+
+def _tap(padded, a, b, strides, out):
+    """The cells tap (a, b) of every window reads: (N, OH, OW, C), a strided view."""
+    (sh, sw), (oh, ow) = strides, out
+    return padded[:, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw, :]
+
+
+def _im2col(xp, x, kernel, strides, pads):
+    n, h, w, c = x.shape
+    pads = _resolve_pads(pads, (h, w), kernel, strides)
+    oh, ow = _out_sizes((h, w), kernel, strides, pads)
+    padded = xp.ascontiguousarray(_pad(xp, x, pads))
+    s_n, s_h, s_w, s_c = padded.strides
+    (kh, kw), (sh, sw) = kernel, strides
+    windows = xp.lib.stride_tricks.as_strided(
+        padded, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h, s_w, s_c))
+    return xp.ascontiguousarray(windows).reshape(n * oh * ow, kh * kw * c), (oh, ow)
+
+
+def nn_conv2d(x, w, strides, pads):
+    xp = array_module(x, w)
+    kh, kw, c, o = w.shape
+    cols, (oh, ow) = _im2col(xp, x, (kh, kw), strides, pads)
+    return xp.matmul(cols, w.reshape(kh * kw * c, o)).reshape(x.shape[0], oh, ow, o)
+
+
+def nn_conv2d_backprop_input(g, w, x_ref, strides, pads):
+    xp = array_module(g, w)
+    n, h, wd, c = x_ref.shape
+    kh, kw, _, o = w.shape
+    pads = _resolve_pads(pads, (h, wd), (kh, kw), strides)
+    (t, b), (l, r) = pads
+    out = g.shape[1:3]
+    g2d = g.reshape(-1, o)
+    dxp = xp.zeros((n, h + t + b, wd + l + r, c), dtype=g.dtype)
+    for a in range(kh):       # one GEMM per tap, added into the cells that tap read
+        for bb in range(kw):
+            prod = xp.matmul(g2d, w[a, bb].T).reshape(n, out[0], out[1], c)
+            _tap(dxp, a, bb, strides, out)[...] += prod
+    return xp.ascontiguousarray(dxp[:, t:t + h, l:l + wd, :])
+
+
+def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads):
+    xp = array_module(x, g)
+    kh, kw, c, o = w_ref.shape
+    cols, _ = _im2col(xp, x, (kh, kw), strides, pads)
+    return xp.matmul(cols.T, g.reshape(-1, o)).reshape(kh, kw, c, o)
+
+
+def _pool_setup(shape, pool, strides, pads):
+    h, w = shape[1:3]
+    pads = _resolve_pads(pads, (h, w), pool, strides)
+    return pads, _out_sizes((h, w), pool, strides, pads)
+
+
+def _taps(pool):
+    return [(a, b) for a in range(pool[0]) for b in range(pool[1])]
+
+
+def _first_maxima(xp, padded, pool, strides, out):
+    """Per tap (row-major): ((a, b), mask) with mask true where that tap is its window's first
+    maximal cell."""
+    taps = _taps(pool)
+    y = _tap(padded, *taps[0], strides, out)
+    for a, b in taps[1:]:
+        y = xp.maximum(y, _tap(padded, a, b, strides, out))
+    found = None
+    for a, b in taps:
+        eq = _tap(padded, a, b, strides, out) == y
+        first = eq if found is None else eq & ~found
+        found = eq if found is None else found | eq
+        yield (a, b), first
+
+
+def nn_max_pool2d(x, pool_size, strides, pads):
+    xp = array_module(x)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    padded = _pad(xp, x, pads, -numpy.inf)
+    y = None
+    for a, b in _taps(pool_size):
+        s = _tap(padded, a, b, strides, out)
+        y = xp.array(s) if y is None else xp.maximum(y, s)
+    return xp.ascontiguousarray(y)
+
+
+def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
+    """Each window's cotangent to its first maximal cell (recomputed from x, as graphc's
+    NumPy kernel; ``out_value`` is not read)."""
+    xp = array_module(x, g)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    (t, b), (l, r) = pads
+    n, h, w, c = x.shape
+    dxp = xp.zeros((n, h + t + b, w + l + r, c), dtype=g.dtype)
+    zero = xp.zeros((), dtype=g.dtype)
+    for (a, bb), first in _first_maxima(xp, _pad(xp, x, pads, -numpy.inf), pool_size, strides, out):
+        _tap(dxp, a, bb, strides, out)[...] += xp.where(first, g, zero)
+    return xp.ascontiguousarray(dxp[:, t:t + h, l:l + w, :])
+
+
+def nn_max_pool2d_select(x, v, pool_size, strides, pads):
+    xp = array_module(x, v)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    vp = _pad(xp, v, pads, 0.0)
+    zero = xp.zeros((), dtype=v.dtype)
+    y = None
+    for (a, b), first in _first_maxima(xp, _pad(xp, x, pads, -numpy.inf), pool_size, strides, out):
+        part = xp.where(first, _tap(vp, a, b, strides, out), zero)
+        y = part if y is None else y + part
+    return y
+
+
+def _valid_counts(xp, spatial, pool, strides, pads, out, dtype):
+    """How many unpadded cells each window covers: (OH, OW, 1)."""
+    counts = []
+    for n, k, s, (lo, _), o in zip(spatial, pool, strides, pads, out):
+        start = numpy.arange(o) * s - lo
+        counts.append(numpy.minimum(start + k, n) - numpy.maximum(start, 0))
+    table = (counts[0][:, None] * counts[1][None, :]).astype(dtype)[:, :, None]
+    return xp.asarray(table)
+
+
+def nn_avg_pool2d(x, pool_size, strides, pads):
+    xp = array_module(x)
+    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    padded = _pad(xp, x, pads, 0.0)
+    y = None
+    for a, b in _taps(pool_size):
+        s = _tap(padded, a, b, strides, out)
+        y = xp.array(s) if y is None else y + s
+    return y / _valid_counts(xp, x.shape[1:3], pool_size, strides, pads, out, y.dtype)
+
+
+def nn_avg_pool2d_grad(g, x_ref, pool_size, strides, pads):
+    xp = array_module(g)
+    n, h, w, c = x_ref.shape
+    pads, out = _pool_setup((n, h, w, c), pool_size, strides, pads)
+    gs = g / _valid_counts(xp, (h, w), pool_size, strides, pads, out, g.dtype)
+    (t, b), (l, r) = pads
+    dxp = xp.zeros((n, h + t + b, w + l + r, c), dtype=gs.dtype)
+    for a, bb in _taps(pool_size):
+        _tap(dxp, a, bb, strides, out)[...] += gs
+    return xp.ascontiguousarray(dxp[:, t:t + h, l:l + w, :])
+
+
+HELPERS = {f.__name__: f for f in (
+    sum_to, scatter_basic, scatter_slices, concat_part, one_hot, gather_grad, reduced_count,
+    softmax_xent, nn_conv2d, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
+    nn_max_pool2d_grad, nn_max_pool2d_select, nn_avg_pool2d, nn_avg_pool2d_grad)}
