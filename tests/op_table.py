@@ -290,10 +290,10 @@ ROWS: list[Row] = [
         lambda x: x[:, 0] * x[:, 1] * x[:, 2] * x[:, 3], grad=(0,), second=True, rtol=1e-14),
     Row("reduce_prod", lambda x: gc.reduce_prod(x, axis=1),
         [np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5], [1.0, 2.0, 0.5]])],
-        lambda x: np.array([0.0, 0.0, 1.0]), grad=(0,), second=True, name="zeros", float32=False,
-        known_bug=("reduce_prod's gradient rule picks between constant branches by the number of "
-                   "zeros, so its own derivative is 0 where the true one is a product of the "
-                   "other elements (e.g. d/dx0 of d/dx1 prod([0, 2, 3]) = 3, graphc gives 0)")),
+        lambda x: np.array([0.0, 0.0, 1.0]), grad=(0,), second=True, name="zeros", float32=False),
+    Row("reduce_prod", lambda x: gc.reduce_prod(x, axis=1),
+        [np.array([[0.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.5, 2.0]])],
+        lambda x: np.zeros(3), grad=(0,), second=True, name="three_or_four_zeros", float32=False),
     Row("argmax", lambda x: gc.argmax(x, axis=1), [np.array([[1.0, 3.0, 3.0], [2.0, -1.0, 0.0]])],
         lambda x: np.array([1, 0])),
     Row("argmin", lambda x: gc.argmin(x, axis=0), [np.array([[1.0, 3.0, 3.0], [2.0, -1.0, 3.0]])],

@@ -93,17 +93,34 @@ def _extremum_grad(n, g):
 
 
 def _prod_grad(n, g):
-    # d prod / d x_i = product of the other elements, computed without dividing by zero
+    """d prod / d x_i = the product of the other elements, without dividing by zero.
+
+    With P the product of the non-zero elements and z the zero elements (x where it is 0,
+    else 0), that is e_{k-1}(z without x_i) * P for a zero x_i and e_k(z) * P / x_i for a
+    non-zero one, k the number of zeros and e_m the elementary symmetric polynomials. Their
+    values are 0 unless k <= 1, but written out (from power sums of z) for k <= 3 they keep
+    the right derivatives: second derivatives are then exact at any number of zeros (for k
+    >= 4 every derivative of order <= 2 of the other elements' product is 0 at the point).
+    """
     (x,) = n.inputs
     axes, keepdims = n.attrs["axis"], n.attrs["keepdims"]
-    zero = m.scalar_like(0, x)
+    zero, one = m.scalar_like(0, x), m.scalar_like(1, x)
     is_zero = m.equal(x, zero)
-    nonzero = m.where(is_zero, m.scalar_like(1, x), x)
-    prod_nonzero = reduce_prod(nonzero, axis=axes, keepdims=True)
-    zeros_here = reduce_sum(cast(is_zero, x.dtype), axis=axes, keepdims=True)
-    others = m.where(m.equal(zeros_here, zero), prod_nonzero / nonzero,
-                     m.where(m.logical_and(m.equal(zeros_here, m.scalar_like(1, x)), is_zero),
-                             broadcast_like(prod_nonzero, x), m.zeros_like_g(x)))
+    nonzero = m.where(is_zero, one, x)
+    p = reduce_prod(nonzero, axis=axes, keepdims=True)
+    count = reduce_sum(cast(is_zero, x.dtype), axis=axes, keepdims=True)
+    z = m.where(is_zero, x, m.zeros_like_g(x))  # 0 in value; carries the zeros' derivatives
+    s1, s2, s3 = (reduce_sum(z if k == 1 else m.pow(z, m.scalar_like(k, x)), axis=axes, keepdims=True)
+                  for k in (1, 2, 3))
+    half, sixth = m.scalar_like(0.5, x), m.scalar_like(1 / 6, x)
+    e = [one, s1, (s1 * s1 - s2) * half, (s1 * s1 * s1 - 3.0 * s1 * s2 + 2.0 * s3) * sixth]
+    t1, t2 = s1 - z, s2 - z * z  # power sums of the zeros other than x_i
+    e_others = [one, t1, (t1 * t1 - t2) * half]
+    others = m.zeros_like_g(x)
+    for k in (3, 2, 1, 0):
+        at_zero = e_others[k - 1] * p if k else m.zeros_like_g(x)
+        branch = m.where(is_zero, broadcast_like(at_zero, x), e[k] * (p / nonzero))
+        others = m.where(m.equal(count, m.scalar_like(k, x)), branch, others)
     g = keep_reduced_dims(g, x, axes, keepdims)
     return [g * others]
 
