@@ -136,46 +136,78 @@ def _tap(padded, a, b, strides, out):
     return padded[:, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw, :]
 
 
-def _im2col(xp, x, kernel, strides, pads):
+def _effective(kernel, dilations):
+    """The span of a dilated window: (k - 1)·d + 1 per axis."""
+    return tuple((k - 1) * d + 1 for k, d in zip(kernel, dilations))
+
+
+def _conv_setup(shape, kernel, strides, pads, dilations):
+    span = _effective(kernel, dilations)
+    pads = _resolve_pads(pads, shape[1:3], span, strides)
+    return pads, _out_sizes(shape[1:3], span, strides, pads)
+
+
+def _tap_at(padded, a, b, strides, out, dilations):
+    """The cells tap (a, b) of a dilated window reads: rows a·dh + i·sh, columns b·dw + j·sw."""
+    return _tap(padded, a * dilations[0], b * dilations[1], strides, out)
+
+
+def _group_cols(xp, x, kernel, strides, pads, dilations, groups):
+    """im2col per group: (G, N·OH·OW, KH·KW·C/G), and (OH, OW). The windows are a strided
+    view of the padded input (dilation only changes its strides), copied once."""
     n, h, w, c = x.shape
-    pads = _resolve_pads(pads, (h, w), kernel, strides)
-    oh, ow = _out_sizes((h, w), kernel, strides, pads)
+    pads, (oh, ow) = _conv_setup(x.shape, kernel, strides, pads, dilations)
     padded = xp.ascontiguousarray(_pad(xp, x, pads))
     s_n, s_h, s_w, s_c = padded.strides
-    (kh, kw), (sh, sw) = kernel, strides
+    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilations
     windows = xp.lib.stride_tricks.as_strided(
-        padded, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h, s_w, s_c))
-    return xp.ascontiguousarray(windows).reshape(n * oh * ow, kh * kw * c), (oh, ow)
+        padded, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c))
+    cg = c // groups
+    per_group = windows.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
+    return xp.ascontiguousarray(per_group).reshape(groups, n * oh * ow, kh * kw * cg), (oh, ow)
 
 
-def nn_conv2d(x, w, strides, pads):
+def _group_filters(w, groups):
+    """w (KH, KW, C/G, O) -> (G, KH·KW·C/G, O/G): filter block g as a GEMM operand."""
+    kh, kw, cg, o = w.shape
+    return w.reshape(kh, kw, cg, groups, o // groups).transpose(3, 0, 1, 2, 4).reshape(
+        groups, kh * kw * cg, o // groups)
+
+
+def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
+    """Grouped, dilated convolution as one batched GEMM over the groups (cuBLAS on CuPy)."""
     xp = array_module(x, w)
-    kh, kw, c, o = w.shape
-    cols, (oh, ow) = _im2col(xp, x, (kh, kw), strides, pads)
-    return xp.matmul(cols, w.reshape(kh * kw * c, o)).reshape(x.shape[0], oh, ow, o)
+    kh, kw, cg, o = w.shape
+    cols, (oh, ow) = _group_cols(xp, x, (kh, kw), strides, pads, dilations, groups)
+    y = xp.matmul(cols, _group_filters(w, groups))          # (G, N·OH·OW, O/G)
+    return xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(x.shape[0], oh, ow, o)
 
 
-def nn_conv2d_backprop_input(g, w, x_ref, strides, pads):
+def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), groups=1):
     xp = array_module(g, w)
     n, h, wd, c = x_ref.shape
-    kh, kw, _, o = w.shape
-    pads = _resolve_pads(pads, (h, wd), (kh, kw), strides)
+    kh, kw, cg, o = w.shape
+    pads, out = _conv_setup(x_ref.shape, (kh, kw), strides, pads, dilations)
     (t, b), (l, r) = pads
-    out = g.shape[1:3]
-    g2d = g.reshape(-1, o)
+    g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)   # (G, N·OH·OW, O/G)
     dxp = xp.zeros((n, h + t + b, wd + l + r, c), dtype=g.dtype)
-    for a in range(kh):       # one GEMM per tap, added into the cells that tap read
+    for a in range(kh):       # one batched GEMM per tap, added into the cells that tap read
         for bb in range(kw):
-            prod = xp.matmul(g2d, w[a, bb].T).reshape(n, out[0], out[1], c)
-            _tap(dxp, a, bb, strides, out)[...] += prod
+            w_tap = w[a, bb].reshape(cg, groups, o // groups).transpose(1, 2, 0)  # (G, O/G, C/G)
+            prod = xp.matmul(g_groups, w_tap)                                     # (G, N·OH·OW, C/G)
+            prod = prod.transpose(1, 0, 2).reshape(n, out[0], out[1], c)
+            _tap_at(dxp, a, bb, strides, out, dilations)[...] += prod
     return xp.ascontiguousarray(dxp[:, t:t + h, l:l + wd, :])
 
 
-def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads):
+def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), groups=1):
     xp = array_module(x, g)
-    kh, kw, c, o = w_ref.shape
-    cols, _ = _im2col(xp, x, (kh, kw), strides, pads)
-    return xp.matmul(cols.T, g.reshape(-1, o)).reshape(kh, kw, c, o)
+    kh, kw, cg, o = w_ref.shape
+    cols, _ = _group_cols(xp, x, (kh, kw), strides, pads, dilations, groups)
+    g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)   # (G, N·OH·OW, O/G)
+    dw = xp.matmul(cols.transpose(0, 2, 1), g_groups)                  # (G, KH·KW·C/G, O/G)
+    dw = dw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4)
+    return xp.ascontiguousarray(dw).reshape(kh, kw, cg, o)
 
 
 def _pool_setup(shape, pool, strides, pads):

@@ -5,11 +5,11 @@ way or the other, so nothing can reach the CPU unnoticed:
 
 * ``SAME_AS_NUMPY``: the op's NumPy template is run as it is, with ``np`` bound to CuPy —
   for the ops where CuPy's function has NumPy's semantics (matmul through cuBLAS, views,
-  concatenate, take, linalg, argmax);
+  concatenate, take, linalg, argmax) — and with its helper functions (``helpers=`` of the
+  defop: convolution, pooling, scatters, ...) resolved to the device versions of the same
+  name and signature in device_ops.py, never to the NumPy ones;
 * ``DEVICE_TEMPLATES``: a template written for CuPy — reductions with their result dtype
-  spelled out, shapes read from ``.shape`` (not ``np.shape``), CuPy's seeded RandomState, and
-  the helpers of device_ops.py (im2col convolution, pooling, scatters) where graphc's NumPy
-  kernel is a Python function over NumPy.
+  spelled out, shapes read from ``.shape``, CuPy's seeded RandomState.
 
 An op in neither table cannot be lowered: ``device_template`` raises, naming it.
 """
@@ -21,6 +21,11 @@ from graphc.ops.registry import OPS
 SAME_AS_NUMPY = frozenset({
     "matmul", "reshape", "transpose", "concat", "expand_dims", "squeeze", "broadcast_to", "fill",
     "getitem", "gather", "inv", "pinv", "argmax", "argmin",
+    # NumPy templates calling helpers: device_ops.py has each helper, same name and signature
+    "sum_to_like", "getitem_grad", "scatter_slices", "concat_part", "one_hot", "gather_grad",
+    "softmax_cross_entropy", "reduced_count", "conv2d", "conv2d_backprop_input",
+    "conv2d_backprop_filter", "max_pool2d", "max_pool2d_grad", "max_pool2d_select", "avg_pool2d",
+    "avg_pool2d_grad",
 })
 
 DEVICE_TEMPLATES = {
@@ -28,30 +33,12 @@ DEVICE_TEMPLATES = {
     "reshape_like": "np.reshape({x}, {ref}.shape)",
     "broadcast_like": "np.broadcast_to({x}, numpy.broadcast_shapes({x}.shape, {ref}.shape))",
     "fill_like": "np.full({ref}.shape, {value}, dtype={dtype})",
-    "sum_to_like": "sum_to({g}, {ref}.shape)",
     # reductions, with NumPy's result dtype (int32 sums to int64, int means are float64)
     "reduce_sum": "np.sum({x}, axis={axis}, dtype={out_dtype}, keepdims={keepdims})",
     "reduce_mean": "np.mean({x}, axis={axis}, dtype={out_dtype}, keepdims={keepdims})",
     "reduce_prod": "np.prod({x}, axis={axis}, dtype={out_dtype}, keepdims={keepdims})",
     "reduce_max": "np.max({x}, axis={axis}, keepdims={keepdims})",
     "reduce_min": "np.min({x}, axis={axis}, keepdims={keepdims})",
-    "reduced_count": "reduced_count({x}, {axis})",
-    # scatters, gathers, one-hot, softmax cross-entropy (device_ops.py)
-    "getitem_grad": "scatter_basic({g}, {x}, {index})",
-    "scatter_slices": "scatter_slices({parts}, index={index}, lengths={lengths})",
-    "concat_part": "concat_part({parts}, axis={axis}, index={index})",
-    "one_hot": "one_hot({indices}, {depth}, {dtype})",
-    "gather_grad": "gather_grad({g}, {indices}, {x}, {axis})",
-    "softmax_cross_entropy": "softmax_xent({labels}, {logits})",
-    # convolution (im2col + cuBLAS GEMM) and pooling (device_ops.py)
-    "conv2d": "nn_conv2d({x}, {w}, {strides}, {pads})",
-    "conv2d_backprop_input": "nn_conv2d_backprop_input({g}, {w}, {x_ref}, {strides}, {pads})",
-    "conv2d_backprop_filter": "nn_conv2d_backprop_filter({x}, {g}, {w_ref}, {strides}, {pads})",
-    "max_pool2d": "nn_max_pool2d({x}, {pool_size}, {strides}, {pads})",
-    "max_pool2d_grad": "nn_max_pool2d_grad({x}, {out}, {g}, {pool_size}, {strides}, {pads})",
-    "max_pool2d_select": "nn_max_pool2d_select({x}, {v}, {pool_size}, {strides}, {pads})",
-    "avg_pool2d": "nn_avg_pool2d({x}, {pool_size}, {strides}, {pads})",
-    "avg_pool2d_grad": "nn_avg_pool2d_grad({g}, {x_ref}, {pool_size}, {strides}, {pads})",
     # random ops: one cupy.random.RandomState per node, seeded by the op's seed
     "random_uniform": "{rng}.uniform({minval}, {maxval}, {shape}, dtype={dtype})",
     "random_normal": "{rng}.normal({mean}, {stddev}, {shape}, dtype={dtype})",
