@@ -46,6 +46,7 @@ class Specialization:
     executable: object
     seconds: float
     memory: object = None
+    program: Program | None = None
 
 
 class Function:
@@ -106,6 +107,36 @@ class Function:
             return self(*args)
         return spec.executable.fn(*args)
 
+    def profile(self, *args, repeat: int = 10, **kwargs):
+        """Run the function ``repeat`` times on these inputs and report the wall time of each
+        step (fused kernel or single op), slowest first (a ``graphc.profile.Profile``; print
+        it). An instrumented copy of the generated code does the timing; variables are put
+        back as they were, so profiling a training step trains nothing."""
+        from . import profile as _profile
+        values = self._bind(args, kwargs)
+        signature = tuple(v.shape for v in values)
+        spec = self._cache.get(signature) or self._specialize(signature)
+        try:
+            executable = self.backend.compile(spec.program, profile=True)
+        except TypeError:
+            raise GraphError(f"{self.name}: the {self.backend.name} backend cannot profile "
+                             f"(the numpy backend can)") from None
+        variables = [v for v, _ in self.updates]
+        saved = [v._value for v in variables]
+        try:
+            executable.run(values)  # warm-up: first-touch allocations, caches
+            executable.step_seconds[:] = [0.0] * len(executable.step_seconds)
+            for _ in range(repeat):
+                executable.run(values)
+            start = time.perf_counter()
+            for _ in range(repeat):
+                spec.executable.run(values)
+            total = (time.perf_counter() - start) / repeat
+        finally:
+            for v, value in zip(variables, saved):
+                v._value = value
+        return _profile.build(self.name, spec.program.steps, executable.step_seconds, repeat, total)
+
     def _bind(self, args, kwargs) -> list:
         if len(args) > len(self.inputs):
             raise GraphError(f"{self.name}: takes {len(self.inputs)} inputs, got {len(args)}")
@@ -134,7 +165,7 @@ class Function:
         program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, _convert)
         executable = self.backend.compile(program)
         spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start,
-                              program.memory)
+                              program.memory, program)
         if signature is not None:
             self._cache[signature] = spec
         return spec

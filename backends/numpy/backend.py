@@ -24,6 +24,7 @@ class NumpyExecutable:
         exec(code, module.namespace)  # noqa: S102 - our own generated code
         self.fn = module.namespace[module.fn_name]
         self.checked = module.namespace[module.entry] if module.entry else None
+        self.step_seconds = module.namespace.get("_step_seconds")  # None unless profiling
 
     def run(self, values):
         """Run on inputs already checked and converted."""
@@ -61,8 +62,9 @@ class NumpyBackend:
     def unavailable_reason(self):
         return None  # NumPy is a dependency: always usable
 
-    def compile(self, program) -> NumpyExecutable:
-        module = generate(program)
+    def compile(self, program, profile=False) -> NumpyExecutable:
+        """``profile``: the code also times each step (``step_seconds`` per step, summed)."""
+        module = generate(program, profile)
         return NumpyExecutable(module, f"<graphc-numpy-{program.name}-{next(_serial)}>")
 
     def asarray(self, value):
