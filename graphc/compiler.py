@@ -6,6 +6,7 @@ shapes. Each new input signature is compiled once (lazily) and cached.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import time
 
@@ -116,11 +117,10 @@ class Function:
         values = self._bind(args, kwargs)
         signature = tuple(v.shape for v in values)
         spec = self._cache.get(signature) or self._specialize(signature)
-        try:
-            executable = self.backend.compile(spec.program, profile=True)
-        except TypeError:
+        if "profile" not in inspect.signature(self.backend.compile).parameters:
             raise GraphError(f"{self.name}: the {self.backend.name} backend cannot profile "
-                             f"(the numpy backend can)") from None
+                             f"(the numpy backend can)")
+        executable = self.backend.compile(spec.program, profile=True)
         variables = [v for v, _ in self.updates]
         saved = [v._value for v in variables]
         try:
