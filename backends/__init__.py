@@ -10,7 +10,7 @@ import importlib
 from typing import Callable
 
 _FACTORIES: dict[str, Callable] = {}
-_MODULES = {"numpy": "backends.numpy", "cupy": "backends.cupy"}
+_MODULES = {"numpy": "backends.numpy", "cupy": "backends.cupy", "dask": "backends.dask"}
 _instances: dict[str, object] = {}
 
 

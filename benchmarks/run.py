@@ -38,7 +38,10 @@ WORKLOADS = {
     "W4": "w4_chain",
     "W5": "w5_cnn_step",
     "W6": "w6_digits",
+    "W7": "w7_dask",
 }
+# Run only when named on the command line: W7 starts clusters of worker processes (Dask)
+OPT_IN = {"W7"}
 
 
 def load(workload_id):
@@ -54,7 +57,8 @@ def load(workload_id):
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
     ap.add_argument("workloads", nargs="*", metavar="W",
-                    help=f"workload ids ({', '.join(WORKLOADS)}); default: all available")
+                    help=f"workload ids ({', '.join(WORKLOADS)}); default: all available except "
+                         f"{', '.join(sorted(OPT_IN))} (name them to run them)")
     ap.add_argument("--reps", type=int, default=10, help="timed repetitions per implementation (default 10)")
     ap.add_argument("--quick", action="store_true",
                     help="a short smoke run: sizes scaled by 1/16 (unless --size-scale), W4 at fewer "
@@ -120,7 +124,7 @@ def main(argv=None):
     versions = harness.peer_versions(ctx.peers)
     print("# peers: " + ", ".join(f"{k}={v or 'not-installed'}" for k, v in versions.items()))
 
-    chosen = args.ids or list(WORKLOADS)
+    chosen = args.ids or [w for w in WORKLOADS if w not in OPT_IN]
     start = time.perf_counter()
     for wid in chosen:
         try:

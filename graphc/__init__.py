@@ -24,5 +24,6 @@ from .render import render, to_dot
 from .tensor import Tensor, Variable, constant, placeholder, variable
 from . import activations, initializers, losses, metrics, optimizers, regularizers
 from . import callbacks, data, datasets, layers, models
+from . import distribute   # Dask: data-parallel fit, out-of-core predict (dask imported on use)
 
 __version__ = "0.1.0"

@@ -453,7 +453,7 @@ class Sequential:
     # -- training -----------------------------------------------------------------------------
     def fit(self, x, y, *, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, callbacks=None, verbose=1, class_weight=None, sample_weight=None,
-            initial_epoch=0):
+            initial_epoch=0, distribute=None):
         """Train for ``epochs`` passes over (x, y) in mini-batches of ``batch_size`` (the last
         may be smaller); returns the ``History``.
 
@@ -463,6 +463,8 @@ class Sequential:
         weight (classes not listed weigh 1); ``sample_weight``: a weight per sample. Every
         input is checked before anything is trained (lengths, feature shape, NaN/inf, labels
         valid for the loss). ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        ``distribute``: a ``dask.distributed.Client`` (or ``"threads"``) to train data-parallel
+        on Dask, each global batch split across the workers (see ``graphc.distribute``).
         """
         who = f"{self.name}.fit"
         self._require_compiled("fit")
@@ -495,6 +497,9 @@ class Sequential:
             raise ValueError(f"{who}: no training samples")
 
         train_step = self.train_function
+        if distribute is not None:   # data-parallel on Dask: graphc/distribute.py
+            from .distribute import data_parallel_step
+            train_step = data_parallel_step(self, distribute)
         steps = math.ceil(len(x) / batch_size)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
                   "samples": len(x)}

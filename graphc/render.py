@@ -88,7 +88,10 @@ def as_graph(obj) -> tuple[Graph, list, str | None]:
         return Graph(tensors), [], None
     graph = getattr(obj, "graph", None)
     if isinstance(graph, Graph):  # a compiled Function: its optimized graph and fused kernels
-        return graph, list(getattr(obj, "kernels", None) or []), getattr(obj, "name", None)
+        # ... or the groups its backend draws instead (the Dask backend: what runs per chunk)
+        groups = getattr(getattr(obj, "backend", None), "render_groups", None)
+        kernels = groups(obj) if groups is not None else getattr(obj, "kernels", None)
+        return graph, list(kernels or []), getattr(obj, "name", None)
     if callable(getattr(obj, "to_graph", None)):  # a model
         return obj.to_graph(), [], getattr(obj, "name", None)
     raise TypeError(
@@ -299,8 +302,9 @@ def build_digraph(obj, *, title=None, legend=False, output_labels=None):
     outputs = {id(t) for t in graph.outputs}
     owner = kernel_groups(graph, kernels)
     clusters = [graphviz.Digraph(name=f"cluster_kernel_{k}") for k in range(len(kernels))]
-    for k, cluster in enumerate(clusters):
-        cluster.attr(label=f"kernel {k}", **KERNEL_STYLE)
+    for k, cluster in enumerate(clusters):   # a group may carry its own label and style
+        style = {**KERNEL_STYLE, **getattr(kernels[k], "style", {})}
+        cluster.attr(label=dot_text(getattr(kernels[k], "label", None) or f"kernel {k}"), **style)
 
     # Nodes, each in its kernel's cluster when it has one; then edges (tensors) into each node.
     for t in graph.nodes:
