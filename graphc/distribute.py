@@ -17,6 +17,9 @@ they compute what the single-process graphs compute, up to float rounding:
 - ``predict(model, x)``: the inference graph over a dask.array ``x`` of any size, chunk by
   chunk, returned lazily as a dask.array (store it with ``da.store`` or reduce it): memory is
   bounded by a few chunks per worker.
+- ``from_npy(path, rows)`` / ``to_npy(array, path)``: a ``.npy`` file larger than memory as a
+  dask.array whose blocks the workers read themselves, and a dask.array written block by block
+  by the workers (a NumPy memmap inside a Dask graph would be pickled whole, not shared).
 
 ``distribute`` is a ``dask.distributed.Client`` (a ``LocalCluster`` or a real cluster: same
 code; its workers need graphc installed), the string ``"threads"`` (Dask's local threaded
@@ -32,7 +35,7 @@ import numpy as np
 
 from .compiler import function
 
-__all__ = ["DataParallel", "data_parallel_step", "predict", "to_npy"]
+__all__ = ["DataParallel", "data_parallel_step", "from_npy", "predict", "to_npy"]
 
 
 class DataParallel:
@@ -141,3 +144,25 @@ def to_npy(array, path, compute=True):
     import dask.array as da
     np.lib.format.open_memmap(os.fspath(path), mode="w+", dtype=array.dtype, shape=array.shape).flush()
     return da.store(array, NpyFile(path, array.shape, array.dtype), lock=False, compute=compute)
+
+
+def _read_rows(path, lo, hi):
+    return np.array(np.load(path, mmap_mode="r")[lo:hi])
+
+
+def from_npy(path, rows):
+    """A ``.npy`` file as a dask.array of blocks of ``rows`` rows, each read by the task that
+    needs it (the file must be on a filesystem every worker sees)."""
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
+    path = os.path.abspath(os.fspath(path))
+    header = np.load(path, mmap_mode="r")
+    shape, dtype = header.shape, header.dtype
+    del header
+    name = f"graphc-npy-{os.path.basename(path)}-{os.stat(path).st_mtime_ns}"
+    starts = range(0, shape[0], rows)
+    tail = (0,) * (len(shape) - 1)
+    layer = {(name, i) + tail: (_read_rows, path, lo, min(lo + rows, shape[0])) for i, lo in enumerate(starts)}
+    chunks = (tuple(min(rows, shape[0] - lo) for lo in starts),) + tuple((d,) for d in shape[1:])
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[])
+    return da.Array(graph, name, chunks, dtype=dtype, meta=np.empty((0,) * len(shape), dtype))

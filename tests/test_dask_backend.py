@@ -102,7 +102,7 @@ def test_plan_per_chunk_regions_tree_reductions_and_once_tasks():
     assert sorted(n.op for n in chunk.partials) == ["matmul", "reduce_sum"]
     assert chunk.combine == ["sum", "sum"]
     source = f.source
-    assert "# plan (Dask runs it):" in source and "tree reduction (sum)" in source
+    assert "# plan (Dask runs it):" in source and "combined (sum) by one Dask tree reduction" in source
     assert "# --- region chunk0: runs per chunk" in source and "# --- region once1: runs once" in source
 
 

@@ -82,6 +82,17 @@ def test_data_parallel_cnn_with_batch_norm_on_local_threads():
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
+def test_npy_files_larger_than_memory_in_and_out(client, tmp_path):
+    x, _ = _digits(300)
+    np.save(tmp_path / "x.npy", x)
+    model = _mlp()
+    xd = gc.distribute.from_npy(tmp_path / "x.npy", rows=64)      # read block by block by the workers
+    assert xd.chunks[0] == (64, 64, 64, 64, 44)
+    with dask.config.set(scheduler=client):
+        gc.distribute.to_npy(gc.distribute.predict(model, xd), tmp_path / "p.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict(x), rtol=1e-5, atol=1e-6)
+
+
 def test_predict_on_the_cluster_matches_predict(client):
     x, y = _digits(300)
     model = _mlp()
@@ -142,3 +153,14 @@ def test_a_killed_worker_is_replaced_and_the_result_is_unchanged(client):
     assert got == want                      # same chunks, same tree: bit for bit
     client.wait_for_workers(2, timeout=60)
     assert set(client.run(os.getpid).values()) != set(pids.values())   # the nanny started a new one
+
+
+def test_w7_benchmark_runs_and_checks_every_implementation():
+    from test_benchmarks import parse, run_suite
+    proc = run_suite("W7", "--quick", "--size-scale", "0.01", "--reps", "2", "--peers", "none", timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = parse(proc.stdout)
+    impls = [r["impl"] for r in rows]
+    assert impls.count("graphc-dask-cluster-2w") == 2 and "graphc-dask-cluster-1w" in impls
+    assert all(r["checked"] == "reference" or r["checked"].startswith("ok") for r in rows)
+    assert not parse(proc.stdout, "FAIL")

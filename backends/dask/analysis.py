@@ -46,7 +46,6 @@ class Layout:
     combine: dict   # id(node) -> how its per-chunk partials combine (cross-chunk nodes only)
     split: dict     # (id(consumer), input position) -> (axis, scale): a replicated operand
     #                 that each chunk reads only its own rows of
-    random: set     # id(node): random ops whose samples are drawn chunk by chunk
     rescaled: list = dataclasses.field(default_factory=list)   # chunked nodes with scale != 1
 
     def check_rows(self, chunks):
@@ -89,14 +88,11 @@ class _Rule:
     rescale: Fraction | None = None  # the output's scale over its chunked inputs' (a reshape)
 
 
-REPLICATED = _Rule()
-
-
 def analyze(graph, chunked_inputs: dict) -> Layout:
     """The layout of every node of ``graph`` when the placeholders in ``chunked_inputs``
     (placeholder -> axis) arrive split along that axis. Raises GraphError for an op that
     cannot run chunk by chunk."""
-    layout = Layout({}, {}, {}, {}, set())
+    layout = Layout({}, {}, {}, {})
     for node in graph.nodes:
         if node.op == "placeholder" and node in chunked_inputs:
             layout.axis[id(node)] = chunked_inputs[node]
@@ -124,8 +120,6 @@ def analyze(graph, chunked_inputs: dict) -> Layout:
             layout.combine[id(node)] = rule.combine
         for position, axis in rule.split.items():
             layout.split[(id(node), position)] = (axis, scale)
-        if OPS[node.op].kind == "random":
-            layout.random.add(id(node))
     return layout
 
 

@@ -23,6 +23,7 @@ added, dropped or fused differently.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 from graphc import memory
@@ -64,11 +65,11 @@ class Region:
     def describe(self) -> str:
         kernels = sum(1 for s in self.steps if isinstance(s, Kernel))
         ops = sum(len(nodes_of(s)) for s in self.steps)
-        where = "per chunk" if self.chunked else "once    "
-        text = f"{self.name:<8} {where}  {ops} ops ({kernels} fused kernels)"
+        where = "per chunk" if self.chunked else "once"
+        text = f"{self.name:<8} {where:<10} {ops} ops ({kernels} fused kernels)"
         if self.partials:
-            combos = ", ".join(f"{n.op} ({kind})" for n, kind in zip(self.partials, self.combine))
-            text += f"; partials: {combos}"
+            counts = collections.Counter(f"{n.op} ({kind})" for n, kind in zip(self.partials, self.combine))
+            text += "; partials: " + ", ".join(k + (f" ×{c}" if c > 1 else "") for k, c in counts.items())
         return text
 
 
@@ -90,8 +91,9 @@ class Plan:
             lines.append(region.describe())
             if region.partials:
                 kinds = ", ".join(sorted(set(region.combine)))
-                lines.append(f"tree{region.level:<4} tree    Dask tree reduction ({kinds}) of the "
-                             f"{len(region.partials)} partials of {region.name}, all in one tree")
+                count = len(region.partials)
+                lines.append(f"{'tree' + str(region.level):<8} {'tree':<10} the {count} partial{'s' * (count > 1)} "
+                             f"of {region.name} combined ({kinds}) by one Dask tree reduction")
         return "\n".join(lines)
 
 
