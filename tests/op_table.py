@@ -138,6 +138,24 @@ def ref_conv2d(x, w, stride, pad):
     return out
 
 
+def ref_conv2d_dilated_grouped(x, w, dilation, groups, pad=0):
+    """Stride 1; tap (a, b) reads cell (i + a·d, j + b·d); filter oc sees group oc // (O/G)."""
+    n, h, wd, c = x.shape
+    kh, kw, cg, o = w.shape
+    xp = np.zeros((n, h + 2 * pad, wd + 2 * pad, c), dtype=x.dtype)
+    xp[:, pad:pad + h, pad:pad + wd] = x
+    oh, ow = h + 2 * pad - (kh - 1) * dilation, wd + 2 * pad - (kw - 1) * dilation
+    out = np.zeros((n, oh, ow, o), dtype=x.dtype)
+    for oc in range(o):
+        first = oc // (o // groups) * cg
+        for i in range(oh):
+            for j in range(ow):
+                patch = xp[:, i:i + (kh - 1) * dilation + 1:dilation, j:j + (kw - 1) * dilation + 1:dilation,
+                           first:first + cg]
+                out[:, i, j, oc] = np.einsum("nabc,abc->n", patch, w[..., oc])
+    return out
+
+
 def ref_pool(x, k, reduce):
     n, h, w, c = x.shape
     out = np.zeros((n, h // k, w // k, c), dtype=x.dtype)
@@ -312,6 +330,15 @@ ROWS: list[Row] = [
     Row("conv2d", lambda x, w: gc.nn.conv2d(x, w, strides=2), [normal(2, 5, 5, 1), normal(3, 3, 1, 2)],
         lambda x, w: ref_conv2d(x, w, 2, 0), grad=(0, 1), second=True, name="stride2", rtol=1e-12,
         atol=1e-13),
+    Row("conv2d", lambda x, w: gc.nn.conv2d(x, w, padding=1, dilations=2),
+        [normal(1, 5, 6, 2), normal(2, 3, 2, 2)], lambda x, w: ref_conv2d_dilated_grouped(x, w, 2, 1, pad=1),
+        grad=(0, 1), second=True, name="dilated", rtol=1e-12, atol=1e-13),
+    Row("conv2d", lambda x, w: gc.nn.conv2d(x, w, groups=2), [normal(2, 4, 4, 4), normal(2, 2, 2, 4)],
+        lambda x, w: ref_conv2d_dilated_grouped(x, w, 1, 2), grad=(0, 1), second=True, name="groups",
+        rtol=1e-12, atol=1e-13),
+    Row("conv2d", lambda x, w: gc.nn.conv2d(x, w, dilations=2, groups=3), [normal(1, 5, 5, 3), normal(2, 2, 1, 6)],
+        lambda x, w: ref_conv2d_dilated_grouped(x, w, 2, 3), grad=(0, 1), second=True, name="depthwise",
+        rtol=1e-12, atol=1e-13),
     # distinct values (spaced 0.3 apart, jittered): no ties inside a window
     Row("max_pool2d", lambda x: gc.nn.max_pool2d(x, 2),
         [np.arange(32.0).reshape(1, 4, 4, 2)[..., ::-1] * 0.3 + normal(1, 4, 4, 2) * 0.01],

@@ -61,25 +61,30 @@ def ref_pads(padding, hw, khw, strides):
     return tuple(tuple(p) for p in padding)
 
 
-def ref_conv2d(x, w, strides, pads):
+def ref_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
+    """Output pixel by output pixel: filter oc belongs to group oc // (O/G) and reads that
+    group's C/G input channels; tap (a, b) reads the padded cell (i·sh + a·dh, j·sw + b·dw)."""
     n, h, wd, c = x.shape
-    kh, kw, _, o = w.shape
+    kh, kw, cg, o = w.shape
+    assert cg * groups == c and o % groups == 0
     (t, b), (l, r) = pads
     sh, sw = strides
+    dh, dw = dilations
     xp = np.zeros((n, h + t + b, wd + l + r, c), x.dtype)
     xp[:, t:t + h, l:l + wd, :] = x
-    oh = (h + t + b - kh) // sh + 1
-    ow = (wd + l + r - kw) // sw + 1
+    oh = (h + t + b - ((kh - 1) * dh + 1)) // sh + 1
+    ow = (wd + l + r - ((kw - 1) * dw + 1)) // sw + 1
     y = np.zeros((n, oh, ow, o), np.float64)
     for bi in range(n):
         for i in range(oh):
             for j in range(ow):
                 for oc in range(o):
+                    first = (oc // (o // groups)) * cg
                     acc = 0.0
                     for a in range(kh):
                         for bb in range(kw):
-                            for ci in range(c):
-                                acc += xp[bi, i * sh + a, j * sw + bb, ci] * w[a, bb, ci, oc]
+                            for ci in range(cg):
+                                acc += xp[bi, i * sh + a * dh, j * sw + bb * dw, first + ci] * w[a, bb, ci, oc]
                     y[bi, i, j, oc] = acc
     return y
 
@@ -445,6 +450,210 @@ def test_conv2d_gradients_symbolic_same(case):
     dynamic = evaluate(OPS["conv2d"].grad(yd, gd), {xd: X, kd: W, gd: G})
     for a, b in zip(static, dynamic):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+# -- conv2d: dilation and groups --------------------------------------------------------------------
+
+DG_CASES = [
+    # (N, H, W, C, KH, KW, O, strides, padding, dilations, groups)
+    (1, 7, 7, 1, 3, 3, 1, 1, "valid", 2, 1),
+    (2, 8, 9, 2, 3, 3, 3, 1, "same", 2, 1),
+    (1, 9, 8, 2, 3, 2, 2, 1, "same", (3, 2), 1),           # odd/even effective windows (7, 3)
+    (1, 9, 9, 1, 2, 2, 2, 1, "same", 3, 1),                # even kernel, dilated: span 4
+    (1, 6, 7, 2, 3, 3, 2, 2, "same", 2, 1),                # strides and dilation together
+    (2, 7, 6, 3, 2, 3, 2, (2, 1), 1, (1, 2), 1),
+    (1, 5, 5, 2, 3, 3, 2, 1, ((2, 1), (0, 3)), 2, 1),
+    (1, 3, 3, 1, 3, 3, 1, 1, "same", 2, 1),                # span 5 > input 3 with SAME padding
+    (2, 6, 6, 4, 3, 3, 6, 1, "valid", 1, 2),               # grouped
+    (1, 7, 6, 6, 3, 2, 3, 1, "same", 1, 3),                # one filter per group
+    (2, 6, 7, 6, 2, 2, 6, (2, 1), "same", 1, 2),
+    (1, 8, 8, 4, 3, 3, 8, 1, "same", 2, 4),                # groups = C: depthwise, multiplier 2
+    (2, 5, 6, 3, 3, 3, 3, 1, "same", 1, 3),                # depthwise, multiplier 1
+    (1, 9, 7, 3, 2, 3, 6, 2, "valid", 1, 3),               # depthwise, strided
+    (1, 9, 9, 4, 3, 3, 4, 1, 2, (2, 1), 2),                # everything at once
+    (1, 4, 4, 8, 1, 1, 4, 1, "valid", 1, 4),               # 1x1 grouped (a block-diagonal GEMM)
+]
+
+
+def _random_dg_cases(count, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        n = int(rng.integers(1, 3))
+        groups = int(rng.choice([1, 2, 3, 4]))
+        c = groups * int(rng.integers(1, 3))
+        o = groups * int(rng.integers(1, 3))
+        h, w = (int(v) for v in rng.integers(1, 11, 2))
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        dil = int(rng.integers(1, 4)) if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(1, 4, 2))
+        strides = int(rng.integers(1, 3)) if rng.random() < 0.6 else tuple(int(v) for v in rng.integers(1, 3, 2))
+        padding = ["valid", "same", int(rng.integers(0, 3))][rng.integers(0, 3)]
+        span = tuple((k - 1) * d + 1 for k, d in zip((kh, kw), _strides2(dil)))
+        pads = ref_pads(padding, (h, w), span, _strides2(strides))
+        if h + sum(pads[0]) < span[0] or w + sum(pads[1]) < span[1]:
+            continue
+        cases.append((n, h, w, c, kh, kw, o, strides, padding, dil, groups))
+    return cases
+
+
+ALL_DG_CASES = DG_CASES + _random_dg_cases(40, seed=17)
+
+
+def _dg_graph(case, static=True):
+    n, h, w, c, kh, kw, o, strides, padding, dil, groups = case
+    x = placeholder((n, h, w, c) if static else (None, None, None, c), "float64", name="img")
+    k = placeholder((kh, kw, c // groups, o), "float64", name="kern")
+    return x, k, conv.conv2d(x, k, strides=strides, padding=padding, dilations=dil, groups=groups)
+
+
+def _dg_arrays(case, rng):
+    n, h, w, c, kh, kw, o, _, _, _, groups = case
+    return rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c // groups, o))
+
+
+def _dg_reference(case, X, W):
+    n, h, w, c, kh, kw, o, strides, padding, dil, groups = case
+    span = tuple((k - 1) * d + 1 for k, d in zip((kh, kw), _strides2(dil)))
+    pads = ref_pads(padding, (h, w), span, _strides2(strides))
+    return ref_conv2d(X, W, _strides2(strides), pads, _strides2(dil), groups), pads
+
+
+@pytest.mark.parametrize("case", ALL_DG_CASES, ids=_case_id)
+def test_conv2d_dilated_grouped_value_and_shape(case):
+    rng = np.random.default_rng(20)
+    x, k, y = _dg_graph(case)
+    X, W = _dg_arrays(case, rng)
+    (value,) = evaluate([y], {x: X, k: W})
+    expected, pads = _dg_reference(case, X, W)
+    assert y.shape == expected.shape == value.shape
+    np.testing.assert_allclose(value, expected, rtol=1e-10, atol=1e-10)
+    assert y.attrs["pads"] == pads
+    assert y.attrs["dilations"] == _strides2(case[9]) and y.attrs["groups"] == case[10]
+
+
+@pytest.mark.parametrize("case", ALL_DG_CASES[::3], ids=_case_id)
+def test_conv2d_dilated_grouped_symbolic_sizes(case):
+    """Unknown N, H, W: SAME padding with dilation is resolved at run time from the span."""
+    rng = np.random.default_rng(21)
+    x, k, y = _dg_graph(case, static=False)
+    X, W = _dg_arrays(case, rng)
+    if case[8] == "same":
+        assert y.attrs["pads"] == "same"
+    (value,) = evaluate([y], {x: X, k: W})
+    np.testing.assert_allclose(value, _dg_reference(case, X, W)[0], rtol=1e-10, atol=1e-10)
+    G = rng.standard_normal(value.shape)
+    xs, ks, ys = _dg_graph(case)
+    gs, gd = placeholder(G.shape, "float64"), placeholder((None, None, None, G.shape[3]), "float64")
+    static = evaluate(OPS["conv2d"].grad(ys, gs), {xs: X, ks: W, gs: G})
+    dynamic = evaluate(OPS["conv2d"].grad(y, gd), {x: X, k: W, gd: G})
+    for a, b in zip(static, dynamic):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ALL_DG_CASES, ids=_case_id)
+def test_conv2d_dilated_grouped_gradients(case):
+    """First order (conv2d's rule) and the backprop ops' own rules (second order), by finite
+    differences along random directions; the attributes travel to every gradient node."""
+    rng = np.random.default_rng(22)
+    x, k, y = _dg_graph(case)
+    X, W = _dg_arrays(case, rng)
+    gx, gw = check_vjp(y, [X, W], rng)
+    for node in (gx, gw):
+        assert {key: node.attrs[key] for key in ("dilations", "groups")} == \
+            {"dilations": y.attrs["dilations"], "groups": y.attrs["groups"]}
+    G = rng.standard_normal(y.shape)
+    bin_, bfl = OPS["conv2d"].grad(y, placeholder(y.shape, "float64", name="g"))
+    for second in check_vjp(bin_, [G, W, X], rng, skip=(2,)) + check_vjp(bfl, [X, G, W], rng, skip=(2,)):
+        assert second is None or second.attrs["groups"] == y.attrs["groups"]
+
+
+@pytest.mark.parametrize("case", DG_CASES[::2], ids=_case_id)
+def test_conv2d_dilated_grouped_gradients_elementwise_fd(case):
+    rng = np.random.default_rng(23)
+    x, k, y = _dg_graph(case)
+    X, W = _dg_arrays(case, rng)
+    check_vjp(y, [X, W], rng, full=True)
+    G = rng.standard_normal(y.shape)
+    bin_, bfl = OPS["conv2d"].grad(y, placeholder(y.shape, "float64", name="g"))
+    check_vjp(bin_, [G, W, X], rng, full=True, skip=(2,))
+    check_vjp(bfl, [X, G, W], rng, full=True, skip=(2,))
+
+
+def test_conv2d_dilated_grouped_through_check_grad_and_second_order():
+    """gc.check_grad on a dilated grouped conv, then grad of |grad|^2 (what the second
+    derivatives are made of) against finite differences of the compiled first gradient."""
+    gc = pytest.importorskip("graphc")
+    rng = np.random.default_rng(24)
+    x = placeholder((2, 7, 6, 4), "float64", name="img")
+    k = placeholder((3, 2, 2, 4), "float64", name="kern")
+    X, W = rng.standard_normal((2, 7, 6, 4)), rng.standard_normal((3, 2, 2, 4))
+    y = gc.nn.conv2d(x, k, strides=1, padding="same", dilation_rate=(2, 3), groups=2)
+    loss = gc.reduce_sum(gc.tanh(y) * gc.constant(rng.standard_normal(y.shape)))
+    gc.check_grad(loss, [x, k], {x: X, k: W})
+    gx, gk = gc.grad(loss, [x, k])
+    first = gc.function([x, k], [gx, gk])
+    hx, hk = gc.grad(gc.reduce_sum(gx * gx) + gc.reduce_sum(gk * gk), [x, k])
+    second = gc.function([x, k], [hx, hk])
+
+    def loss2_np(Xa, Wa):
+        a, b = first(Xa, Wa)
+        return float(np.sum(a * a) + np.sum(b * b))
+
+    hxv, hkv = second(X, W)
+    np.testing.assert_allclose(hkv, fd_full(loss2_np, [X, W], 1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hxv, fd_full(loss2_np, [X, W], 0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mult,strides,padding,dil", [(1, 1, "same", 1), (2, 1, "valid", 2),
+                                                      (3, (2, 1), "same", 1), (1, 1, "same", (1, 2))])
+def test_depthwise_conv2d(mult, strides, padding, dil):
+    """depthwise_conv2d = each channel convolved alone with its own filters; output channel
+    c·M + m is channel c's filter m (TensorFlow's and Keras' order)."""
+    rng = np.random.default_rng(25)
+    X, W = rng.standard_normal((2, 7, 8, 3)), rng.standard_normal((3, 3, 3, mult))
+    x = placeholder((None, 7, 8, 3), "float64", name="img")
+    k = placeholder((3, 3, 3, mult), "float64", name="kern")
+    y = conv.depthwise_conv2d(x, k, strides=strides, padding=padding, dilations=dil)
+    assert y.op == "conv2d" and y.attrs["groups"] == 3 and y.shape[3] == 3 * mult
+    (value,) = evaluate([y], {x: X, k: W})
+    span = tuple((3 - 1) * d + 1 for d in _strides2(dil))
+    pads = ref_pads(padding, (7, 8), span, _strides2(strides))
+    for c in range(3):
+        alone = ref_conv2d(X[..., c:c + 1], W[:, :, c:c + 1, :], _strides2(strides), pads, _strides2(dil))
+        np.testing.assert_allclose(value[..., c * mult:(c + 1) * mult], alone, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ShapeError, match=r"depthwise_conv2d: channels differ.*expects 3"):
+        conv.depthwise_conv2d(placeholder((1, 7, 8, 4), "float64", name="four"), k)
+
+
+def test_conv2d_dilation_and_group_errors():
+    img = placeholder((2, 8, 8, 6), "float32", name="img")
+    msg = _expect(ShapeError, lambda: conv.conv2d(img, placeholder((3, 3, 4, 6), "float32", name="k4"), groups=2),
+                  "conv2d", "img", "k4", "groups=2", "4·2 = 8")
+    assert "(2, 8, 8, 6)" in msg and "C_in/groups" in msg
+    _expect(ShapeError, lambda: conv.conv2d(img, placeholder((3, 3, 2, 5), "float32", name="k5"), groups=3),
+            "conv2d", "k5", "5 filters", "not divisible by groups=3")
+    _expect(ShapeError, lambda: conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="k3"), dilations=4),
+            "conv2d", "img", "k3", "height", "dilated: (3 - 1)·4 + 1", "larger")
+    # SAME padding makes the dilated window fit; output ceil(H / s)
+    same = conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="k3"), padding="same", dilations=4)
+    assert same.shape == (2, 8, 8, 4) and same.attrs["pads"] == ((4, 4), (4, 4))
+    for bad in (dict(dilations=0), dict(dilations=(1, 2, 3)), dict(groups=0), dict(groups=1.5),
+                dict(dilations=2, dilation_rate=3)):
+        with pytest.raises(ValueError, match="conv2d"):
+            conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="kern"), **bad)
+    from graphc.ops.registry import apply
+    y = conv.conv2d(img, placeholder((3, 3, 3, 4), "float32", name="kg"), groups=2)
+    _expect(ShapeError, lambda: apply("conv2d_backprop_input", [placeholder(y.shape, "float32", name="g"),
+                                      placeholder((3, 3, 2, 4), "float32", name="k2"), img], **y.attrs),
+            "conv2d_backprop_input", "x_ref", "k2", "groups=2")
+    _expect(ShapeError, lambda: apply("conv2d", [img, placeholder((3, 3, 6, 4), "float32", name="kern")],
+                                      strides=(1, 1), pads=((0, 0), (0, 0))),
+            "conv2d", "dilations")
+
+
+def test_conv2d_defaults_carry_unit_dilation_and_one_group():
+    y = conv.conv2d(placeholder((1, 5, 5, 2), "float32"), placeholder((3, 3, 2, 4), "float32"))
+    assert y.attrs == {"strides": (1, 1), "pads": ((0, 0), (0, 0)), "dilations": (1, 1), "groups": 1}
 
 
 # -- pooling --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Ops (each one ``defop`` with its shape/dtype rule, NumPy kernel and gradient rule):
 
-  conv2d(x, w)                          y[n,i,j,o] = sum_{a,b,c} xp[n, i*sh+a, j*sw+b, c] w[a,b,c,o]
+  conv2d(x, w)                          y[n,i,j,o] = sum_{a,b,c} xp[n, i*sh + a*dh, j*sw + b*dw, g(o)*Cg + c] w[a,b,c,o]
   conv2d_backprop_input(g, w, x_ref)    the adjoint of conv2d in x (x_ref: the run-time shape)
   conv2d_backprop_filter(x, g, w_ref)   the adjoint of conv2d in w (w_ref: the run-time shape)
   max_pool2d(x), avg_pool2d(x)          windows over H and W, per channel
@@ -12,16 +12,25 @@ Ops (each one ``defop`` with its shape/dtype rule, NumPy kernel and gradient rul
   avg_pool2d_grad(g, x_ref)             each window's cotangent spread over its valid cells
 
 Attributes: ``strides=(sh, sw)``, ``pads=((top, bottom), (left, right))`` and, for the pools,
-``pool_size=(kh, kw)``. ``pads`` is the string "same" when TensorFlow's SAME padding could not
-be resolved at build time (H, W or the kernel size unknown); the kernels then compute it from
-the run-time shapes. SAME: out = ceil(in / stride), total padding
-max((out - 1) * stride + k - in, 0), the odd cell at the bottom/right.
+``pool_size=(kh, kw)``; the three conv ops also carry ``dilations=(dh, dw)`` (tap (a, b) of a
+window reads the cell a·dh rows and b·dw columns from its corner: the window spans the
+EFFECTIVE size (k − 1)·d + 1, which is what padding and output sizes are computed from) and
+``groups=G`` (grouped convolution, Keras' semantics: the C input channels and the O filters are
+split into G consecutive blocks, filter block g sees only input block g, so the filter is
+(KH, KW, C/G, O); G = C is a depthwise convolution, see ``depthwise_conv2d``). ``pads`` is
+the string "same" when TensorFlow's SAME padding could not be resolved at build time (H, W or
+the kernel size unknown); the kernels then compute it from the run-time shapes. SAME: out =
+ceil(in / stride), total padding max((out - 1) * stride + k_eff - in, 0), the odd cell at the
+bottom/right.
 
-Kernels: conv2d and the filter gradient are one im2col GEMM; the input gradient is one GEMM
-followed by a col2im scatter-add over the KH*KW taps (Python loops run over taps, never
-over pixels). Pools loop over the taps with strided slices; the max-pool gradient for
-non-overlapping windows (strides == pool_size, e.g. 2x2/2) first copies the taps out to contiguous
-planes (one transposed copy in, one out) so its comparisons run on contiguous memory.
+Kernels: with one group, conv2d and the filter gradient are one im2col GEMM (the windows are a
+strided view, dilation only changes its strides); the input gradient is one GEMM per tap
+scatter-added into the taps' cells (Python loops run over taps, never over pixels). With G
+groups the GEMMs become one batched matmul over the groups; depthwise convolutions (C/G = 1)
+skip the GEMMs and multiply-add tap by tap. Pools loop over the taps with strided slices; the
+max-pool gradient for non-overlapping windows (strides == pool_size, e.g. 2x2/2) first copies
+the taps out to contiguous planes (one transposed copy in, one out) so its comparisons run on
+contiguous memory.
 """
 from __future__ import annotations
 
@@ -114,10 +123,17 @@ def _rank4(op: str, role: str, t: Tensor, layout: str, others):
         raise ShapeError(f"{op}: {role} must be 4-D {layout}, got {role} {describe(t)}{listing}")
 
 
-def _spatial_out(op, x_desc, k_desc, spatial, kernel, strides, pads):
-    """(OH, OW) with None where unknown; raises when the kernel exceeds the padded input."""
+def effective_kernel(kernel, dilations) -> tuple:
+    """The span of a dilated window along each axis: (k - 1)·d + 1 (None stays None)."""
+    return tuple(None if k is None else (k - 1) * d + 1 for k, d in zip(kernel, dilations))
+
+
+def _spatial_out(op, x_desc, k_desc, spatial, kernel, strides, pads, dilations=(1, 1)):
+    """(OH, OW) with None where unknown; raises when the (dilated) kernel exceeds the padded
+    input."""
     out = []
-    for axis, (n, k, s) in enumerate(zip(spatial, kernel, strides)):
+    for axis, (n, k, s, d) in enumerate(zip(spatial, effective_kernel(kernel, dilations), strides,
+                                            dilations)):
         if pads == "same":
             out.append(None if n is None else -(-n // s))
             continue
@@ -127,8 +143,9 @@ def _spatial_out(op, x_desc, k_desc, spatial, kernel, strides, pads):
             continue
         padded = n + lo + hi
         if padded < k:
+            span = f"{k}" if d == 1 else f"{k}, dilated: ({(k - 1) // d + 1} - 1)·{d} + 1"
             raise ShapeError(
-                f"{op}: the {'height' if axis == 0 else 'width'} of the window ({k}) is larger than "
+                f"{op}: the {'height' if axis == 0 else 'width'} of the window ({span}) is larger than "
                 f"the padded input ({n} + {lo} + {hi} = {padded}): {x_desc}, {k_desc}")
         out.append((padded - k) // s + 1)
     return tuple(out)
@@ -143,18 +160,42 @@ def _check_conv_attrs(op, attrs):
     return strides, pads
 
 
+def _check_filter_attrs(op, attrs):
+    """The conv ops' dilations=(dh, dw) and groups=G attributes, checked."""
+    dilations, groups = attrs.get("dilations"), attrs.get("groups")
+    if not (isinstance(dilations, tuple) and len(dilations) == 2 and all(_is_int(d) for d in dilations)
+            and min(dilations) >= 1):
+        raise ShapeError(f"{op}: bad dilations attribute {dilations!r} (expected a pair of ints >= 1)")
+    if not (_is_int(groups) and groups >= 1):
+        raise ShapeError(f"{op}: bad groups attribute {groups!r} (expected an int >= 1)")
+    return dilations, groups
+
+
+def _check_groups(op, x_role, x, w, groups):
+    """x's channels = the filter's C_in·groups, and the filter count divisible by groups."""
+    c, wc, o = x.shape[3], w.shape[2], w.shape[3]
+    if c is not None and wc is not None and c != wc * groups:
+        if groups == 1:
+            raise ShapeError(f"{op}: channels differ: {x_role} {describe(x)} has {c} channels, "
+                             f"filter w {describe(w)} (KH, KW, C_in, C_out) expects {wc}")
+        raise ShapeError(f"{op}: channels differ: {x_role} {describe(x)} has {c} channels, filter w "
+                         f"{describe(w)} (KH, KW, C_in/groups, C_out) with groups={groups} expects "
+                         f"{wc}·{groups} = {wc * groups}")
+    if o is not None and o % groups:
+        raise ShapeError(f"{op}: the {o} filters of w {describe(w)} are not divisible by groups={groups} "
+                         f"(each group of input channels needs as many filters)")
+
+
 def _conv2d_rule(inputs, attrs):
     x, w = inputs
     strides, pads = _check_conv_attrs("conv2d", attrs)
+    dilations, groups = _check_filter_attrs("conv2d", attrs)
     _rank4("conv2d", "x", x, "(N, H, W, C)", [("w", w)])
     _rank4("conv2d", "w", w, "(KH, KW, C_in, C_out)", [("x", x)])
     dtype = _float_inputs("conv2d", [("x", x), ("w", w)])
-    c, wc = x.shape[3], w.shape[2]
-    if c is not None and wc is not None and c != wc:
-        raise ShapeError(f"conv2d: channels differ: x {describe(x)} has {c} channels, "
-                         f"filter w {describe(w)} (KH, KW, C_in, C_out) expects {wc}")
+    _check_groups("conv2d", "x", x, w, groups)
     oh, ow = _spatial_out("conv2d", f"x {describe(x)}", f"filter w {describe(w)}",
-                          x.shape[1:3], w.shape[0:2], strides, pads)
+                          x.shape[1:3], w.shape[0:2], strides, pads, dilations)
     return (x.shape[0], oh, ow, w.shape[3]), dtype
 
 
@@ -168,10 +209,12 @@ def _conv2d_backprop_input_rule(inputs, attrs):
     g, w, x_ref = inputs
     op = "conv2d_backprop_input"
     _check_conv_attrs(op, attrs)
+    _, groups = _check_filter_attrs(op, attrs)
     _all_rank4(op, [("g", g), ("w", w), ("x_ref", x_ref)])
     dtype = _float_inputs(op, [("g", g), ("w", w)])
     if None not in (g.shape[3], w.shape[3]) and g.shape[3] != w.shape[3]:
         raise ShapeError(f"{op}: channels differ: g {describe(g)} vs filter w {describe(w)}")
+    _check_groups(op, "x_ref", x_ref, w, groups)
     return x_ref.shape, dtype
 
 
@@ -179,8 +222,10 @@ def _conv2d_backprop_filter_rule(inputs, attrs):
     x, g, w_ref = inputs
     op = "conv2d_backprop_filter"
     _check_conv_attrs(op, attrs)
+    _, groups = _check_filter_attrs(op, attrs)
     _all_rank4(op, [("x", x), ("g", g), ("w_ref", w_ref)])
     dtype = _float_inputs(op, [("x", x), ("g", g)])
+    _check_groups(op, "x", x, w_ref, groups)
     return w_ref.shape, dtype
 
 
@@ -251,65 +296,120 @@ def _pad(x, pads, value=0.0):
     return xp
 
 
-def _windows(xp, kernel, strides, out):
-    """A read-only view (N, OH, OW, KH, KW, C) of the windows of the padded input."""
+def _windows(xp, kernel, strides, out, dilations=(1, 1)):
+    """A read-only view (N, OH, OW, KH, KW, C) of the windows of the padded input (tap (a, b)
+    of window (i, j) is the cell (i·sh + a·dh, j·sw + b·dw))."""
     n, _, _, c = xp.shape
     s_n, s_h, s_w, s_c = xp.strides
-    (kh, kw), (sh, sw), (oh, ow) = kernel, strides, out
-    return as_strided(xp, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h, s_w, s_c),
+    (kh, kw), (sh, sw), (oh, ow), (dh, dw) = kernel, strides, out, dilations
+    return as_strided(xp, (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c),
                       writeable=False)
 
 
-def _tap(xp, a, b, strides, out):
+def _tap(xp, a, b, strides, out, dilations=(1, 1)):
     """The cells of xp that tap (a, b) of every window reads: (N, OH, OW, C), strided."""
     (sh, sw), (oh, ow) = strides, out
-    return xp[:, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw, :]
+    top, left = a * dilations[0], b * dilations[1]
+    return xp[:, top:top + (oh - 1) * sh + 1:sh, left:left + (ow - 1) * sw + 1:sw, :]
 
 
-def _im2col(x, kernel, strides, pads):
-    n, h, w, c = x.shape
-    pads = _resolve_pads(pads, (h, w), kernel, strides)
-    out = _out_sizes((h, w), kernel, strides, pads)
+def _conv_setup(x_shape, kernel, strides, pads, dilations):
+    """(pads resolved for the run-time size, (OH, OW)), both from the dilated window's span."""
+    span = effective_kernel(kernel, dilations)
+    pads = _resolve_pads(pads, x_shape[1:3], span, strides)
+    return pads, _out_sizes(x_shape[1:3], span, strides, pads)
+
+
+def _im2col(x, kernel, strides, pads, dilations=(1, 1)):
+    """The windows of x, padded: a view (N, OH, OW, KH, KW, C); and (OH, OW)."""
+    pads, out = _conv_setup(x.shape, kernel, strides, pads, dilations)
     xp = np.ascontiguousarray(_pad(x, pads))
-    cols = _windows(xp, kernel, strides, out).reshape(n * out[0] * out[1], kernel[0] * kernel[1] * c)
-    return cols, out
+    return _windows(xp, kernel, strides, out, dilations), out
 
 
-def nn_conv2d(x, w, strides, pads):
+def _group_cols(windows, groups):
+    """Windows (N, OH, OW, KH, KW, C) -> each group's im2col matrix, (G, N·OH·OW, KH·KW·C/G)
+    (one copy)."""
+    n, oh, ow, kh, kw, c = windows.shape
+    cg = c // groups
+    per_group = windows.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
+    return per_group.reshape(groups, n * oh * ow, kh * kw * cg)
+
+
+def _group_filters(w, groups):
+    """w (KH, KW, C/G, O) -> (G, KH·KW·C/G, O/G): filter block g as a GEMM operand."""
+    kh, kw, cg, o = w.shape
+    return w.reshape(kh, kw, cg, groups, o // groups).transpose(3, 0, 1, 2, 4).reshape(
+        groups, kh * kw * cg, o // groups)
+
+
+def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     x, w = np.asarray(x), np.asarray(w)
-    kh, kw, c, o = w.shape
-    cols, (oh, ow) = _im2col(x, (kh, kw), strides, pads)
-    y = cols @ w.reshape(kh * kw * c, o)
-    return y.reshape(x.shape[0], oh, ow, o)
+    kh, kw, cg, o = w.shape
+    windows, (oh, ow) = _im2col(x, (kh, kw), strides, pads, dilations)
+    n = x.shape[0]
+    if groups == 1:
+        y = windows.reshape(n * oh * ow, kh * kw * cg) @ w.reshape(kh * kw * cg, o)
+    elif cg == 1:   # depthwise: per tap, each channel times its depth_multiplier filters
+        mult = o // groups
+        y = np.zeros((n, oh, ow, groups, mult), dtype=np.result_type(x.dtype, w.dtype))
+        for a in range(kh):
+            for b in range(kw):
+                y += windows[:, :, :, a, b, :, None] * w[a, b, 0].reshape(groups, mult)
+    else:           # one GEMM per group, as one batched matmul: (G, M, K) @ (G, K, O/G)
+        y = np.matmul(_group_cols(windows, groups), _group_filters(w, groups)).transpose(1, 0, 2)
+    return y.reshape(n, oh, ow, o)
 
 
-def nn_conv2d_backprop_input(g, w, x_ref, strides, pads):
+def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), groups=1):
     g, w = np.asarray(g), np.asarray(w)
     n, h, wd, c = np.shape(x_ref)
-    kh, kw, _, o = w.shape
-    pads = _resolve_pads(pads, (h, wd), (kh, kw), strides)
-    (t, b), (l, r) = pads
+    kh, kw, cg, o = w.shape
+    (t, b), (l, r) = _conv_setup((n, h, wd, c), (kh, kw), strides, pads, dilations)[0]
     out = g.shape[1:3]
-    g2d = g.reshape(-1, o)
     dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
-    # one GEMM per tap, scatter-added through a strided view (col2im without the big buffer:
-    # measured faster than one GEMM into (N*OH*OW, KH*KW*C) columns for every C tried)
-    # (one product buffer reused by every tap: fresh multi-MB temporaries cost page faults)
-    prod = np.empty((g2d.shape[0], c), dtype=dxp.dtype)
-    for a in range(kh):
-        for bb in range(kw):
-            np.matmul(g2d, w[a, bb].T, out=prod)
-            _tap(dxp, a, bb, strides, out)[...] += prod.reshape(n, out[0], out[1], c)
+    if groups == 1:
+        # one GEMM per tap, scatter-added through a strided view (col2im without the big buffer:
+        # measured faster than one GEMM into (N*OH*OW, KH*KW*C) columns for every C tried)
+        # (one product buffer reused by every tap: fresh multi-MB temporaries cost page faults)
+        g2d = g.reshape(-1, o)
+        prod = np.empty((g2d.shape[0], c), dtype=dxp.dtype)
+        for a in range(kh):
+            for bb in range(kw):
+                np.matmul(g2d, w[a, bb].T, out=prod)
+                _tap(dxp, a, bb, strides, out, dilations)[...] += prod.reshape(n, out[0], out[1], c)
+    elif cg == 1:   # depthwise: each channel's cotangent is the sum over its multiplier's filters
+        g5 = g.reshape(n, out[0], out[1], groups, o // groups)
+        for a in range(kh):
+            for bb in range(kw):
+                tap = _tap(dxp, a, bb, strides, out, dilations)
+                tap += np.einsum("nijcm,cm->nijc", g5, w[a, bb, 0].reshape(groups, o // groups))
+    else:
+        g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)     # (G, M, O/G)
+        for a in range(kh):
+            for bb in range(kw):
+                w_tap = w[a, bb].reshape(cg, groups, o // groups).transpose(1, 2, 0)   # (G, O/G, C/G)
+                prod = np.matmul(g_groups, w_tap).transpose(1, 0, 2)               # (M, G, C/G)
+                _tap(dxp, a, bb, strides, out, dilations)[...] += prod.reshape(n, out[0], out[1], c)
     if t == b == l == r == 0:
         return dxp
     return dxp[:, t:t + h, l:l + wd, :]
 
 
-def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads):
+def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), groups=1):
     x, g = np.asarray(x), np.asarray(g)
-    kh, kw, c, o = np.shape(w_ref)
-    cols, _ = _im2col(x, (kh, kw), strides, pads)
-    return (cols.T @ g.reshape(-1, o)).reshape(kh, kw, c, o)
+    kh, kw, cg, o = np.shape(w_ref)
+    windows, _ = _im2col(x, (kh, kw), strides, pads, dilations)
+    if groups == 1:
+        cols = windows.reshape(-1, kh * kw * cg)
+        return (cols.T @ g.reshape(-1, o)).reshape(kh, kw, cg, o)
+    if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
+        g5 = g.reshape(g.shape[:3] + (groups, o // groups))
+        dw = np.einsum("nijabc,nijcm->abcm", windows, g5)
+        return dw.reshape(kh, kw, 1, o)
+    g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)         # (G, M, O/G)
+    dw = np.matmul(_group_cols(windows, groups).transpose(0, 2, 1), g_groups)  # (G, KH·KW·C/G, O/G)
+    return dw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, o)
 
 
 def _pool_setup(shape, pool, strides, pads):
@@ -468,7 +568,7 @@ _HELPERS = {f.__name__: f for f in (
 
 
 def _conv_attrs(n: Tensor) -> dict:
-    return {"strides": n.attrs["strides"], "pads": n.attrs["pads"]}
+    return {k: n.attrs[k] for k in ("strides", "pads", "dilations", "groups")}
 
 
 def _pool_attrs(n: Tensor) -> dict:
@@ -525,15 +625,15 @@ def _avg_pool2d_grad_grad(n, gg):
 
 # -- the ops -----------------------------------------------------------------------------------
 
-defop("conv2d", ("x", "w"), _conv2d_rule, "nn_conv2d({x}, {w}, {strides}, {pads})",
+defop("conv2d", ("x", "w"), _conv2d_rule, "nn_conv2d({x}, {w}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_grad, helpers=_HELPERS,
-      doc="2-D convolution (cross-correlation), x NHWC, w (KH, KW, C_in, C_out)")
+      doc="2-D convolution (cross-correlation), x NHWC, w (KH, KW, C_in/groups, C_out), dilated, grouped")
 defop("conv2d_backprop_input", ("g", "w", "x_ref"), _conv2d_backprop_input_rule,
-      "nn_conv2d_backprop_input({g}, {w}, {x_ref}, {strides}, {pads})",
+      "nn_conv2d_backprop_input({g}, {w}, {x_ref}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_backprop_input_grad, helpers=_HELPERS,
       doc="gradient of conv2d w.r.t. its input; x_ref gives the run-time input shape only")
 defop("conv2d_backprop_filter", ("x", "g", "w_ref"), _conv2d_backprop_filter_rule,
-      "nn_conv2d_backprop_filter({x}, {g}, {w_ref}, {strides}, {pads})",
+      "nn_conv2d_backprop_filter({x}, {g}, {w_ref}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_backprop_filter_grad, helpers=_HELPERS,
       doc="gradient of conv2d w.r.t. its filter; w_ref gives the run-time filter shape only")
 defop("max_pool2d", ("x",), _pool_rule("max_pool2d"),
@@ -563,17 +663,48 @@ def _spatial(t: Tensor):
     return tuple(t.shape[1:3]) if t.ndim == 4 else (None, None)
 
 
-def conv2d(x, w, strides=1, padding="valid") -> Tensor:
-    """2-D convolution (cross-correlation, as TensorFlow) of x (N, H, W, C) with w (KH, KW, C, O).
+def conv2d(x, w, strides=1, padding="valid", dilations=1, groups=1, dilation_rate=None) -> Tensor:
+    """2-D convolution (cross-correlation, as TensorFlow) of x (N, H, W, C) with w
+    (KH, KW, C/groups, O).
 
     ``strides``: an int or (sh, sw). ``padding``: "valid", "same" (TensorFlow's SAME), an int
     (the same on every side), (ph, pw), or ((top, bottom), (left, right)).
-    Result (N, OH, OW, O), OH = (H + top + bottom - KH) // sh + 1."""
+    ``dilations`` (or Keras' name ``dilation_rate``): an int or (dh, dw); the window's taps are
+    d cells apart, so it spans KH_eff = (KH - 1)·dh + 1 rows. ``groups``: C and O split into
+    that many blocks, filter block g convolving input block g only (Keras' ``groups``).
+    Result (N, OH, OW, O), OH = (H + top + bottom - KH_eff) // sh + 1."""
     x, w = as_tensor(x), as_tensor(w)
     strides = _pair("conv2d", "strides", strides, 1)
+    dilations = _pair("conv2d", "dilations", dilations, 1)
+    if dilation_rate is not None:
+        rate = _pair("conv2d", "dilation_rate", dilation_rate, 1)
+        if dilations not in ((1, 1), rate):
+            raise ValueError(f"conv2d: give dilations or dilation_rate, not both "
+                             f"(dilations={dilations}, dilation_rate={rate})")
+        dilations = rate
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
     kernel = tuple(w.shape[0:2]) if w.ndim == 4 else (None, None)
-    pads = _normalize_padding("conv2d", padding, _spatial(x), kernel, strides)
-    return apply("conv2d", [x, w], strides=strides, pads=pads)
+    pads = _normalize_padding("conv2d", padding, _spatial(x), effective_kernel(kernel, dilations), strides)
+    return apply("conv2d", [x, w], strides=strides, pads=pads, dilations=dilations, groups=int(groups))
+
+
+def depthwise_conv2d(x, w, strides=1, padding="valid", dilations=1, dilation_rate=None) -> Tensor:
+    """Depthwise convolution (TensorFlow's ``depthwise_conv2d``): each of the C channels of x
+    (N, H, W, C) convolved with its own ``depth_multiplier`` filters, w (KH, KW, C, M); output
+    channel c·M + m is channel c's filter m. The conv2d op with groups = C over w viewed as
+    (KH, KW, 1, C·M)."""
+    from .shape_ops import reshape
+    x, w = as_tensor(x), as_tensor(w)
+    if w.ndim != 4 or None in w.shape:
+        raise ShapeError(f"depthwise_conv2d: the filter must be 4-D (KH, KW, C, depth_multiplier) with "
+                         f"known sizes, got w {describe(w)}")
+    kh, kw, c, mult = w.shape
+    if x.ndim == 4 and x.shape[3] is not None and x.shape[3] != c:
+        raise ShapeError(f"depthwise_conv2d: channels differ: x {describe(x)} has {x.shape[3]} channels, "
+                         f"filter w {describe(w)} (KH, KW, C, depth_multiplier) expects {c}")
+    return conv2d(x, reshape(w, (kh, kw, 1, c * mult)), strides, padding, dilations, groups=c,
+                  dilation_rate=dilation_rate)
 
 
 def _pool(op, x, pool_size, strides, padding):
