@@ -18,16 +18,32 @@ Shapes include the batch dimension as ``None``: ``Dense(128)`` on ``(None, 784)`
 starting with it feeds int64. Seeds: ``seed=`` on a layer makes its random initial weights
 (and dropout masks) reproducible; ``Sequential(seed=...)`` seeds every layer that has none.
 
+Masks (Keras' mechanism for padded sequences). A layer may attach a MASK to its output: a bool
+Tensor (batch, steps), true for the time steps that hold data — ``Embedding(mask_zero=True)``
+makes ``ids != 0``. A Tensor is an immutable node with fixed slots (no room for a Keras-style
+``_keras_mask`` attribute), so the mask lives in a side table keyed by the output Tensor
+(weakly, so it dies with the graph): ``get_mask(t)``. ``Layer.__call__`` looks up the input's mask, passes it to ``call``
+when ``call`` takes a ``mask`` argument (the recurrent layers, GlobalAveragePooling1D), and
+attaches ``compute_mask(x, mask)`` to the output: by default the input's mask passes on
+unchanged if the layer ``supports_masking`` (Dense, Activation, Dropout, the activation layers),
+and is dropped — with a warning, as Keras 3 — otherwise (Flatten, Conv2D, ...). Nothing else is
+needed from a model: ``Sequential`` calls its layers one after the other, so masks travel with
+the tensors. Masks exist only while graphs are built; compiled functions never see them.
+
 This module holds the base class and the dense family; the later families live in modules of
-their own, re-exported here: ``layers_conv`` (Conv2D, MaxPooling2D, AveragePooling2D),
-``layers_normalization`` (BatchNormalization), ``layers_recurrent`` (SimpleRNN, LSTM, GRU:
-unrolled over the time steps) and ``layers_embedding`` (Embedding).
+their own, re-exported here: ``layers_conv`` (Conv2D, DepthwiseConv2D, MaxPooling2D,
+AveragePooling2D, the global poolings), ``layers_normalization`` (BatchNormalization),
+``layers_recurrent`` (SimpleRNN, LSTM, GRU: unrolled over the time steps) and
+``layers_embedding`` (Embedding).
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import re
+import warnings
+import weakref
 
 import numpy as np
 
@@ -36,11 +52,12 @@ from .errors import ShapeError
 from .nn import dropout, elu, leaky_relu, maxout, prelu, softmax
 from .ops.linalg import matmul
 from .ops.shape_ops import reshape
-from .tensor import as_tensor, format_shape, variable
+from .tensor import Tensor, as_tensor, format_shape, variable
 
 __all__ = ["ELU", "GRU", "LSTM", "Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Dense",
-           "Dropout", "Embedding", "Flatten", "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPooling2D",
-           "Maxout", "PReLU", "SimpleRNN", "Softmax", "deserialize", "serialize"]
+           "DepthwiseConv2D", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPooling2D",
+           "Maxout", "PReLU", "SimpleRNN", "Softmax", "deserialize", "get_mask", "serialize"]
 
 _name_counters: dict[str, itertools.count] = {}
 
@@ -65,6 +82,39 @@ def derive_seed(seed, *path) -> int | None:
     return int(np.random.SeedSequence([int(seed), *path]).generate_state(1)[0])
 
 
+# -- masks: a side table from a layer's output Tensor to its mask (see the module docstring) --------
+
+_masks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def get_mask(t) -> Tensor | None:
+    """The mask a layer attached to its output ``t`` (a bool Tensor (batch, steps)), or None."""
+    return _masks.get(t) if isinstance(t, Tensor) else None
+
+
+def _attach_masks(outputs, masks) -> None:
+    """Record ``masks`` for ``outputs`` (a Tensor and a mask, or lists of both)."""
+    if isinstance(outputs, (list, tuple)):
+        if not isinstance(masks, (list, tuple)):
+            masks = [masks] + [None] * (len(outputs) - 1)
+        pairs = zip(outputs, masks)
+    else:
+        pairs = [(outputs, masks)]
+    for out, mask in pairs:
+        if mask is not None and isinstance(out, Tensor):
+            _masks[out] = mask
+
+
+_takes_mask: dict = {}
+
+
+def _call_takes_mask(cls) -> bool:
+    """Whether ``cls.call`` has a ``mask`` parameter (looked up once per class)."""
+    if cls not in _takes_mask:
+        _takes_mask[cls] = "mask" in inspect.signature(cls.call).parameters
+    return _takes_mask[cls]
+
+
 def _serialize_object(obj, module):
     """A JSON-able description of an initializer/regularizer argument."""
     if obj is None or isinstance(obj, (str, int, float, dict)):
@@ -86,6 +136,7 @@ class Layer:
     """
 
     input_dtype = "float32"   # the dtype of a model's input placeholder when this layer is first
+    supports_masking = False  # True: an input mask passes on to the output (see compute_mask)
 
     def __init__(self, name=None, input_shape=None, trainable=True, seed=None, dtype="float32"):
         self.auto_named = name is None
@@ -153,15 +204,33 @@ class Layer:
         return tuple(input_shape)
 
     # -- calling ------------------------------------------------------------------------------
-    def __call__(self, x, training=False):
-        """The layer applied to Tensor ``x`` (built on first use)."""
+    def __call__(self, x, training=False, mask=None, **kwargs):
+        """The layer applied to Tensor ``x`` (built on first use). ``mask``: a bool (batch, steps)
+        Tensor, by default the mask attached to ``x`` by the layer that made it; it reaches
+        ``call`` when ``call`` takes a ``mask`` argument. Other keyword arguments go to ``call``
+        (e.g. a recurrent layer's ``initial_state``)."""
         x = as_tensor(x)
         self.build_for(x.shape)
-        return self.call(x, training=bool(training))
+        if mask is None:
+            mask = get_mask(x)
+        if mask is not None and _call_takes_mask(type(self)):
+            kwargs["mask"] = mask
+        outputs = self.call(x, training=bool(training), **kwargs)
+        if mask is not None and not self.supports_masking and type(self).compute_mask is Layer.compute_mask:
+            warnings.warn(f"{self.name} ({type(self).__name__}) was given an input with a mask but does not "
+                          "support masking: the mask stops here, the layers after it will not see it",
+                          stacklevel=2)
+        _attach_masks(outputs, self.compute_mask(x, mask))
+        return outputs
 
     def call(self, x, training=False):
         """The output Tensor for input Tensor ``x``; ``training`` selects the training graph."""
         raise NotImplementedError(f"{type(self).__name__} must implement call(x, training)")
+
+    def compute_mask(self, x, mask=None):
+        """The mask of the output for input ``x`` carrying ``mask`` (None: no mask). The
+        default passes ``mask`` on when the layer ``supports_masking``, else drops it."""
+        return mask if self.supports_masking else None
 
     def check_input_values(self, values, who: str, name: str = "x"):
         """Called by a model on its input array when this layer comes first: raise a
@@ -279,6 +348,8 @@ class Dense(Layer):
     Inputs of rank > 2 are transformed along their last axis (like Keras).
     """
 
+    supports_masking = True   # acts on each time step alone: a mask passes on
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  input_shape=None, **kwargs):
@@ -325,6 +396,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation by name (``"relu"``, ``"softmax"``, ...) or a callable."""
 
+    supports_masking = True   # acts on each time step alone: a mask passes on
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -341,6 +414,8 @@ class Dropout(Layer):
     ``rate`` and the survivors scaled by 1/(1 − rate); the inference graph passes x through
     unchanged (so evaluation needs no rescaling). A fresh mask on every training step;
     ``seed`` makes the sequence of masks reproducible."""
+
+    supports_masking = True   # acts on each time step alone: a mask passes on
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -375,6 +450,8 @@ class LeakyReLU(Layer):
     """x where x > 0, else ``alpha`` · x (Keras' default slope 0.3; ``negative_slope`` is
     Keras 3's name for ``alpha``)."""
 
+    supports_masking = True   # acts on each time step alone: a mask passes on
+
     def __init__(self, alpha=0.3, negative_slope=None, **kwargs):
         super().__init__(**kwargs)
         self.alpha = float(alpha if negative_slope is None else negative_slope)
@@ -390,6 +467,8 @@ class PReLU(Layer):
     """Parametric ReLU: x where x > 0, else alpha · x, with ``alpha`` a learned weight of the
     input's per-sample shape (initialized by ``alpha_initializer``, zeros as Keras).
     ``shared_axes`` (1-based, the batch being axis 0) share one alpha along those axes."""
+
+    supports_masking = True   # acts on each time step alone: a mask passes on
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, shared_axes=None, **kwargs):
         super().__init__(**kwargs)
@@ -425,6 +504,8 @@ class PReLU(Layer):
 class ELU(Layer):
     """x where x > 0, else alpha · (eˣ − 1)."""
 
+    supports_masking = True   # acts on each time step alone: a mask passes on
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
@@ -438,6 +519,8 @@ class ELU(Layer):
 
 class Softmax(Layer):
     """exp(x) / Σ exp(x) along ``axis`` (the last by default)."""
+
+    supports_masking = True   # acts on each time step alone: a mask passes on
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -504,7 +587,8 @@ def register(cls):
 
 
 # The layers of later families live in modules of their own and register themselves.
-from .layers_conv import AveragePooling2D, Conv2D, MaxPooling2D  # noqa: E402
+from .layers_conv import (AveragePooling2D, Conv2D, DepthwiseConv2D, GlobalAveragePooling1D,  # noqa: E402
+                          GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling2D)
 from .layers_embedding import Embedding  # noqa: E402
 from .layers_normalization import BatchNormalization  # noqa: E402
 from .layers_recurrent import GRU, LSTM, SimpleRNN  # noqa: E402

@@ -1,16 +1,25 @@
-"""Convolution and pooling layers over images (``gc.layers.Conv2D``, ``MaxPooling2D``,
-``AveragePooling2D``), Keras' names, arguments and defaults, channels last.
+"""Convolution and pooling layers (``gc.layers.Conv2D``, ``DepthwiseConv2D``,
+``MaxPooling2D``, ``AveragePooling2D``, ``GlobalAveragePooling1D/2D``,
+``GlobalMaxPooling1D/2D``), Keras' names, arguments and defaults, channels last.
 
 Inputs are (batch, height, width, channels) — NHWC, Keras' ``channels_last`` — and a Conv2D
-kernel is (kernel_h, kernel_w, in_channels, filters) — HWIO — so each layer is one call of the
-graph ops ``gc.nn.conv2d`` / ``max_pool2d`` / ``avg_pool2d`` (whose gradients are graph ops
-too). Output sizes along height and width follow Keras:
+kernel is (kernel_h, kernel_w, in_channels / groups, filters) — HWIO — so each layer is one call
+of the graph ops ``gc.nn.conv2d`` / ``max_pool2d`` / ``avg_pool2d`` (whose gradients are graph
+ops too). With ``dilation_rate=d`` the kernel's taps are d pixels apart, so a window spans
+k_eff = (kernel − 1)·d + 1 pixels; output sizes along height and width follow Keras:
 
-    padding="valid":  out = (in - kernel) // stride + 1      (the window stays inside)
-    padding="same":   out = ceil(in / stride)                (TensorFlow's SAME zero padding)
+    padding="valid":  out = (in - k_eff) // stride + 1      (the window stays inside)
+    padding="same":   out = ceil(in / stride)               (TensorFlow's SAME zero padding)
 
-A Conv2D has kernel_h · kernel_w · in_channels · filters + filters parameters
-(``Conv2D(32, 3)`` on one channel: 3·3·1·32 + 32 = 320); pooling layers have none.
+A Conv2D has kernel_h · kernel_w · (in_channels / groups) · filters + filters parameters
+(``Conv2D(32, 3)`` on one channel: 3·3·1·32 + 32 = 320). ``groups=G`` splits the channels and
+the filters into G blocks, filter block g seeing input block g only (both counts divisible by
+G). ``DepthwiseConv2D`` is the G = channels case: each channel convolved with its own
+``depth_multiplier`` filters, kernel (kh, kw, channels, depth_multiplier), output channel
+c·depth_multiplier + m, kh·kw·channels·depth_multiplier + channels·depth_multiplier parameters.
+As Keras 3, strides > 1 together with dilation_rate > 1 is refused by the layers (the op
+``gc.nn.conv2d`` computes it). Pooling layers have no parameters. GlobalAveragePooling1D
+honours a mask (e.g. from ``Embedding(mask_zero=True)``): the mean over the unmasked steps.
 """
 from __future__ import annotations
 
@@ -19,10 +28,14 @@ import numpy as np
 from . import activations, initializers, regularizers
 from .errors import ShapeError
 from .layers import Layer, _serialize_object, register
-from .ops.conv import avg_pool2d, conv2d, max_pool2d
+from .ops.conv import avg_pool2d, conv2d, effective_kernel, max_pool2d
+from .ops.math import cast, where
+from .ops.reduce import reduce_max, reduce_mean, reduce_sum
+from .ops.shape_ops import expand_dims, reshape
 from .tensor import format_shape
 
-__all__ = ["AveragePooling2D", "Conv2D", "MaxPooling2D"]
+__all__ = ["AveragePooling2D", "Conv2D", "DepthwiseConv2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling2D"]
 
 
 def _pair(layer: str, what: str, value) -> tuple:
@@ -61,6 +74,15 @@ def output_length(size, window: int, stride: int, padding: str):
     return (size - window) // stride + 1
 
 
+def _dilation(layer: str, dilation_rate, strides) -> tuple:
+    """dilation_rate as a pair; Keras 3 refuses it above 1 together with strides above 1."""
+    dilation = _pair(layer, "dilation_rate", dilation_rate)
+    if max(dilation) > 1 and max(strides) > 1:
+        raise ValueError(f"{layer}: strides > 1 together with dilation_rate > 1 is not supported (as Keras), got "
+                         f"strides={strides} and dilation_rate={dilation}; gc.nn.conv2d computes it if you need it")
+    return dilation
+
+
 def _image_shape(layer: Layer, input_shape, window) -> None:
     """Check a (batch, height, width, channels) input against the window (valid padding)."""
     kind = type(layer).__name__
@@ -75,69 +97,167 @@ def _image_shape(layer: Layer, input_shape, window) -> None:
                                  "use padding='same' or a smaller window")
 
 
-@register
-class Conv2D(Layer):
-    """``activation(conv2d(x, kernel) + bias)``: ``filters`` learned filters of
-    ``kernel_size`` slid over the image with ``strides`` (cross-correlation, as Keras).
+class _Conv(Layer):
+    """What Conv2D and DepthwiseConv2D share: the window (kernel_size, strides, padding,
+    dilation_rate), the bias, the activation, output shapes. A subclass creates ``kernel`` in
+    ``build`` and says how many ``groups`` and output channels the convolution has."""
 
-    kernel (kh, kw, in_channels, filters) from ``kernel_initializer`` (Glorot uniform, with
-    fan_in = kh·kw·in_channels and fan_out = kh·kw·filters), bias (filters,) from
-    ``bias_initializer`` (zeros). Only ``dilation_rate=1`` and ``groups=1``.
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1),
+                 activation=None, use_bias=True, bias_initializer="zeros", bias_regularizer=None,
+                 input_shape=None, **kwargs):
+        super().__init__(input_shape=input_shape, **kwargs)
+        kind = type(self).__name__
+        _channels_last(kind, data_format)
+        self.kernel_size = _pair(kind, "kernel_size", kernel_size)
+        self.strides = _pair(kind, "strides", strides)
+        self.dilation_rate = _dilation(kind, dilation_rate, self.strides)
+        self.padding = _padding(kind, padding)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = bias_initializer
+        self.bias_regularizer = bias_regularizer
+        self.kernel = None
+        self.bias = None
+
+    @property
+    def window(self) -> tuple:
+        """The span of the dilated kernel: (k − 1)·d + 1 pixels along each axis."""
+        return effective_kernel(self.kernel_size, self.dilation_rate)
+
+    def _input_channels(self, input_shape) -> int:
+        _image_shape(self, input_shape, self.window)
+        channels = input_shape[3]
+        if channels is None:
+            raise ShapeError(f"{self.name} ({type(self).__name__}): the number of input channels must be known, "
+                             f"got inputs of shape {format_shape(input_shape)}")
+        return channels
+
+    def output_channels(self, input_shape) -> int:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        h, w = (output_length(n, k, s, self.padding)
+                for n, k, s in zip(input_shape[1:3], self.window, self.strides))
+        return (input_shape[0], h, w, self.output_channels(input_shape))
+
+    def convolve(self, x):
+        raise NotImplementedError
+
+    def call(self, x, training=False):
+        y = self.convolve(x)
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "bias_initializer": _serialize_object(self.bias_initializer, initializers),
+                "bias_regularizer": _serialize_object(self.bias_regularizer, regularizers)}
+
+
+@register
+class Conv2D(_Conv):
+    """``activation(conv2d(x, kernel) + bias)``: ``filters`` learned filters of
+    ``kernel_size`` slid over the image with ``strides`` (cross-correlation, as Keras), their
+    taps ``dilation_rate`` pixels apart, in ``groups`` independent channel groups.
+
+    kernel (kh, kw, in_channels / groups, filters) from ``kernel_initializer`` (Glorot uniform,
+    with fan_in = kh·kw·in_channels/groups and fan_out = kh·kw·filters), bias (filters,) from
+    ``bias_initializer`` (zeros).
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, input_shape=None, **kwargs):
-        super().__init__(input_shape=input_shape, **kwargs)
+        super().__init__(kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                         bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
+                         input_shape=input_shape, **kwargs)
         if int(filters) < 1:
             raise ValueError(f"Conv2D: filters must be a positive integer, got {filters}")
-        _channels_last("Conv2D", data_format)
-        if _pair("Conv2D", "dilation_rate", dilation_rate) != (1, 1) or int(groups) != 1:
-            raise ValueError("Conv2D: dilation_rate other than 1 and groups other than 1 are not supported")
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+            raise ValueError(f"Conv2D: groups must be a positive integer, got {groups!r}")
+        if int(filters) % int(groups):
+            raise ValueError(f"Conv2D: the number of filters must be divisible by groups, got filters={filters} "
+                             f"and groups={groups}")
         self.filters = int(filters)
-        self.kernel_size = _pair("Conv2D", "kernel_size", kernel_size)
-        self.strides = _pair("Conv2D", "strides", strides)
-        self.padding = _padding("Conv2D", padding)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.groups = int(groups)
         self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel = None
-        self.bias = None
 
     def build(self, input_shape):
-        _image_shape(self, input_shape, self.kernel_size)
-        channels = input_shape[3]
-        if channels is None:
-            raise ShapeError(f"{self.name} (Conv2D): the number of input channels must be known, got inputs "
-                             f"of shape {format_shape(input_shape)}")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters),
+        channels = self._input_channels(input_shape)
+        if channels % self.groups:
+            raise ShapeError(f"{self.name} (Conv2D): the {channels} input channels are not divisible by "
+                             f"groups={self.groups} (inputs {format_shape(input_shape)})")
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups, self.filters),
                                       self.kernel_initializer, self.kernel_regularizer)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
 
-    def compute_output_shape(self, input_shape):
-        h, w = (output_length(n, k, s, self.padding)
-                for n, k, s in zip(input_shape[1:3], self.kernel_size, self.strides))
-        return (input_shape[0], h, w, self.filters)
+    def output_channels(self, input_shape):
+        return self.filters
 
-    def call(self, x, training=False):
-        y = conv2d(x, self.kernel, strides=self.strides, padding=self.padding)
-        if self.use_bias:
-            y = y + self.bias
-        return self.activation(y)
+    def convolve(self, x):
+        return conv2d(x, self.kernel, strides=self.strides, padding=self.padding, dilations=self.dilation_rate,
+                      groups=self.groups)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+        return {**super().get_config(), "filters": self.filters, "groups": self.groups,
                 "kernel_initializer": _serialize_object(self.kernel_initializer, initializers),
-                "bias_initializer": _serialize_object(self.bias_initializer, initializers),
-                "kernel_regularizer": _serialize_object(self.kernel_regularizer, regularizers),
-                "bias_regularizer": _serialize_object(self.bias_regularizer, regularizers)}
+                "kernel_regularizer": _serialize_object(self.kernel_regularizer, regularizers)}
+
+
+@register
+class DepthwiseConv2D(_Conv):
+    """Each input channel convolved with its own ``depth_multiplier`` filters (no mixing of
+    channels): ``activation(depthwise_conv2d(x, kernel) + bias)``, output channel
+    c·depth_multiplier + m.
+
+    kernel (kh, kw, in_channels, depth_multiplier) from ``depthwise_initializer`` (Glorot
+    uniform on that shape, as Keras), bias (in_channels·depth_multiplier,). It is the conv2d op
+    with groups = in_channels over the kernel viewed as (kh, kw, 1, in_channels·depth_multiplier).
+    """
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, input_shape=None,
+                 **kwargs):
+        super().__init__(kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                         bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
+                         input_shape=input_shape, **kwargs)
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, np.integer)) \
+                or depth_multiplier < 1:
+            raise ValueError(f"DepthwiseConv2D: depth_multiplier must be a positive integer, got {depth_multiplier!r}")
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = depthwise_initializer
+        self.depthwise_regularizer = depthwise_regularizer
+
+    def build(self, input_shape):
+        channels = self._input_channels(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.depth_multiplier),
+                                      self.depthwise_initializer, self.depthwise_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
+                                        self.bias_regularizer)
+
+    def output_channels(self, input_shape):
+        return None if input_shape[3] is None else input_shape[3] * self.depth_multiplier
+
+    def convolve(self, x):
+        kh, kw, channels, mult = self.kernel.shape
+        grouped = reshape(self.kernel, (kh, kw, 1, channels * mult))
+        return conv2d(x, grouped, strides=self.strides, padding=self.padding, dilations=self.dilation_rate,
+                      groups=channels)
+
+    def get_config(self):
+        return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": _serialize_object(self.depthwise_initializer, initializers),
+                "depthwise_regularizer": _serialize_object(self.depthwise_regularizer, regularizers)}
 
 
 class _Pooling2D(Layer):
@@ -182,3 +302,82 @@ class AveragePooling2D(_Pooling2D):
     """The mean of each window; with padding="same" only the unpadded cells are counted
     (TensorFlow's semantics)."""
     _op = staticmethod(avg_pool2d)
+
+
+class _GlobalPooling(Layer):
+    """Shared by the global pooling layers: one value per channel over every step (1D:
+    (batch, steps, features) -> (batch, features)) or pixel (2D: (batch, h, w, channels) ->
+    (batch, channels)); ``keepdims=True`` keeps the pooled axes with size 1."""
+
+    RANK = 1   # spatial axes pooled
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(type(self).__name__, data_format)
+        self.keepdims = bool(keepdims)
+
+    @property
+    def axes(self) -> tuple:
+        return tuple(range(1, self.RANK + 1))
+
+    def build(self, input_shape):
+        if len(input_shape) != self.RANK + 2:
+            what = "sequences (batch, steps, features)" if self.RANK == 1 else "images (batch, height, width, channels)"
+            raise ShapeError(f"{self.name} ({type(self).__name__}): expects {what}, got inputs of shape "
+                             f"{format_shape(input_shape)}")
+
+    def compute_output_shape(self, input_shape):
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.RANK + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+@register
+class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over the steps of (batch, steps, features). With a mask (batch, steps) — e.g.
+    from ``Embedding(mask_zero=True)`` — the mean over the unmasked steps only (a sequence with
+    every step masked gives 0/0 = nan, as Keras). Consumes the mask."""
+
+    supports_masking = True
+
+    def call(self, x, training=False, mask=None):
+        if mask is None:
+            return reduce_mean(x, axis=1, keepdims=self.keepdims)
+        keep = expand_dims(cast(mask, "bool"), 2)
+        total = reduce_sum(where(keep, x, 0.0), axis=1, keepdims=self.keepdims)
+        return total / reduce_sum(cast(keep, x.dtype), axis=1, keepdims=self.keepdims)
+
+    def compute_mask(self, x, mask=None):
+        return None
+
+
+@register
+class GlobalMaxPooling1D(_GlobalPooling):
+    """The maximum over the steps of (batch, steps, features) (a mask is not honoured, as
+    Keras: the layer drops it with a warning)."""
+
+    def call(self, x, training=False):
+        return reduce_max(x, axis=1, keepdims=self.keepdims)
+
+
+@register
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean over height and width of (batch, height, width, channels)."""
+
+    RANK = 2
+
+    def call(self, x, training=False):
+        return reduce_mean(x, axis=(1, 2), keepdims=self.keepdims)
+
+
+@register
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum over height and width of (batch, height, width, channels)."""
+
+    RANK = 2
+
+    def call(self, x, training=False):
+        return reduce_max(x, axis=(1, 2), keepdims=self.keepdims)

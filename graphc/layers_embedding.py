@@ -8,6 +8,12 @@ integers 0 .. input_dim − 1: a model whose first layer is an Embedding gets an
 placeholder (``Layer.input_dtype``), and ``fit``/``predict`` check the values before anything
 runs. Float inputs given to the layer in a raw graph are cast to int64 (as Keras casts them).
 Keras' default initializer: uniform on [−0.05, 0.05]. input_dim · output_dim parameters.
+
+``mask_zero=True`` reserves index 0 for padding, as Keras: the layer attaches the mask
+``ids != 0`` to its output (see ``graphc.layers``, "Masks"), the recurrent layers skip the masked
+steps (carrying their state across them) and GlobalAveragePooling1D averages over the others,
+so a sequence padded with zeros — before or after its tokens — gives the same result as the
+sequence alone. The vector of index 0 is still looked up (and learned from what sees it).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import numpy as np
 
 from . import initializers, regularizers
 from .layers import Layer, _serialize_object, register
+from .ops.math import not_equal
 from .ops.shape_ops import cast, gather
 
 __all__ = ["Embedding"]
@@ -34,9 +41,10 @@ class Embedding(Layer):
         if int(input_dim) < 1 or int(output_dim) < 1:
             raise ValueError(f"Embedding: input_dim and output_dim must be positive integers, "
                              f"got {input_dim} and {output_dim}")
-        if mask_zero:
-            raise ValueError("Embedding: mask_zero=True is not supported (graphc has no masking); "
-                             "pad sequences to the same length and let the model learn index 0")
+        if mask_zero and int(input_dim) < 2:
+            raise ValueError(f"Embedding: with mask_zero=True index 0 is padding, so input_dim must be at least 2 "
+                             f"(the vocabulary size + 1), got {input_dim}")
+        self.mask_zero = bool(mask_zero)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = embeddings_initializer
@@ -51,9 +59,17 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.output_dim,)
 
     def call(self, x, training=False):
-        if x.dtype.kind not in "iu":
-            x = cast(x, "int64")
-        return gather(self.embeddings, x, axis=0)
+        return gather(self.embeddings, self._indices(x), axis=0)
+
+    def compute_mask(self, x, mask=None):
+        """With ``mask_zero``: true where the index is not 0 (shaped like the indices)."""
+        if not self.mask_zero:
+            return None
+        return not_equal(self._indices(x), 0)
+
+    @staticmethod
+    def _indices(x):
+        return x if x.dtype.kind in "iu" else cast(x, "int64")
 
     def check_input_values(self, values: np.ndarray, who: str, name: str = "x"):
         """Raise a ValueError naming the culprit when ``values`` are not indices 0..input_dim−1."""
@@ -68,5 +84,6 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "mask_zero": self.mask_zero,
                 "embeddings_initializer": _serialize_object(self.embeddings_initializer, initializers),
                 "embeddings_regularizer": _serialize_object(self.embeddings_regularizer, regularizers)}

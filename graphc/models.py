@@ -122,6 +122,10 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"{self.name}.add: expected a gc.layers.Layer, got {layer!r}")
+        if getattr(layer, "return_state", False):
+            raise ValueError(f"{self.name}: {layer.name} ({type(layer).__name__}) has return_state=True and returns "
+                             "several tensors [output, *states]; a Sequential model passes one tensor from layer to "
+                             "layer. Call the layer on tensors directly (outputs = layer(x)) or drop return_state")
         if any(layer is other for other in self._layers):
             raise ValueError(f"{self.name}: layer {layer.name!r} is already in the model")
         names = {other.name for other in self._layers}
@@ -182,7 +186,9 @@ class Sequential:
                              "call build((None, ...)) or fit on data")
 
     def __call__(self, x, training=False):
-        """The model applied to a symbolic Tensor (like a layer)."""
+        """The model applied to a symbolic Tensor (like a layer). Masks travel with the tensors
+        from layer to layer (see ``graphc.layers``, "Masks"): an ``Embedding(mask_zero=True)``
+        masks the padding steps for the recurrent layers above it."""
         for layer in self._layers:
             x = layer(x, training=training)
         return x
