@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import Skip, assert_close
+from harness import Skip, assert_all_close, assert_close
 
 import w2_elementwise as w2
 import w3_mlp_step as w3
@@ -129,9 +129,9 @@ def data_parallel(ctx, dask):
         loss, params = state
         note = assert_close(np.asarray(loss, np.float32), np.asarray(ref_loss, np.float32), w3.LOSS_RTOL, 0,
                             what="loss after one step")
-        from harness import assert_all_close
+        names = ["W1", "b1", "W2", "b2", "W3", "b3"]
         return "loss_" + note + ",weights_" + assert_all_close(
-            [np.asarray(p) for p in params], ref_params, w3.W_RTOL, w3.W_ATOL, names=["W1", "b1", "W2", "b2", "W3", "b3"])
+            [np.asarray(p) for p in params], ref_params, w3.W_RTOL, w3.W_ATOL, names=names)
 
     def steps_per_s(median_s):
         return {"steps_per_s": 1.0 / median_s}

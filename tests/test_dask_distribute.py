@@ -93,6 +93,26 @@ def test_npy_files_larger_than_memory_in_and_out(client, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict(x), rtol=1e-5, atol=1e-6)
 
 
+def test_data_parallel_embedding_lstm_on_local_threads():
+    # gathers from a replicated table per shard; the table's gradient is a scatter-add per
+    # shard, summed by the tree; the unrolled LSTM slices the time axis, never the batch
+    L = gc.layers
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 20, (48, 6)), rng.integers(0, 3, 48)
+
+    def model():
+        m = gc.models.Sequential([L.Embedding(20, 8, mask_zero=True, input_shape=(6,)), L.LSTM(8), L.Dense(3)], seed=2)
+        m.compile(optimizer="adam", loss=gc.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return m
+    single, parallel = model(), model()
+    want = single.fit(x, y, epochs=2, batch_size=24, verbose=0).history["loss"]
+    got = parallel.fit(x, y, epochs=2, batch_size=24, verbose=0,
+                       distribute=gc.distribute.DataParallel("threads", shards=3)).history["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for a, b in zip(parallel.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_predict_on_the_cluster_matches_predict(client):
     x, y = _digits(300)
     model = _mlp()

@@ -207,16 +207,15 @@ def compute(lowered, call) -> list:
     values = dask.compute(*[Delayed(k, lowered.graph, layer=lowered.name) for k in keys]) if keys else ()
     got = dict(zip(keys, values))
 
-    def value(dep, elem):
-        v = dep.value if isinstance(dep, Literal) else got[dep]
-        return np.asarray(v if elem is None else v[elem])
+    def value(dep, elem, dtype):
+        if isinstance(dep, Literal):   # a source's own array (a variable's, a constant's): a copy
+            return np.array(dep.value if elem is None else dep.value[elem], dtype=dtype)
+        v = got[dep]
+        return np.asarray(v if elem is None else v[elem], dtype=dtype)
     out = []
     for ref in lowered.results:
-        parts = [value(dep, ref.elem) for dep in ref.keys]
-        if ref.axis is None:
-            out.append(np.array(parts[0], dtype=ref.node.dtype, copy=True))
-        else:
-            out.append(np.concatenate(parts, axis=ref.axis) if len(parts) > 1 else parts[0])
+        parts = [value(dep, ref.elem, ref.node.dtype) for dep in ref.keys]
+        out.append(np.concatenate(parts, axis=ref.axis) if len(parts) > 1 else parts[0])
     return out
 
 
@@ -234,8 +233,7 @@ def arrays(lowered, call) -> list:
         layer = {}
         for i, dep in enumerate(ref.keys):
             index = tuple(i if d == ref.axis else 0 for d in range(node.ndim))
-            arg = dep if not isinstance(dep, Literal) else dep
-            layer[(name,) + index] = (element, arg, ref.elem, node.dtype)
+            layer[(name,) + index] = (element, dep, ref.elem, node.dtype)
         if ref.axis is None:
             chunks = tuple((d,) for d in node.shape)
         else:

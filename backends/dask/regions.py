@@ -107,8 +107,27 @@ def plan(program, layout, chunked_inputs) -> Plan:
     graph = program.graph
     roots = {id(o) for o in graph.outputs} | {id(v) for _, v in graph.updates}
     kind = {id(s): _kind(s, layout) for s in steps}
+    step_level, final = _levels(steps, layout)
+    once_at, inline_at = _place_replicated(steps, kind, step_level, final, roots, layout, graph)
+    regions = []
+    for lvl in range(final + 1):
+        once = [s for s in steps if kind[id(s)] == "replicated" and once_at[id(s)] == lvl]
+        per_chunk = [s for s in steps if (kind[id(s)] == "chunked" and step_level[id(s)] == lvl)
+                     or (kind[id(s)] == "replicated" and lvl in inline_at[id(s)])]
+        if once:
+            regions.append(Region(f"once{lvl}", False, lvl, once))
+        if any(kind[id(s)] == "chunked" for s in per_chunk):
+            regions.append(Region(f"chunk{lvl}", True, lvl, per_chunk))
+    for region in regions:
+        _find_inputs(region, layout)
+    step_kind = {id(n): kind[id(s)] for s in steps for n in nodes_of(s)}
+    where = _find_outputs(regions, roots, step_kind, layout)
+    return Plan(program, layout, regions, where, dict(chunked_inputs))
 
-    # levels: when each value is available (a combined value one level after its partials)
+
+def _levels(steps, layout):
+    """The level each step runs at (the latest level of what it reads; a combined value is
+    available one level after its partials) and the last level."""
     level, step_level = {}, {}
     for s in steps:
         inside = {id(n) for n in nodes_of(s)}
@@ -116,8 +135,13 @@ def plan(program, layout, chunked_inputs) -> Plan:
         step_level[id(s)] = base
         for n in nodes_of(s):
             level[id(n)] = base + 1 if layout.cross(n) else base
-    final = max(level.values(), default=0)
+    return step_level, max(level.values(), default=0)
 
+
+def _place_replicated(steps, kind, step_level, final, roots, layout, graph):
+    """Where each replicated step runs, visiting them last to first: recomputed inside the
+    per-chunk functions of the levels that read it (``inline_at``, cheap steps), and/or once,
+    in the latest "once" task before its first other reader (``once_at``, None: not needed)."""
     readers: dict[int, list] = {}
     for s in steps:
         inside = {id(n) for n in nodes_of(s)}
@@ -127,9 +151,6 @@ def plan(program, layout, chunked_inputs) -> Plan:
                     readers.setdefault(id(i), []).append(s)
     split_nodes = {id(n.inputs[pos]) for n in graph.nodes for pos in range(len(n.inputs))
                    if (id(n), pos) in layout.split}
-
-    # replicated steps, last to first: recomputed inside the per-chunk functions that read
-    # them (cheap ones), or computed once in the latest "once" task before their first reader
     once_at, inline_at = {}, {}
     for s in reversed(steps):
         if kind[id(s)] != "replicated":
@@ -152,49 +173,45 @@ def plan(program, layout, chunked_inputs) -> Plan:
                     else:
                         at = _earliest(at, lvl)
         once_at[id(s)], inline_at[id(s)] = at, inline
+    return once_at, inline_at
 
-    regions = []
-    for lvl in range(final + 1):
-        once = [s for s in steps if kind[id(s)] == "replicated" and once_at[id(s)] == lvl]
-        per_chunk = [s for s in steps if (kind[id(s)] == "chunked" and step_level[id(s)] == lvl)
-                     or (kind[id(s)] == "replicated" and lvl in inline_at[id(s)])]
-        if once:
-            regions.append(Region(f"once{lvl}", False, lvl, once))
-        if any(kind[id(s)] == "chunked" for s in per_chunk):
-            regions.append(Region(f"chunk{lvl}", True, lvl, per_chunk))
 
-    for region in regions:
-        inside = {id(n) for n in region.nodes}
-        found = {}
-        for n in region.nodes:
-            for pos, i in enumerate(n.inputs):
-                split = layout.split.get((id(n), pos))
-                if id(i) in inside or (split is None and embedded(i)):
-                    continue
-                found.setdefault((id(i), split), (i, split))
-        region.inputs = list(found.values())
-        region.partials = [n for n in region.nodes if layout.cross(n)] if region.chunked else []
-        region.combine = [layout.combine[id(n)] for n in region.partials]
+def _find_inputs(region, layout):
+    """The values ``region`` reads from outside, each with the split it is read through; and
+    its partials (the cross-chunk nodes a per-chunk region computes)."""
+    inside = {id(n) for n in region.nodes}
+    found = {}
+    for n in region.nodes:
+        for pos, i in enumerate(n.inputs):
+            split = layout.split.get((id(n), pos))
+            if id(i) in inside or (split is None and embedded(i)):
+                continue
+            found.setdefault((id(i), split), (i, split))
+    region.inputs = list(found.values())
+    region.partials = [n for n in region.nodes if layout.cross(n)] if region.chunked else []
+    region.combine = [layout.combine[id(n)] for n in region.partials]
+
+
+def _find_outputs(regions, roots, step_kind, layout) -> dict:
+    """Each region's outputs (what other regions read, the graph's outputs and new values);
+    returns where every value a region produces sits in its results."""
     read_elsewhere = {}
     for region in regions:
         for node, _ in region.inputs:
             read_elsewhere.setdefault(id(node), set()).add(id(region))
-    step_kind = {id(n): kind[id(s)] for s in steps for n in nodes_of(s)}
     where = {}
     for region in regions:
-        exported = set()
         for n in region.nodes:
-            if layout.cross(n) or id(n) in exported:
+            if layout.cross(n) or id(n) in where:
                 continue
             if step_kind[id(n)] == "replicated" and region.chunked:
                 continue   # a recomputed copy: the "once" task (if any) exports it
             if id(n) in roots or read_elsewhere.get(id(n), set()) - {id(region)}:
-                exported.add(id(n))
                 where[id(n)] = (region, len(region.outputs))
                 region.outputs.append(n)
         for k, n in enumerate(region.partials):
             where[id(n)] = (region, len(region.outputs) + k)
-    return Plan(program, layout, regions, where, dict(chunked_inputs))
+    return where
 
 
 def _earliest(a, b):

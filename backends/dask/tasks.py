@@ -108,10 +108,10 @@ class Literal:
         self.value = value
 
     def __getstate__(self):
-        return self.value
+        return (self.value,)   # never None: pickle would skip __setstate__
 
-    def __setstate__(self, value):
-        self.value = value
+    def __setstate__(self, state):
+        (self.value,) = state
 
 
 class RegionTask:
