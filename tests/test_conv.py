@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+import graphc as gc
 from graphc.errors import DTypeError, ShapeError
 from graphc.graph import topological_order
 from graphc.ops import conv
@@ -931,3 +932,18 @@ def test_conv_kernels_speed_report(capsys):
         best = min(best, time.perf_counter() - start)
     with capsys.disabled():
         print(f"\n[conv speed] (64,28,28,1)x(3,3,1,32) same, forward + both backprops: {best * 1e3:.1f} ms")
+
+
+def test_depthwise_conv2d_is_public_in_gc_nn_and_matches_a_loop():
+    rng = np.random.default_rng(3)
+    xv, wv = rng.normal(size=(2, 5, 5, 3)), rng.normal(size=(3, 3, 3, 2))
+    x = gc.placeholder(xv.shape, "float64", name="x")
+    out = gc.function([x], gc.nn.depthwise_conv2d(x, gc.constant(wv), padding="same"))(xv)
+    xp = np.pad(xv, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((2, 5, 5, 6))
+    for c in range(3):
+        for m in range(2):
+            for a in range(3):
+                for b in range(3):
+                    ref[..., c * 2 + m] += xp[:, a:a + 5, b:b + 5, c] * wv[a, b, c, m]
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
