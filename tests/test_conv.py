@@ -9,7 +9,6 @@ extra tests run the same checks through them.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -909,29 +908,6 @@ def test_conv_second_order_through_autodiff(optimize):
     hxv, hkv = second(X, W)
     np.testing.assert_allclose(hkv, fd_full(loss2_np, [X, W], 1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(hxv, fd_full(loss2_np, [X, W], 0), rtol=1e-5, atol=1e-5)
-
-
-# -- speed: measured and printed, never asserted ------------------------------------------------------
-
-def test_conv_kernels_speed_report(capsys):
-    rng = np.random.default_rng(14)
-    X = rng.standard_normal((64, 28, 28, 1)).astype(np.float32)
-    W = rng.standard_normal((3, 3, 1, 32)).astype(np.float32)
-    x = placeholder((None, 28, 28, 1), "float32", name="img")
-    k = placeholder((3, 3, 1, 32), "float32", name="kern")
-    y = conv.conv2d(x, k, padding="same")
-    G = np.ones((64, 28, 28, 32), np.float32)
-    gx, gk = OPS["conv2d"].grad(y, placeholder(y.shape, "float32", name="g"))
-    fwd, bin_, bfl = OPS["conv2d"], OPS[gx.op], OPS[gk.op]
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        fwd.impl(X, W, **y.attrs)
-        bin_.impl(G, W, X, **gx.attrs)
-        bfl.impl(X, G, W, **gk.attrs)
-        best = min(best, time.perf_counter() - start)
-    with capsys.disabled():
-        print(f"\n[conv speed] (64,28,28,1)x(3,3,1,32) same, forward + both backprops: {best * 1e3:.1f} ms")
 
 
 def test_depthwise_conv2d_is_public_in_gc_nn_and_matches_a_loop():
