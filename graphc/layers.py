@@ -49,6 +49,7 @@ import numpy as np
 
 from . import activations, initializers, regularizers
 from .errors import ShapeError
+from .host import to_host
 from .nn import dropout, elu, leaky_relu, maxout, prelu, softmax
 from .ops.linalg import matmul
 from .ops.shape_ops import reshape
@@ -267,7 +268,7 @@ class Layer:
         return int(sum(w.value.size for w in self._weights))
 
     def get_weights(self) -> list:
-        return [w.value.copy() for w in self._weights]
+        return [to_host(w.value, copy=True) for w in self._weights]
 
     def set_weights(self, values):
         values = list(values)

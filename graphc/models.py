@@ -45,6 +45,7 @@ from . import layers as layers_module
 from .compiler import function
 from .errors import ShapeError
 from .graph import Graph
+from .host import to_host
 from .layers import InputLayer, Layer, derive_seed, unique_name
 from .ops.math import step
 from .ops.reduce import reduce_sum
@@ -217,7 +218,7 @@ class Sequential:
 
     def get_weights(self) -> list:
         """Copies of every weight, layer by layer (kernel, bias, ...)."""
-        return [w.value.copy() for w in self.weights]
+        return [to_host(w.value, copy=True) for w in self.weights]
 
     def set_weights(self, weights):
         """Assign every weight from a list shaped like ``get_weights()``; shapes are checked for
@@ -616,6 +617,7 @@ class Sequential:
             bar.finish()
         if not parts:
             return np.zeros((0,) + tuple(self.output_shape[1:]), np.float32)
+        parts = [to_host(p) for p in parts]  # NumPy, as Keras, whichever backend ran it
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     # -- summary ------------------------------------------------------------------------------
@@ -695,7 +697,7 @@ class Sequential:
             arrays[f"weight_{i:04d}"] = w
         if self._functions and "train" in self._functions:
             for i, v in enumerate(self.optimizer.variables()):
-                arrays[f"optimizer_{i:04d}"] = np.asarray(v.value)
+                arrays[f"optimizer_{i:04d}"] = to_host(v.value)
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
         try:
