@@ -28,7 +28,6 @@ import numpy as np
 
 from .graph import Graph
 from .kernel import close_kernel
-from .ops.registry import OPS
 from .passes.report import PassReport
 from .tensor import Tensor
 

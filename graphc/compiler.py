@@ -254,20 +254,25 @@ _MISSING = object()
 
 
 def _convert(p: Tensor, value):
-    """A fed value as an array of the placeholder's dtype, its shape checked."""
-    if isinstance(value, np.ndarray) and value.dtype == p.dtype:
-        arr = value
-    else:
-        arr = np.asarray(value)
-        if arr.dtype != p.dtype:
-            if not np.can_cast(arr.dtype, p.dtype, "same_kind"):
-                raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {arr.dtype} value "
-                                 f"(cast it first)")
-            arr = arr.astype(p.dtype)
-    shape = arr.shape
+    """A fed value as a NumPy array of the placeholder's dtype, its shape checked."""
+    if not (isinstance(value, np.ndarray) and value.dtype == p.dtype):
+        value = np.asarray(value)
+    return check_fed_array(p, value)
+
+
+def check_fed_array(p: Tensor, value):
+    """An array fed for placeholder ``p`` (NumPy's, or a backend's own: CuPy, Dask), cast to
+    ``p``'s dtype when the kind allows it, its shape checked; DTypeError / ShapeError name the
+    input otherwise."""
+    if value.dtype != p.dtype:
+        if not np.can_cast(value.dtype, p.dtype, "same_kind"):
+            raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {value.dtype} value "
+                             f"(cast it first)")
+        value = value.astype(p.dtype)
+    shape = value.shape
     if len(shape) != len(p.shape) or any(d is not None and d != s for d, s in zip(p.shape, shape)):
         raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}, got {format_shape(shape)}")
-    return arr
+    return value
 
 
 def _check_inputs(inputs):

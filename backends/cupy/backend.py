@@ -6,9 +6,8 @@ import itertools
 import linecache
 import sys
 
-import numpy as np
 
-from graphc.errors import DTypeError, GraphError, ShapeError
+from graphc.errors import GraphError
 from graphc.tensor import format_shape
 
 from . import host_codegen, runtime
@@ -88,20 +87,11 @@ class CupyBackend:
         there when the dtype differs but the kind allows it); anything else is checked and
         converted on the host as for the NumPy backend, and copied to the device by the
         generated code."""
+        from graphc.compiler import _convert, check_fed_array
         cupy = sys.modules.get("cupy")
         if cupy is None or not isinstance(value, cupy.ndarray):
-            from graphc.compiler import _convert
             return _convert(p, value)
-        if value.dtype != p.dtype:
-            if not np.can_cast(value.dtype, p.dtype, "same_kind"):
-                raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {value.dtype} value "
-                                 f"(cast it first)")
-            value = value.astype(p.dtype)
-        shape = value.shape
-        if len(shape) != len(p.shape) or any(d is not None and d != s for d, s in zip(p.shape, shape)):
-            raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}, "
-                             f"got {format_shape(shape)}")
-        return value
+        return check_fed_array(p, value)
 
 
 __all__ = ["CupyBackend", "CupyExecutable"]

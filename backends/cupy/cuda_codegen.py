@@ -296,7 +296,7 @@ class _Generator:
         block = BLOCK
         grid = max(1, min(-(-self.size // block), 2**31 - 1))
         body.append(f"// {self.size} elements, one per thread (grid-stride loop)")
-        body.append(f'extern "C" __global__ void @K@(')
+        body.append('extern "C" __global__ void @K@(')
         body.append("    " + ",\n    ".join(args) + ")")
         body.append("{")
         body.append(f"    for ({idx} i = ({idx})blockIdx.x * blockDim.x + threadIdx.x; i < {self.size}; "

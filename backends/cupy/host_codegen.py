@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import keyword
 
-import numpy as np
 
 from graphc.errors import GraphError
 from graphc.kernel import Kernel

@@ -8,8 +8,7 @@ import sys
 import numpy as np
 
 import backends
-from graphc.errors import DTypeError, GraphError, ShapeError
-from graphc.tensor import format_shape
+from graphc.errors import GraphError, ShapeError
 
 from . import analysis, lowering, regions
 from .tasks import RegionCode
@@ -212,18 +211,10 @@ class DaskBackend:
         """A fed value checked against placeholder ``p``: dask.arrays (and Shards) stay as
         they are (cast lazily when their dtype differs); anything else goes through the usual
         NumPy conversion."""
+        from graphc.compiler import _convert, check_fed_array
         if not (is_dask_array(value) or isinstance(value, lowering.Shards)):
-            from graphc.compiler import _convert
             return _convert(p, value)
-        if value.dtype != p.dtype:
-            if not np.can_cast(value.dtype, p.dtype, "same_kind"):
-                raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {value.dtype} value "
-                                 f"(cast it first)")
-            value = value.astype(p.dtype)
-        shape = value.shape
-        if len(shape) != len(p.shape) or any(d is not None and d != s for d, s in zip(p.shape, shape)):
-            raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}, got {format_shape(shape)}")
-        return value
+        return check_fed_array(p, value)
 
 
 __all__ = ["DaskBackend", "DaskExecutable", "arrange", "is_dask_array"]

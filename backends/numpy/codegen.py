@@ -84,7 +84,6 @@ def generate(program, profile=False) -> Module:
     definitions: list[tuple[str, object]] = []  # kernel drivers and block functions, before it
 
     def emit_node(node):
-        nonlocal counter
         if id(node) in names:
             return
         if node.op == "placeholder":

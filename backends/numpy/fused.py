@@ -232,7 +232,7 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     for k, (a, r) in enumerate(zip(acc_names, full_reductions)):
         combined = f"shares[0][{k}]"
         lines.append(f"    {a} = {combined}")
-        lines.append(f"    for more in shares[1:]:")
+        lines.append("    for more in shares[1:]:")
         lines.append(f"        {a} = {_combine(r.op, a, f'more[{k}]')}")
         total = f"{a} / {size}" if r.op == "reduce_mean" else a
         lines.append(f"    {a} = np.asarray({total}, dtype={r.dtype.name!r}).reshape({tuple(r.shape)})")

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import dtypes
 from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, as_tensor, constant
+from ..tensor import Tensor, as_tensor
 from . import math as m
 from .registry import apply, broadcast_shapes, defop, describe
 from .shape_ops import expand_dims, squeeze, sum_to_like, transpose

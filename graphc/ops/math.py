@@ -5,7 +5,6 @@ dtype rule, and its gradient rule written with graph ops.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .. import dtypes
 from ..errors import DTypeError
