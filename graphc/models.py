@@ -604,6 +604,41 @@ class Sequential:
             return logs["loss"]
         return [logs["loss"]] + [logs[m.name] for m in self.metrics]
 
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """ONE training step on (x, y) as a single batch (the compiled train step, updates
+        applied). Returns the loss alone when there are no metrics, else ``[loss, *metrics]``,
+        or a dict with ``return_dict=True``: this batch's values (metrics are not carried
+        over from earlier calls)."""
+        who = f"{self.name}.train_on_batch"
+        self._require_compiled("train_on_batch")
+        x = self._as_inputs(x, who)
+        y = self._as_targets(y, len(x), who)
+        weights = self._sample_weights(y, len(x), class_weight, sample_weight, who)
+        return self._batch_logs(self.train_function(x, y, weights), return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """Loss and metrics of (x, y) as one batch with the inference graph, returned as by
+        ``train_on_batch``; nothing is updated."""
+        who = f"{self.name}.test_on_batch"
+        self._require_compiled("test_on_batch")
+        x = self._as_inputs(x, who)
+        y = self._as_targets(y, len(x), who)
+        weights = self._sample_weights(y, len(x), None, sample_weight, who)
+        return self._batch_logs(self.test_function(x, y, weights), return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for x as one batch (one call of the inference graph), NumPy."""
+        x = self._as_inputs(x, f"{self.name}.predict_on_batch")
+        return to_host(self.predict_function(x))
+
+    def _batch_logs(self, outs, return_dict):
+        logs = self._logs(float(outs[0]), [float(o) for o in outs[1:]], self._metric_slices())
+        if return_dict:
+            return logs
+        if not self.metrics:
+            return logs["loss"]
+        return [logs["loss"]] + [logs[m.name] for m in self.metrics]
+
     def predict(self, x, batch_size=None, verbose=0):
         """The model's outputs for x (inference graph: no dropout), as one NumPy array.
         ``batch_size=None`` predicts up to 1024 samples per call; ``verbose=1`` prints the

@@ -501,3 +501,34 @@ def test_automatic_names_never_clash_within_a_model(tmp_path):
     assert len(set(names)) == 3 and loaded.output_shape == (None, 4)
     with pytest.raises(ValueError, match="two layers named"):
         loaded.add(L.Dense(1, name=names[0]))
+
+
+def test_train_test_and_predict_on_batch_match_the_compiled_steps_and_numpy():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = rng.integers(0, 2, size=16)
+    model = gc.models.Sequential([gc.layers.Input((3,)), gc.layers.Dense(2)], seed=1)
+    model.compile(gc.optimizers.SGD(0.5), gc.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    w, b = model.get_weights()
+
+    def reference(w, b):
+        logits = x @ w + b
+        logp = logits - logits.max(1, keepdims=True)
+        logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+        loss = -logp[np.arange(16), y].mean()
+        grad = np.exp(logp)
+        grad[np.arange(16), y] -= 1
+        grad /= 16
+        return loss, float((logits.argmax(1) == y).mean()), x.T @ grad, grad.sum(0)
+
+    loss, acc, gw, gb = reference(w, b)
+    np.testing.assert_allclose(model.predict_on_batch(x), x @ w + b, rtol=1e-5, atol=1e-6)
+    test = model.test_on_batch(x, y, return_dict=True)
+    np.testing.assert_allclose([test["loss"], test["accuracy"]], [loss, acc], rtol=1e-5)
+    out = model.train_on_batch(x, y)
+    np.testing.assert_allclose(out, [loss, acc], rtol=1e-5)
+    new_w, new_b = model.get_weights()
+    np.testing.assert_allclose(new_w, w - 0.5 * gw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new_b, b - 0.5 * gb, rtol=1e-5, atol=1e-6)
+    assert isinstance(model.predict_on_batch(x), np.ndarray)
