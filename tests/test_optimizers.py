@@ -431,3 +431,64 @@ def test_config_records_the_current_learning_rate():
     opt = optimizers.SGD(0.1)
     opt.learning_rate = 0.02
     assert optimizers.deserialize(optimizers.serialize(opt)).learning_rate == pytest.approx(0.02)
+
+
+# -- Keras 3's shared options: clipping and decoupled weight decay ------------------------------
+
+_W0 = np.array([[1.0, -2.0], [0.5, 3.0]])
+_C = np.array([[3.0, -4.0], [12.0, 0.5]])
+_B0 = np.array([0.3, -0.7])
+_CB = np.array([5.0, 1.0])
+
+
+def _one_step(opt):
+    """One step on loss = sum(w * C) + sum(b * CB): the gradients are the constants C, CB."""
+    w, b = gc.variable(_W0.copy(), name="w"), gc.variable(_B0.copy(), name="b")
+    loss = gc.reduce_sum(w * _C) + gc.reduce_sum(b * _CB)
+    gc.function([], loss, updates=opt.get_updates(loss, [w, b]))()
+    return w.value, b.value
+
+
+def test_clipvalue_clips_each_gradient_element():
+    w, b = _one_step(gc.optimizers.SGD(0.1, clipvalue=2.0))
+    np.testing.assert_allclose(w, _W0 - 0.1 * np.clip(_C, -2, 2))
+    np.testing.assert_allclose(b, _B0 - 0.1 * np.clip(_CB, -2, 2))
+
+
+def test_clipnorm_rescales_each_gradient_to_at_most_that_norm():
+    w, b = _one_step(gc.optimizers.SGD(0.1, clipnorm=1.0))
+    np.testing.assert_allclose(w, _W0 - 0.1 * _C / np.linalg.norm(_C))
+    np.testing.assert_allclose(b, _B0 - 0.1 * _CB / np.linalg.norm(_CB))
+    w, _ = _one_step(gc.optimizers.SGD(0.1, clipnorm=100.0))  # under the limit: unchanged
+    np.testing.assert_allclose(w, _W0 - 0.1 * _C)
+
+
+def test_global_clipnorm_scales_all_gradients_by_their_joint_norm():
+    total = np.sqrt((_C ** 2).sum() + (_CB ** 2).sum())
+    w, b = _one_step(gc.optimizers.SGD(0.1, global_clipnorm=3.0))
+    np.testing.assert_allclose(w, _W0 - 0.1 * _C * 3.0 / total)
+    np.testing.assert_allclose(b, _B0 - 0.1 * _CB * 3.0 / total)
+
+
+def test_weight_decay_is_decoupled_as_keras_adamw():
+    w, _ = _one_step(gc.optimizers.SGD(0.1, weight_decay=0.5))
+    np.testing.assert_allclose(w, (_W0 - _W0 * 0.1 * 0.5) - 0.1 * _C)
+    w, _ = _one_step(gc.optimizers.Adam(0.1, weight_decay=0.5))
+    # first Adam step: alpha = lr sqrt(1 - b2) / (1 - b1), m = (1 - b1) g, v = (1 - b2) g^2
+    alpha = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    step = alpha * (0.1 * _C) / (np.sqrt(0.001 * _C ** 2) + 1e-7)
+    np.testing.assert_allclose(w, (_W0 - _W0 * 0.1 * 0.5) - step, rtol=1e-12)
+
+
+def test_clipping_options_are_checked_and_kept_in_the_config():
+    with pytest.raises(ValueError, match="clipnorm or global_clipnorm"):
+        gc.optimizers.Adam(clipnorm=1.0, global_clipnorm=1.0)
+    with pytest.raises(ValueError, match="clipvalue must be > 0"):
+        gc.optimizers.SGD(clipvalue=-1)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        gc.optimizers.SGD(clip_norm=1.0)
+    opt = gc.optimizers.RMSprop(0.01, clipnorm=2.0, weight_decay=0.01)
+    config = opt.get_config()
+    assert config["clipnorm"] == 2.0 and config["weight_decay"] == 0.01 and "clipvalue" not in config
+    again = gc.optimizers.RMSprop.from_config(config)
+    assert again.clipnorm == 2.0 and again.weight_decay == 0.01

@@ -15,6 +15,12 @@ State lives in variables, so a compiled step never needs recompiling:
   (``gc.optimizers.schedules``) is instead evaluated in the graph on ``iterations`` (the
   number of updates already applied, so the first step uses t = 0).
 
+Every optimizer also takes Keras 3's shared options, applied in the graph in Keras' order:
+``clipvalue`` (clip each gradient element to [-c, c]), then ``clipnorm`` (each gradient
+rescaled to norm <= c) or ``global_clipnorm`` (all gradients rescaled together so that their
+joint norm is <= c), then ``weight_decay`` (decoupled, as AdamW: w <- w - lr * wd * w before
+the rule's update).
+
 ``opt.variables()`` lists ``iterations`` followed by every slot variable in creation order
 (parameter order of the first ``get_updates``/``build``, then each rule's slot order): a
 stable order for saving and restoring.
@@ -51,8 +57,15 @@ class Optimizer:
     #: (slot name, initial value) pairs; the value is a float or "learning_rate"
     slots: tuple = ()
 
-    def __init__(self, learning_rate=0.001, name=None):
+    def __init__(self, learning_rate=0.001, name=None, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None):
         self.name = name or self.default_name
+        self.weight_decay = _optional_positive(weight_decay, f"{self.default_name}: weight_decay", zero=True)
+        self.clipnorm = _optional_positive(clipnorm, f"{self.default_name}: clipnorm")
+        self.clipvalue = _optional_positive(clipvalue, f"{self.default_name}: clipvalue")
+        self.global_clipnorm = _optional_positive(global_clipnorm, f"{self.default_name}: global_clipnorm")
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError(f"{self.default_name}: set clipnorm or global_clipnorm, not both")
         self.iterations = gc.variable(np.int64(0), name=f"{self.name}/iterations", trainable=False)
         self.learning_rate_variable = gc.variable(np.float64(0.0), name=f"{self.name}/learning_rate",
                                                   trainable=False)
@@ -148,12 +161,15 @@ class Optimizer:
         self._built = True
         updates = []
         lr_by_dtype = {}
-        for (g, p) in zip((g for g, _ in pairs), params):
+        grads = self._clip([gc.cast(g, p.dtype) for (g, _), p in zip(pairs, params)])
+        for g, p in zip(grads, params):
             if p.dtype not in lr_by_dtype:
                 lr_by_dtype[p.dtype] = self.learning_rate_tensor(p.dtype)
-            g = gc.cast(g, p.dtype)
+            lr = lr_by_dtype[p.dtype]
             slots = self._slots_of(p)
-            new_param, new_slots = self.update_step(p, g, lr_by_dtype[p.dtype], slots)
+            # decoupled weight decay (Keras 3, AdamW): the parameter shrinks by lr * wd first
+            decayed = p - p * (lr * self.weight_decay) if self.weight_decay else p
+            new_param, new_slots = self.update_step(decayed, g, lr, slots)
             updates.append((p, new_param))
             updates.extend((slots[name], value) for name, value in new_slots.items())
         updates.append((self.iterations, self.iterations + 1))
@@ -163,6 +179,24 @@ class Optimizer:
         """Return (new param, {slot name: new slot value}) as Tensors."""
         raise NotImplementedError
 
+    def _clip(self, grads) -> list:
+        """Keras 3's gradient clipping, in the graph: ``clipvalue`` elementwise, then
+        ``clipnorm`` per gradient (g * c / max(||g||, c)) or ``global_clipnorm`` over all of
+        them together (each g * c / max(sqrt(sum ||g||^2), c))."""
+        if self.clipvalue is not None:
+            grads = [gc.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            grads = [g * (self.clipnorm / gc.maximum(gc.sqrt(gc.reduce_sum(gc.square(g))), self.clipnorm))
+                     for g in grads]
+        if self.global_clipnorm is not None and grads:
+            total = None
+            for g in grads:
+                sq = gc.cast(gc.reduce_sum(gc.square(g)), "float64")
+                total = sq if total is None else total + sq
+            scale = self.global_clipnorm / gc.maximum(gc.sqrt(total), self.global_clipnorm)
+            grads = [g * gc.cast(scale, g.dtype) for g in grads]
+        return grads
+
     def step_count(self, dtype) -> gc.Tensor:
         """k = iterations + 1, the 1-based number of the step being built, as ``dtype``."""
         return gc.cast(self.iterations + 1, dtype)
@@ -171,7 +205,11 @@ class Optimizer:
     def get_config(self) -> dict:
         lr = (schedules.serialize(self._schedule) if self._schedule is not None
               else float(self.learning_rate_variable.value))
-        return {"name": self.name, "learning_rate": lr}
+        config = {"name": self.name, "learning_rate": lr}
+        for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
 
     @classmethod
     def from_config(cls, config: dict):
@@ -184,6 +222,18 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _optional_positive(value, what, zero=False):
+    """None, or a float > 0 (>= 0 with ``zero``)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, str)) or np.ndim(value) != 0:
+        raise TypeError(f"{what} must be a number or None, got {value!r}")
+    value = float(value)
+    if not (value >= 0 if zero else value > 0):
+        raise ValueError(f"{what} must be {'>= 0' if zero else '> 0'}, got {value}")
+    return value
 
 
 def _check_params(params, who):
@@ -223,13 +273,13 @@ class SGD(Optimizer):
     v <- m v - lr g and w <- w + v, or w <- w + m v - lr g (nesterov, v the new velocity)."""
     default_name = "SGD"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **options):
         self.momentum = float(momentum)
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
         self.nesterov = bool(nesterov)
         self.slots = (("momentum", 0.0),) if self.momentum > 0 else ()
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **options)
 
     def update_step(self, param, grad, lr, slots):
         if self.momentum == 0:
@@ -248,12 +298,13 @@ class Adagrad(Optimizer):
     ``initial_accumulator_value`` (Keras 3)."""
     default_name = "adagrad"
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None):
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None,
+                 **options):
         self.initial_accumulator_value = _non_negative(initial_accumulator_value,
                                                        "Adagrad: initial_accumulator_value")
         self.epsilon = float(epsilon)
         self.slots = (("accumulator", self.initial_accumulator_value),)
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **options)
 
     def update_step(self, param, grad, lr, slots):
         accumulator = slots["accumulator"] + gc.square(grad)
@@ -271,7 +322,7 @@ class RMSprop(Optimizer):
     default_name = "rmsprop"
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 name=None):
+                 name=None, **options):
         self.rho = _fraction(rho, "RMSprop: rho")
         self.momentum = _fraction(momentum, "RMSprop: momentum")
         self.epsilon = float(epsilon)
@@ -281,7 +332,7 @@ class RMSprop(Optimizer):
             self.slots += (("momentum", 0.0),)
         if self.centered:
             self.slots += (("average_gradient", 0.0),)
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **options)
 
     def update_step(self, param, grad, lr, slots):
         new = {}
@@ -309,11 +360,11 @@ class Adadelta(Optimizer):
     u <- rho u + (1 - rho) d^2; w <- w + lr d."""
     default_name = "adadelta"
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name=None):
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name=None, **options):
         self.rho = _fraction(rho, "Adadelta: rho")
         self.epsilon = float(epsilon)
         self.slots = (("accumulated_grad", 0.0), ("accumulated_delta", 0.0))
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **options)
 
     def update_step(self, param, grad, lr, slots):
         acc_grad = self.rho * slots["accumulated_grad"] + (1.0 - self.rho) * gc.square(grad)
@@ -332,13 +383,13 @@ class Adam(Optimizer):
     default_name = "adam"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 name=None):
+                 name=None, **options):
         self.beta_1 = _fraction(beta_1, "Adam: beta_1")
         self.beta_2 = _fraction(beta_2, "Adam: beta_2")
         self.epsilon = float(epsilon)
         self.amsgrad = bool(amsgrad)
         self.slots = (("m", 0.0), ("v", 0.0)) + ((("v_hat", 0.0),) if self.amsgrad else ())
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **options)
 
     def update_step(self, param, grad, lr, slots):
         k = self.step_count(param.dtype)
@@ -366,7 +417,8 @@ class Rprop(Optimizer):
     initialises its state lazily at the first step)."""
     default_name = "rprop"
 
-    def __init__(self, learning_rate=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), name=None):
+    def __init__(self, learning_rate=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), name=None,
+                 **options):
         eta_minus, eta_plus = (float(e) for e in etas)
         if not 0.0 < eta_minus < 1.0 < eta_plus:
             raise ValueError(f"Rprop: etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas}")
@@ -376,7 +428,7 @@ class Rprop(Optimizer):
         self.etas = (eta_minus, eta_plus)
         self.step_sizes = (step_min, step_max)
         self.slots = (("prev_grad", 0.0), ("step_size", -1.0))
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **options)
 
     def update_step(self, param, grad, lr, slots):
         eta_minus, eta_plus = self.etas
