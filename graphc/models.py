@@ -598,11 +598,7 @@ class Sequential:
             bar = Progbar(steps, verbose=verbose)
             bar.start = start
             bar.finish(logs)
-        if return_dict:
-            return logs
-        if not self.metrics:
-            return logs["loss"]
-        return [logs["loss"]] + [logs[m.name] for m in self.metrics]
+        return self._as_returned(logs, return_dict)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """ONE training step on (x, y) as a single batch (the compiled train step, updates
@@ -633,6 +629,10 @@ class Sequential:
 
     def _batch_logs(self, outs, return_dict):
         logs = self._logs(float(outs[0]), [float(o) for o in outs[1:]], self._metric_slices())
+        return self._as_returned(logs, return_dict)
+
+    def _as_returned(self, logs, return_dict):
+        """Keras' return shape: the dict, the loss alone (no metrics), or [loss, *metrics]."""
         if return_dict:
             return logs
         if not self.metrics:

@@ -14,6 +14,8 @@ import sys
 
 import numpy
 
+from graphc.ops.conv import _conv_setup, _pool_setup, _tap
+
 
 def array_module(*arrays):
     """CuPy if any argument is a CuPy array, else NumPy."""
@@ -103,22 +105,9 @@ def softmax_xent(labels, logits):
 
 
 # -- convolution and pooling (NHWC, HWIO; graphc/ops/conv.py's semantics) ----------------------
-
-def _same_pads(size, k, s):
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return (total // 2, total - total // 2)
-
-
-def _resolve_pads(pads, spatial, kernel, strides):
-    if isinstance(pads, str):  # "same", resolved from the run-time sizes
-        return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
-    return pads
-
-
-def _out_sizes(spatial, kernel, strides, pads):
-    return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(spatial, kernel, strides, pads))
-
+# The window geometry (SAME pads, output sizes, dilated spans, tap slices) is conv.py's own
+# (_conv_setup, _pool_setup, _tap): shape arithmetic and basic slicing, the same on CuPy
+# arrays; only code that makes arrays is here.
 
 def _pad(xp, x, pads, value=0.0):
     (t, b), (l, r) = pads
@@ -130,26 +119,9 @@ def _pad(xp, x, pads, value=0.0):
     return xp_
 
 
-def _tap(padded, a, b, strides, out):
-    """The cells tap (a, b) of every window reads: (N, OH, OW, C), a strided view."""
-    (sh, sw), (oh, ow) = strides, out
-    return padded[:, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw, :]
-
-
-def _effective(kernel, dilations):
-    """The span of a dilated window: (k - 1)·d + 1 per axis."""
-    return tuple((k - 1) * d + 1 for k, d in zip(kernel, dilations))
-
-
-def _conv_setup(shape, kernel, strides, pads, dilations):
-    span = _effective(kernel, dilations)
-    pads = _resolve_pads(pads, shape[1:3], span, strides)
-    return pads, _out_sizes(shape[1:3], span, strides, pads)
-
-
 def _tap_at(padded, a, b, strides, out, dilations):
     """The cells tap (a, b) of a dilated window reads: rows a·dh + i·sh, columns b·dw + j·sw."""
-    return _tap(padded, a * dilations[0], b * dilations[1], strides, out)
+    return _tap(padded, a, b, strides, out, dilations)
 
 
 def _group_cols(xp, x, kernel, strides, pads, dilations, groups):
@@ -208,12 +180,6 @@ def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), grou
     dw = xp.matmul(cols.transpose(0, 2, 1), g_groups)                  # (G, KH·KW·C/G, O/G)
     dw = dw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4)
     return xp.ascontiguousarray(dw).reshape(kh, kw, cg, o)
-
-
-def _pool_setup(shape, pool, strides, pads):
-    h, w = shape[1:3]
-    pads = _resolve_pads(pads, (h, w), pool, strides)
-    return pads, _out_sizes((h, w), pool, strides, pads)
 
 
 def _taps(pool):
