@@ -3,6 +3,8 @@
 Build graphs of Tensors, differentiate them symbolically, optimize and compile them to NumPy
 (or CUDA via CuPy), render them with Graphviz. ``import graphc as gc``.
 """
+from . import allocator as _allocator
+_allocator.keep_freed_memory()   # compiled steps reuse freed memory instead of page-faulting anew
 from . import linalg, nn, passes, random
 from .autodiff import check_grad, grad, hessian, jacobian
 from .compile_cache import cache_dir, set_cache_dir

@@ -170,6 +170,8 @@ def generate(program, profile=False) -> Module:
                  and last.dtype == step.anchor.dtype and last.shape == step.anchor.shape)
         definitions.extend(fused.lower_blocked(step, fn, mode, alias))
         namespace["run_shares"] = run_shares
+        for member in step.members + step.reductions:
+            namespace.update(OPS[member.op].helpers)
         definitions.append(("", None))
         ext = step.inputs
         outs = [fresh("t") for _ in step.outputs]

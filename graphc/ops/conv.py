@@ -327,6 +327,27 @@ def _im2col(x, kernel, strides, pads, dilations=(1, 1)):
     return _windows(xp, kernel, strides, out, dilations), out
 
 
+# below this many input channels the im2col matrix is built transposed, tap by tap: (KH·KW·C,
+# N·OH·OW). Each tap is then one copy with long contiguous runs, where the row-major
+# (N·OH·OW, KH·KW·C) copy moves C elements at a time (measured 2-2.5x faster at C=1, 1.2x at
+# C=3, slower from C=8 on)
+TAP_MAJOR_MAX_CHANNELS = 4
+
+
+def _tap_major_cols(x, kernel, strides, pads, dilations):
+    """The im2col matrix transposed, (KH·KW·C, N·OH·OW), row order (a, b, c) as
+    w.reshape(KH·KW·C, O); and (OH, OW)."""
+    pads, out = _conv_setup(x.shape, kernel, strides, pads, dilations)
+    xp = _pad(x, pads)
+    n, c = x.shape[0], x.shape[3]
+    (kh, kw), (oh, ow) = kernel, out
+    cols = np.empty((kh, kw, c, n, oh, ow), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            np.copyto(cols[a, b], _tap(xp, a, b, strides, out, dilations).transpose(3, 0, 1, 2))
+    return cols.reshape(kh * kw * c, n * oh * ow), out
+
+
 def _group_cols(windows, groups):
     """Windows (N, OH, OW, KH, KW, C) -> each group's im2col matrix, (G, N·OH·OW, KH·KW·C/G)
     (one copy)."""
@@ -346,8 +367,11 @@ def _group_filters(w, groups):
 def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     x, w = np.asarray(x), np.asarray(w)
     kh, kw, cg, o = w.shape
-    windows, (oh, ow) = _im2col(x, (kh, kw), strides, pads, dilations)
     n = x.shape[0]
+    if groups == 1 and cg <= TAP_MAJOR_MAX_CHANNELS:
+        cols_t, (oh, ow) = _tap_major_cols(x, (kh, kw), strides, pads, dilations)
+        return (cols_t.T @ w.reshape(kh * kw * cg, o)).reshape(n, oh, ow, o)
+    windows, (oh, ow) = _im2col(x, (kh, kw), strides, pads, dilations)
     if groups == 1:
         y = windows.reshape(n * oh * ow, kh * kw * cg) @ w.reshape(kh * kw * cg, o)
     elif cg == 1:   # depthwise: per tap, each channel times its depth_multiplier filters
@@ -399,6 +423,9 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
 def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), groups=1):
     x, g = np.asarray(x), np.asarray(g)
     kh, kw, cg, o = np.shape(w_ref)
+    if groups == 1 and cg <= TAP_MAJOR_MAX_CHANNELS:
+        cols_t, _ = _tap_major_cols(x, (kh, kw), strides, pads, dilations)
+        return (cols_t @ g.reshape(-1, o)).reshape(kh, kw, cg, o)
     windows, _ = _im2col(x, (kh, kw), strides, pads, dilations)
     if groups == 1:
         cols = windows.reshape(-1, kh * kw * cg)

@@ -5,6 +5,7 @@ dtype rule, and its gradient rule written with graph ops.
 """
 from __future__ import annotations
 
+import numpy as np
 
 from .. import dtypes
 from ..errors import DTypeError
@@ -100,9 +101,9 @@ def _defbinary(name, ufunc, template, grad, result=None, doc="", cuda=None):
     return build
 
 
-def _defunary(name, template, grad, kind="float", doc="", numpy_out=None, cuda=None):
+def _defunary(name, template, grad, kind="float", doc="", numpy_out=None, cuda=None, helpers=None):
     defop(name, ("x",), _unary_rule(name, kind), template, grad=grad, kind="elementwise", doc=doc,
-          numpy_out=numpy_out, scalar={"cuda": cuda})
+          numpy_out=numpy_out, scalar={"cuda": cuda}, helpers=helpers)
 
     def build(x):
         return apply(name, [as_tensor(x)])
@@ -251,8 +252,42 @@ def _relu_grad(n, g):
     return [g * cast(greater(n.inputs[0], scalar_like(0, n)), g.dtype)]
 
 
-relu = _defunary("relu", "np.maximum({x}, 0)", _relu_grad, kind="numeric",
-                 doc="max(x, 0); relu'(0) = 0 as TensorFlow", cuda="gc_maximum({x}, ({T})0)")
+# NumPy 2's maximum has no vectorized loop for a scalar operand: against the scalar 0 it runs
+# 3-4x slower than against an array. So a large contiguous x is compared, as rows, with a
+# cached row of zeros (a row of x's trailing axes, long enough for the vector loop)
+_ZERO_ROW_ELEMENTS = 8192
+_zero_rows: dict = {}
+
+
+def _zero_row(shape, dtype) -> np.ndarray:
+    length = 1
+    for d in reversed(shape):
+        if length * d > _ZERO_ROW_ELEMENTS and length > 1:
+            break
+        length *= d
+    key = (length, dtype)
+    row = _zero_rows.get(key)
+    if row is None:
+        if len(_zero_rows) > 64:
+            _zero_rows.clear()
+        row = _zero_rows[key] = np.zeros(length, dtype=dtype)
+    return row
+
+
+def relu_max0(x, out=None):
+    """np.maximum(x, 0), optionally into ``out`` (same shape, C-contiguous)."""
+    if (type(x) is np.ndarray and x.size >= 4096 and x.flags.c_contiguous
+            and (out is None or (out.flags.c_contiguous and out.shape == x.shape))):
+        zeros = _zero_row(x.shape, x.dtype)
+        rows = (-1, zeros.size)
+        y = np.maximum(x.reshape(rows), zeros, out=None if out is None else out.reshape(rows))
+        return y.reshape(x.shape) if out is None else out
+    return np.maximum(x, 0) if out is None else np.maximum(x, 0, out=out)
+
+
+relu = _defunary("relu", "relu_max0({x})", _relu_grad, kind="numeric",
+                 doc="max(x, 0); relu'(0) = 0 as TensorFlow", cuda="gc_maximum({x}, ({T})0)",
+                 numpy_out="relu_max0({x}, {out})", helpers={"relu_max0": relu_max0})
 # NumPy's logaddexp(0, x): x + log1p(e**-x) for x > 0, else log1p(e**x) (NaN stays NaN)
 softplus = _defunary("softplus", "np.logaddexp(0, {x})",
                      lambda n, g: [g * sigmoid(n.inputs[0])], doc="log(1 + e**x), stable",

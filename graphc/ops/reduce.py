@@ -125,10 +125,40 @@ def _prod_grad(n, g):
     return [g * others]
 
 
+# a sum over the leading axes of a large float array (a bias gradient: (N, H, W, C) -> (C,)) is
+# a vector-matrix product with ones: BLAS reads the rows once, 5-7x faster than np.add.reduce,
+# which adds row after row (as naive an order as the BLAS one)
+_GEMV_MIN_ELEMENTS = 1 << 16
+_ones_cache: dict = {}
+
+
+def _ones(count: int, dtype) -> np.ndarray:
+    key = (count, dtype)
+    ones = _ones_cache.get(key)
+    if ones is None:
+        if len(_ones_cache) > 64:
+            _ones_cache.clear()
+        ones = _ones_cache[key] = np.ones(count, dtype=dtype)
+    return ones
+
+
+def sum_reduce(x, axis, keepdims):
+    """np.add.reduce(x, axis, keepdims), through BLAS when ``axis`` is the leading axes of a large
+    C-contiguous float32/float64 array."""
+    k = len(axis)
+    if (type(x) is np.ndarray and x.size >= _GEMV_MIN_ELEMENTS and 0 < k < x.ndim
+            and axis == tuple(range(k)) and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous):
+        rows = _pymath.prod(x.shape[:k])
+        total = _ones(rows, x.dtype) @ x.reshape(rows, -1)
+        return total.reshape((1,) * k + x.shape[k:] if keepdims else x.shape[k:])
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+
 # the ufuncs' own .reduce: NumPy's np.sum/np.max are Python wrappers around them that cost
 # about 1 µs more per call, which dominates on small tensors
 defop("reduce_sum", ("x",), _reduce_rule("reduce_sum", "sum"),
-      "np.add.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_sum_grad, kind="reduction")
+      "sum_reduce({x}, {axis}, {keepdims})", grad=_sum_grad, kind="reduction",
+      helpers={"sum_reduce": sum_reduce})
 defop("reduce_mean", ("x",), _reduce_rule("reduce_mean", "mean", allow_bool=False),
       "np.mean({x}, axis={axis}, keepdims={keepdims})", grad=_mean_grad, kind="reduction")
 defop("reduce_max", ("x",), _reduce_rule("reduce_max", "max"),
