@@ -91,16 +91,18 @@ def cpu_count() -> int:
 
 
 def blas_threads() -> str:
-    """The BLAS thread setting as found (never forced): env variables, and threadpoolctl's view."""
+    """The BLAS thread setting as found (never forced), and the core type OpenBLAS chose: env
+    variables, and threadpoolctl's view."""
     env = ", ".join(f"{k}={os.environ[k]}" for k in
-                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ)
+                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+                    if k in os.environ)
     parts = [env or "OPENBLAS_NUM_THREADS unset"]
     try:
         import threadpoolctl
         for info in threadpoolctl.threadpool_info():
             if info.get("user_api") == "blas" and "numpy" in (info.get("filepath") or ""):
                 parts.append(f"{info.get('internal_api')} {info.get('version')} "
-                             f"num_threads={info.get('num_threads')}")
+                             f"num_threads={info.get('num_threads')} core={info.get('architecture')}")
                 break
     except Exception:  # threadpoolctl is optional
         pass

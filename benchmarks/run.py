@@ -77,6 +77,10 @@ def parse_args(argv):
                     help="also the very slow peers: W4 torch.compile and PyTensor with the recursion "
                          "limit raised (minutes each)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks for FAIL lines")
+    ap.add_argument("--blas-core", default=None, metavar="NAME",
+                    help="run with OPENBLAS_CORETYPE=NAME (e.g. SkylakeX), for NumPy and graphc alike: "
+                         "OpenBLAS picks its kernels when NumPy loads, and on some virtual machines it "
+                         "misses AVX-512 (the header's BLAS line says which core it chose)")
     args = ap.parse_args(argv)
     ids = [w.upper() for w in args.workloads]
     unknown = [w for w in ids if w not in WORKLOADS]
@@ -100,6 +104,10 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.blas_core and os.environ.get("OPENBLAS_CORETYPE") != args.blas_core:
+        # NumPy's OpenBLAS is already loaded here: only a fresh process picks the core
+        os.environ["OPENBLAS_CORETYPE"] = args.blas_core
+        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + list(argv))
     scale = args.size_scale if args.size_scale is not None else (1 / 16 if args.quick else 1.0)
     ctx = harness.Context(reps=args.reps, quick=args.quick, scale=scale, backend=args.backend,
                           peers=args.peer_set, slow=args.slow,
@@ -118,7 +126,8 @@ def main(argv=None):
           f"backend {args.backend}; reps {args.reps}; size scale {scale:g}")
     try:
         import graphc
-        print(f"# graphc {getattr(graphc, '__version__', '?')} from {os.path.dirname(graphc.__file__)}")
+        print(f"# graphc {getattr(graphc, '__version__', '?')} from {os.path.dirname(graphc.__file__)}; "
+              f"malloc: {graphc.allocator.state} (for every implementation in this process)")
     except Exception as exc:
         print(f"# graphc cannot be imported: {type(exc).__name__}: {exc}")
     versions = harness.peer_versions(ctx.peers)

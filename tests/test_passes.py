@@ -14,8 +14,8 @@ def _ops(graph):
 
 
 def test_pipeline_names_in_order():
-    assert gc.passes.names() == ["fold_constants", "simplify", "cse", "dce", "fuse_elementwise",
-                                 "fuse_epilogues", "fuse_reductions"]
+    assert gc.passes.names() == ["pool_before_relu", "fold_constants", "simplify", "cse", "dce",
+                                 "fuse_elementwise", "fuse_epilogues", "fuse_reductions"]
 
 
 def test_fold_constants_evaluates_constant_subgraphs_once():

@@ -296,6 +296,21 @@ def _pad(x, pads, value=0.0):
     return xp
 
 
+# copies, pools and scatters over at least this many elements are split along the batch axis
+# across the kernel threads (NumPy releases the GIL in its loops); the GEMMs are not, BLAS
+# threads them itself
+PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def _over_batch(work, n: int, elements: int) -> None:
+    """``work(lo, hi)`` for the batch rows [0, n): in shares on the kernel threads when large."""
+    if elements < PARALLEL_MIN_ELEMENTS or n < 2:
+        work(0, n)
+        return
+    from backends.numpy.threads import run_shares   # here: backends imports graphc
+    run_shares(work, n, 1)
+
+
 def _windows(xp, kernel, strides, out, dilations=(1, 1)):
     """A read-only view (N, OH, OW, KH, KW, C) of the windows of the padded input (tap (a, b)
     of window (i, j) is the cell (i·sh + a·dh, j·sw + b·dw))."""
@@ -325,6 +340,17 @@ def _im2col(x, kernel, strides, pads, dilations=(1, 1)):
     pads, out = _conv_setup(x.shape, kernel, strides, pads, dilations)
     xp = np.ascontiguousarray(_pad(x, pads))
     return _windows(xp, kernel, strides, out, dilations), out
+
+
+def _cols(windows):
+    """The im2col matrix (N·OH·OW, KH·KW·C): the windows copied out, in batch shares."""
+    cols = np.empty(windows.shape, dtype=windows.dtype)
+
+    def work(lo, hi):
+        np.copyto(cols[lo:hi], windows[lo:hi])
+    _over_batch(work, cols.shape[0], cols.size)
+    n, oh, ow, kh, kw, c = cols.shape
+    return cols.reshape(n * oh * ow, kh * kw * c)
 
 
 # below this many input channels the im2col matrix is built transposed, tap by tap: (KH·KW·C,
@@ -373,7 +399,7 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
         return (cols_t.T @ w.reshape(kh * kw * cg, o)).reshape(n, oh, ow, o)
     windows, (oh, ow) = _im2col(x, (kh, kw), strides, pads, dilations)
     if groups == 1:
-        y = windows.reshape(n * oh * ow, kh * kw * cg) @ w.reshape(kh * kw * cg, o)
+        y = _cols(windows) @ w.reshape(kh * kw * cg, o)
     elif cg == 1:   # depthwise: per tap, each channel times its depth_multiplier filters
         mult = o // groups
         y = np.zeros((n, oh, ow, groups, mult), dtype=np.result_type(x.dtype, w.dtype))
@@ -398,10 +424,15 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
         # (one product buffer reused by every tap: fresh multi-MB temporaries cost page faults)
         g2d = g.reshape(-1, o)
         prod = np.empty((g2d.shape[0], c), dtype=dxp.dtype)
+        prod4 = prod.reshape(n, out[0], out[1], c)
         for a in range(kh):
             for bb in range(kw):
                 np.matmul(g2d, w[a, bb].T, out=prod)
-                _tap(dxp, a, bb, strides, out, dilations)[...] += prod.reshape(n, out[0], out[1], c)
+                tap = _tap(dxp, a, bb, strides, out, dilations)
+
+                def add(lo, hi, tap=tap):
+                    tap[lo:hi] += prod4[lo:hi]
+                _over_batch(add, n, prod.size)
     elif cg == 1:   # depthwise: each channel's cotangent is the sum over its multiplier's filters
         g5 = g.reshape(n, out[0], out[1], groups, o // groups)
         for a in range(kh):
@@ -428,8 +459,7 @@ def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), grou
         return (cols_t @ g.reshape(-1, o)).reshape(kh, kw, cg, o)
     windows, _ = _im2col(x, (kh, kw), strides, pads, dilations)
     if groups == 1:
-        cols = windows.reshape(-1, kh * kw * cg)
-        return (cols.T @ g.reshape(-1, o)).reshape(kh, kw, cg, o)
+        return (_cols(windows).T @ g.reshape(-1, o)).reshape(kh, kw, cg, o)
     if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
         g5 = g.reshape(g.shape[:3] + (groups, o // groups))
         dw = np.einsum("nijabc,nijcm->abcm", windows, g5)
@@ -445,12 +475,15 @@ def _pool_setup(shape, pool, strides, pads):
     return pads, _out_sizes((h, w), pool, strides, pads)
 
 
-def _pool_max(xp, pool, strides, out):
-    """The max over each window of the padded input: (N, OH, OW, C), a new array."""
+def _pool_max(xp, pool, strides, out, y=None):
+    """The max over each window of the padded input: (N, OH, OW, C), into ``y`` or new."""
     taps = [_tap(xp, a, b, strides, out) for a in range(pool[0]) for b in range(pool[1])]
     if len(taps) == 1:
-        return taps[0].copy()
-    y = np.maximum(taps[0], taps[1])
+        if y is None:
+            return taps[0].copy()
+        np.copyto(y, taps[0])
+        return y
+    y = np.maximum(taps[0], taps[1], out=y)
     for s in taps[2:]:
         np.maximum(y, s, out=y)
     return y
@@ -486,7 +519,13 @@ def _masked(v, mask, finite):
 def nn_max_pool2d(x, pool_size, strides, pads):
     x = np.asarray(x)
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    return _pool_max(_pad(x, pads, -np.inf), pool_size, strides, out)
+    xp = _pad(x, pads, -np.inf)
+    y = np.empty((x.shape[0],) + out + (x.shape[3],), dtype=x.dtype)
+
+    def work(lo, hi):
+        _pool_max(xp[lo:hi], pool_size, strides, out, y[lo:hi])
+    _over_batch(work, x.shape[0], x.size)
+    return y
 
 
 def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
@@ -501,36 +540,12 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     finite = bool(np.isfinite(g).all())
     xp = _pad(x, pads, -np.inf)
     if tuple(strides) == tuple(pool_size):
-        # non-overlapping windows (the common 2x2/2): every cell in at most one window. Copy the
-        # taps out to contiguous (KH*KW, N, OH, OW, C) planes, find the first maxima and write
-        # each tap's share there (all contiguous ops), then one transposed copy back into dx:
-        # measured faster than working on the strided (short inner loop) tap views
-        (kh, kw), (oh, ow) = pool_size, out
-        taps = np.empty((kh, kw, n, oh, ow, c), dtype=dtype)
-        np.copyto(taps, xp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c)
-                  .transpose(2, 4, 0, 1, 3, 5))
-        planes = taps.reshape(kh * kw, n, oh, ow, c)
-        y = planes[0].copy() if kh * kw == 1 else np.maximum(planes[0], planes[1])
-        for k in range(2, kh * kw):
-            np.maximum(y, planes[k], out=y)
-        found = None
-        for k in range(kh * kw):
-            eq = np.equal(planes[k], y)
-            if found is None:
-                first = eq
-                found = eq.copy() if kh * kw > 1 else None
-            else:
-                first = np.greater(eq, found)  # eq and not found
-                if k < kh * kw - 1:
-                    found |= eq
-            if finite:
-                np.multiply(g, first, out=planes[k])
-            else:
-                np.copyto(planes[k], np.where(first, g, dtype.type(0)))
-        exact = oh * kh == shape[1] and ow * kw == shape[2]
+        exact = out[0] * pool_size[0] == shape[1] and out[1] * pool_size[1] == shape[2]
         dxp = np.empty(shape, dtype=dtype) if exact else np.zeros(shape, dtype=dtype)
-        np.copyto(dxp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c)
-                  .transpose(2, 4, 0, 1, 3, 5), taps)
+
+        def work(lo, hi):
+            _route_to_first_max(xp[lo:hi], g[lo:hi], dxp[lo:hi], pool_size, out, finite)
+        _over_batch(work, n, x.size)
     else:
         dxp = np.zeros(shape, dtype=dtype)
         for (a, bb), first in _argmax_masks(xp, pool_size, strides, out):
@@ -538,6 +553,36 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     if t == b == l == r == 0:
         return dxp
     return dxp[:, t:t + h, l:l + w, :]
+
+
+def _route_to_first_max(xp, g, dxp, pool, out, finite):
+    """Non-overlapping windows (the common 2x2/2): every cell is in at most one window. Copy
+    the taps out to contiguous (KH*KW, N, OH, OW, C) planes, find the first maxima and write
+    each tap's share there (all contiguous ops), then one transposed copy back into dxp:
+    measured faster than working on the strided (short inner loop) tap views."""
+    n, c = xp.shape[0], xp.shape[3]
+    (kh, kw), (oh, ow) = pool, out
+    taps = np.empty((kh, kw, n, oh, ow, c), dtype=dxp.dtype)
+    np.copyto(taps, xp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c).transpose(2, 4, 0, 1, 3, 5))
+    planes = taps.reshape(kh * kw, n, oh, ow, c)
+    y = planes[0].copy() if kh * kw == 1 else np.maximum(planes[0], planes[1])
+    for k in range(2, kh * kw):
+        np.maximum(y, planes[k], out=y)
+    found = None
+    for k in range(kh * kw):
+        eq = np.equal(planes[k], y)
+        if found is None:
+            first = eq
+            found = eq.copy() if kh * kw > 1 else None
+        else:
+            first = np.greater(eq, found)  # eq and not found
+            if k < kh * kw - 1:
+                found |= eq
+        if finite:
+            np.multiply(g, first, out=planes[k])
+        else:
+            np.copyto(planes[k], np.where(first, g, dxp.dtype.type(0)))
+    np.copyto(dxp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c).transpose(2, 4, 0, 1, 3, 5), taps)
 
 
 def nn_max_pool2d_select(x, v, pool_size, strides, pads):

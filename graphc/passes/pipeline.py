@@ -14,10 +14,11 @@ from .fold_constants import fold_constants
 from .fuse_elementwise import fuse_elementwise
 from .fuse_epilogues import fuse_epilogues
 from .fuse_reductions import fuse_reductions
+from .pool_before_relu import pool_before_relu
 from .report import PassReport
 from .simplify import simplify
 
-REPEATED = [fold_constants, simplify, cse]
+REPEATED = [pool_before_relu, fold_constants, simplify, cse]
 FINAL = [dce, fuse_elementwise, fuse_epilogues, fuse_reductions]  # fusion last: it partitions, never rewrites
 PIPELINE = REPEATED + FINAL
 MAX_ROUNDS = 4
