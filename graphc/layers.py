@@ -33,8 +33,8 @@ the tensors. Masks exist only while graphs are built; compiled functions never s
 This module holds the base class and the dense family; the later families live in modules of
 their own, re-exported here: ``layers_conv`` (Conv2D, DepthwiseConv2D, MaxPooling2D,
 AveragePooling2D, the global poolings), ``layers_normalization`` (BatchNormalization),
-``layers_recurrent`` (SimpleRNN, LSTM, GRU: unrolled over the time steps) and
-``layers_embedding`` (Embedding).
+``layers_recurrent`` (SimpleRNN, LSTM, GRU: unrolled over the time steps),
+``layers_embedding`` (Embedding) and ``layers_wrappers`` (Masking, TimeDistributed, Bidirectional).
 """
 from __future__ import annotations
 
@@ -55,10 +55,11 @@ from .ops.linalg import matmul
 from .ops.shape_ops import reshape
 from .tensor import Tensor, as_tensor, format_shape, variable
 
-__all__ = ["ELU", "GRU", "LSTM", "Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Dense",
-           "DepthwiseConv2D", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPooling2D",
-           "Maxout", "PReLU", "SimpleRNN", "Softmax", "deserialize", "get_mask", "serialize"]
+__all__ = ["ELU", "GRU", "LSTM", "Activation", "AveragePooling2D", "BatchNormalization", "Bidirectional", "Conv2D",
+           "Dense", "DepthwiseConv2D", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer",
+           "LeakyReLU", "Masking", "MaxPooling2D", "Maxout", "PReLU", "SimpleRNN", "Softmax", "TimeDistributed",
+           "deserialize", "get_mask", "serialize"]
 
 _name_counters: dict[str, itertools.count] = {}
 
@@ -593,6 +594,7 @@ from .layers_conv import (AveragePooling2D, Conv2D, DepthwiseConv2D, GlobalAvera
 from .layers_embedding import Embedding  # noqa: E402
 from .layers_normalization import BatchNormalization  # noqa: E402
 from .layers_recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
+from .layers_wrappers import Bidirectional, Masking, TimeDistributed  # noqa: E402
 
 
 def serialize(layer: Layer) -> dict:

@@ -8,6 +8,19 @@ A ``Loss`` has two faces:
 - ``loss(y_true, y_pred, sample_weight=None)`` -> a scalar: sum(w * l) / batch_size, Keras'
   "sum_over_batch_size" reduction (the plain batch mean without weights).
 
+Masked outputs (Keras 3). When ``y_pred`` carries a mask (see ``graphc.layers``, "Masks"; e.g.
+``Embedding(mask_zero=True)`` -> ``LSTM(return_sequences=True)`` -> ``TimeDistributed(Dense)``)
+the loss is computed per time step — l[b, t], the loss reduced over the axes after the mask's,
+as Keras reduces over the last axis — and only the unmasked steps count:
+
+    loss = sum(l[b, t] * w[b] * m[b, t]) / sum(m[b, t])      (0 when every step is masked)
+
+which is Keras 3's "sum_over_batch_size" with the mask merged into the sample weights (valid
+entries weigh total/valid, so the batch mean becomes a mean over the valid entries: the
+sample weights w scale the numerator only, the divisor counts unmasked steps). A (batch,)
+sample weight applies to each step of its sample (Keras 3 broadcasts it against the mask from
+the last axis, which only works for (batch, steps) weights); (batch, steps) weights apply per step.
+
 Labels are cast to the prediction's dtype; a rank difference of one is reconciled as Keras
 does (labels (batch,) against predictions (batch, 1) are expanded, not broadcast to a
 (batch, batch) matrix).
@@ -86,15 +99,29 @@ def _log_terms(y_pred, from_logits):
 
 # Probabilities that come straight out of a sigmoid or a softmax in this graph are scored from
 # the logits underneath, as Keras' TensorFlow backend does: no clipping at 1e-7 (which stops
-# the gradient of saturated outputs), and far fewer ops in the training step.
+# the gradient of saturated outputs), and far fewer ops in the training step. Masked losses
+# see the probabilities through a reshape that folds the time steps into the batch (keeping the
+# last axis, so softmax rows stay rows): the logits are reshaped the same way.
+
+def _through_reshape(p, find_logits):
+    """find_logits(p), also when p is a reshape (keeping the last axis) of such probabilities."""
+    if p.op == "reshape" and p.inputs[0].shape[-1:] == p.shape[-1:]:
+        logits = find_logits(p.inputs[0])
+        return None if logits is None else gc.reshape(logits, p.attrs["shape"])
+    return find_logits(p)
+
 
 def _sigmoid_input(p):
-    """z if p is sigmoid(z), else None."""
-    return p.inputs[0] if p.op == "sigmoid" else None
+    """z if p is sigmoid(z) (possibly reshaped), else None."""
+    return _through_reshape(p, lambda q: q.inputs[0] if q.op == "sigmoid" else None)
 
 
 def _softmax_input(p):
-    """The (shifted) logits if p is gc.nn.softmax over the last axis, else None."""
+    """The (shifted) logits if p is gc.nn.softmax over the last axis (possibly reshaped), else None."""
+    return _through_reshape(p, _softmax_logits)
+
+
+def _softmax_logits(p):
     if p.op != "div":
         return None
     e, total = p.inputs
@@ -129,7 +156,12 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """Mean over the batch of the (weighted) per-sample losses: sum(w * l) / batch_size."""
+        """Mean over the batch of the (weighted) per-sample losses: sum(w * l) / batch_size;
+        for a masked ``y_pred``, the mean over its unmasked steps (see the module docstring)."""
+        mask = output_mask(y_pred)
+        if mask is not None:
+            losses = per_step_losses(self.call, y_true, y_pred, mask, self.name)
+            return _masked_reduce(losses, mask, sample_weight, self.name)
         return _reduce(self.call(y_true, y_pred), sample_weight, self.name)
 
     def get_config(self) -> dict:
@@ -159,6 +191,54 @@ def _weighted(per_sample, sample_weight, who):
 def _reduce(per_sample, sample_weight, who):
     weighted = _weighted(per_sample, sample_weight, who)
     return gc.reduce_mean(weighted) if weighted.ndim else weighted
+
+
+# -- masked outputs --------------------------------------------------------------------------
+
+def output_mask(y_pred):
+    """The mask a layer attached to the model output ``y_pred`` (bool, (batch, steps, ...)), or None."""
+    return gc.layers.get_mask(y_pred)
+
+
+def per_step_losses(per_sample, y_true, y_pred, mask, who="loss"):
+    """The losses of each masked step, shaped like ``mask``: the steps are folded into the batch,
+    (batch, steps, ...) -> (batch·steps, ...), so that ``per_sample`` (a loss's ``call``) reduces
+    only the axes after the mask's, then unfolded."""
+    y_pred, y_true = _tensor(y_pred), _tensor(y_true)
+    k = mask.ndim
+    steps = tuple(mask.shape[1:])
+    if y_pred.ndim < k or y_true.ndim < k or any(
+            a is not None and b is not None and a != b for a, b in zip(mask.shape, y_pred.shape)):
+        raise gc.ShapeError(f"{who}: the mask {mask.shape} of the predictions {y_pred.shape} must cover "
+                            f"their leading axes, and labels {y_true.shape} must have them too")
+    if None in steps or None in y_pred.shape[k:] or None in y_true.shape[k:]:
+        raise gc.ShapeError(f"{who}: with a mask, the sizes after the batch axis must be known, got predictions "
+                            f"{y_pred.shape}, labels {y_true.shape}, mask {mask.shape}")
+    folded_pred = gc.reshape(y_pred, (-1,) + (y_pred.shape[k:] or (1,)))   # a mask over every axis: 1 value per step
+    folded_true = gc.reshape(y_true, (-1,) + y_true.shape[k:])
+    losses = per_sample(folded_true, folded_pred)
+    if losses.ndim != 1:
+        raise ValueError(f"{who}: the model's output carries a mask, so the loss is needed per time step, but it "
+                         f"returned shape {losses.shape}; return per-sample losses, not a scalar")
+    return gc.reshape(losses, (-1,) + steps)
+
+
+def _masked_reduce(losses, mask, sample_weight, who):
+    """sum(l * w * m) / sum(m), 0 when nothing is unmasked (Keras 3's divide_no_nan)."""
+    m = gc.cast(mask, losses.dtype)
+    weighted = losses * m
+    if sample_weight is not None:   # one weight per sample, on each of its steps
+        w = gc.cast(_tensor(sample_weight), losses.dtype)
+        if w.ndim == 2 and w.shape[-1] == 1:
+            w = gc.squeeze(w, axis=-1)
+        if w.ndim == 1:
+            w = gc.reshape(w, (-1,) + (1,) * (losses.ndim - 1))
+        elif w.ndim != losses.ndim:
+            raise gc.ShapeError(f"{who}: sample_weight of shape {w.shape} does not fit the per-step losses "
+                                f"of shape {losses.shape} of a masked output")
+        weighted = weighted * w
+    valid = gc.reduce_sum(m)
+    return gc.reduce_sum(weighted) / gc.maximum(valid, 1.0)   # the masked sum is 0 when valid is 0
 
 
 def _default_name(cls) -> str:
@@ -212,7 +292,7 @@ class RootMeanSquaredError(Loss):
         return mean_per_sample(gc.square(y_pred - y_true))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return _safe_sqrt(_reduce(self.call(y_true, y_pred), sample_weight, self.name))
+        return _safe_sqrt(Loss.__call__(self, y_true, y_pred, sample_weight))
 
     def get_config(self):
         return {"name": self.name}
@@ -426,6 +506,8 @@ class LossFunctionWrapper(Loss):
         return mean_per_sample(_tensor(self.fn(y_true, y_pred)))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if output_mask(y_pred) is not None:
+            return super().__call__(y_true, y_pred, sample_weight)
         out = self.call(y_true, y_pred)
         if out.ndim == 0 and sample_weight is not None:
             raise ValueError(f"loss {self.name!r} returns a scalar, so sample_weight / class_weight "

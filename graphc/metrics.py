@@ -19,10 +19,16 @@ graphs: ``metric.batch_stats(y_true, y_pred)`` gives scalar Tensors that are SUM
 batch (e.g. [number correct, number of elements]); the model adds them up over an epoch and
 ``metric.result(totals)`` turns the totals into the epoch's value, so an epoch's accuracy
 is exact whatever the batch sizes.
+
+Masked outputs (Keras 3): when the model's output carries a mask (batch, steps), the model
+passes it as ``batch_stats(y_true, y_pred, mask=mask)`` and only the unmasked steps are counted
+(every sum and count is weighted by the mask), so padding changes no metric.
 """
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 
 import numpy as np
 
@@ -160,12 +166,13 @@ def _tensor(x):
 
 class Metric:
     """A training metric: ``batch_stats`` -> scalar float Tensors summed over a batch,
-    ``result(totals)`` -> the value from the totals over an epoch."""
+    ``result(totals)`` -> the value from the totals over an epoch. ``mask``: None, or the
+    output's bool mask (batch, steps): the masked steps must not count."""
 
     def __init__(self, name):
         self.name = name
 
-    def batch_stats(self, y_true, y_pred) -> list:
+    def batch_stats(self, y_true, y_pred, mask=None) -> list:
         raise NotImplementedError
 
     def result(self, totals) -> float:
@@ -178,13 +185,41 @@ class Metric:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _count(t):
-    """The number of elements of ``t`` as a float32 scalar (known at call time)."""
-    return gc.reduce_sum(gc.ones_like(t, dtype="float32"))
+def _count(t, weights=None):
+    """The number of elements of ``t`` as a float32 scalar (known at call time); with
+    ``weights`` (see ``_mask_weights``), the number of unmasked ones."""
+    return gc.reduce_sum(gc.ones_like(t, dtype="float32") if weights is None else weights)
 
 
-def _sum(t):
-    return gc.reduce_sum(gc.cast(t, "float32"))
+def _sum(t, weights=None):
+    t = gc.cast(t, "float32")
+    return gc.reduce_sum(t if weights is None else t * weights)
+
+
+def _mask_weights(mask, values):
+    """None without a mask; else the mask (batch, steps) as float32 weights of ``values``' shape
+    (a step's weight repeated over the axes after the mask's)."""
+    if mask is None:
+        return None
+    if values.ndim < mask.ndim:
+        raise gc.ShapeError(f"metric: the output's mask {mask.shape} has more axes than the values {values.shape}")
+    weights = gc.cast(mask, "float32")
+    for _ in range(values.ndim - mask.ndim):
+        weights = gc.expand_dims(weights, -1)
+    return weights * gc.ones_like(values, dtype="float32")
+
+
+def batch_stats(metric: Metric, y_true, y_pred, mask=None) -> list:
+    """``metric``'s batch statistics, with ``mask`` when there is one. A custom metric whose
+    ``batch_stats`` takes no mask is computed over every step, with a warning."""
+    if mask is None:
+        return metric.batch_stats(y_true, y_pred)
+    if "mask" not in inspect.signature(metric.batch_stats).parameters:
+        warnings.warn(f"metric {metric.name!r}: the model's output carries a mask, but {type(metric).__name__}."
+                      "batch_stats takes no mask argument, so padded steps count in it; add mask=None to it",
+                      stacklevel=3)
+        return metric.batch_stats(y_true, y_pred)
+    return metric.batch_stats(y_true, y_pred, mask=mask)
 
 
 class _OutputKind:
@@ -271,7 +306,7 @@ class Accuracy(Metric):
                 raise ValueError(f"Accuracy: kind must be 'binary', 'categorical' or 'sparse', got {kind!r}")
             self.output.labels = kind
 
-    def batch_stats(self, y_true, y_pred):
+    def batch_stats(self, y_true, y_pred, mask=None):
         y_true, y_pred = _tensor(y_true), _tensor(y_pred)
         form = self.output.resolve(y_true, y_pred)
         if form == "binary":
@@ -281,7 +316,8 @@ class Accuracy(Metric):
             correct = gc.equal(_sparse_labels(y_true, y_pred), gc.argmax(y_pred, axis=-1))
         else:
             correct = gc.equal(gc.argmax(y_true, axis=-1), gc.argmax(y_pred, axis=-1))
-        return [_sum(correct), _count(correct)]
+        weights = _mask_weights(mask, correct)
+        return [_sum(correct, weights), _count(correct, weights)]
 
     def result(self, totals):
         correct, total = totals
@@ -296,9 +332,10 @@ class Precision(Metric):
         super().__init__(name)
         self.output = _OutputKind(loss)
 
-    def batch_stats(self, y_true, y_pred):
+    def batch_stats(self, y_true, y_pred, mask=None):
         actual, predicted = _positive_masks(y_true, y_pred, self.output)
-        return [_sum(gc.logical_and(actual, predicted)), _sum(predicted)]
+        weights = _mask_weights(mask, actual)
+        return [_sum(gc.logical_and(actual, predicted), weights), _sum(predicted, weights)]
 
     def result(self, totals):
         tp, predicted = totals
@@ -312,9 +349,10 @@ class Recall(Metric):
         super().__init__(name)
         self.output = _OutputKind(loss)
 
-    def batch_stats(self, y_true, y_pred):
+    def batch_stats(self, y_true, y_pred, mask=None):
         actual, predicted = _positive_masks(y_true, y_pred, self.output)
-        return [_sum(gc.logical_and(actual, predicted)), _sum(actual)]
+        weights = _mask_weights(mask, actual)
+        return [_sum(gc.logical_and(actual, predicted), weights), _sum(actual, weights)]
 
     def result(self, totals):
         tp, actual = totals
@@ -329,9 +367,10 @@ class F1Score(Metric):
         super().__init__(name)
         self.output = _OutputKind(loss)
 
-    def batch_stats(self, y_true, y_pred):
+    def batch_stats(self, y_true, y_pred, mask=None):
         actual, predicted = _positive_masks(y_true, y_pred, self.output)
-        return [_sum(gc.logical_and(actual, predicted)), _sum(predicted), _sum(actual)]
+        weights = _mask_weights(mask, actual)
+        return [_sum(gc.logical_and(actual, predicted), weights), _sum(predicted, weights), _sum(actual, weights)]
 
     def result(self, totals):
         tp, predicted, actual = totals
@@ -344,14 +383,15 @@ class _ErrorMetric(Metric):
     def _error(self, diff):
         raise NotImplementedError
 
-    def batch_stats(self, y_true, y_pred):
+    def batch_stats(self, y_true, y_pred, mask=None):
         y_pred = _tensor(y_pred)
         if y_pred.dtype.kind != "f":
             y_pred = gc.cast(y_pred, "float32")
         y_true = gc.cast(_tensor(y_true), y_pred.dtype)
         y_true, y_pred = _losses.match_rank(y_true, y_pred)
         error = self._error(y_pred - y_true)
-        return [_sum(error), _count(error)]
+        weights = _mask_weights(mask, error)
+        return [_sum(error, weights), _count(error, weights)]
 
     def result(self, totals):
         total, count = totals
@@ -390,15 +430,21 @@ class RootMeanSquaredError(MeanSquaredError):
 
 class MeanMetricWrapper(Metric):
     """A function fn(y_true, y_pred) -> per-sample (or per-element) values, averaged over
-    every element seen. Stats: [sum, count]."""
+    every element seen. Stats: [sum, count]. With a mask, the values must have the mask's
+    axes (e.g. per-step values (batch, steps)): per-sample values of a masked output are refused."""
 
     def __init__(self, fn, name=None):
         super().__init__(name or getattr(fn, "__name__", "metric"))
         self.fn = fn
 
-    def batch_stats(self, y_true, y_pred):
+    def batch_stats(self, y_true, y_pred, mask=None):
         values = _tensor(self.fn(y_true, y_pred))
-        return [_sum(values), _count(values)]
+        if mask is not None and values.ndim < mask.ndim:
+            raise gc.ShapeError(f"metric {self.name!r}: the model's output carries a mask {mask.shape}, so the "
+                                f"metric's values must be per step, got shape {values.shape}; reduce only the "
+                                "last axis (e.g. gc.reduce_mean(..., axis=-1))")
+        weights = _mask_weights(mask, values)
+        return [_sum(values, weights), _count(values, weights)]
 
     def result(self, totals):
         total, count = totals

@@ -280,11 +280,14 @@ class Sequential:
         return x, y, sample_weight
 
     def _loss_and_stats(self, y, y_pred, sample_weight):
-        """The loss (plus regularization penalties) and each metric's batch statistics."""
+        """The loss (plus regularization penalties) and each metric's batch statistics. When
+        the output carries a mask (padded sequences), the loss — which reads the mask itself,
+        as Keras 3's — and the metrics count only the unmasked steps (``graphc.losses``)."""
         total = self.loss(y, y_pred, sample_weight=sample_weight)
         for penalty in self.losses:
             total = total + penalty
-        stats = [m.batch_stats(y, y_pred) for m in self.metrics]
+        mask = layers_module.get_mask(y_pred)
+        stats = [_metrics().batch_stats(m, y, y_pred, mask) for m in self.metrics]
         self._stat_counts = [len(s) for s in stats]
         return total, [s for group in stats for s in group]
 
