@@ -79,8 +79,9 @@ def parse_args(argv):
     ap.add_argument("--verbose", action="store_true", help="tracebacks for FAIL lines")
     ap.add_argument("--blas-core", default=None, metavar="NAME",
                     help="run with OPENBLAS_CORETYPE=NAME (e.g. SkylakeX), for NumPy and graphc alike: "
-                         "OpenBLAS picks its kernels when NumPy loads, and on some virtual machines it "
-                         "misses AVX-512 (the header's BLAS line says which core it chose)")
+                         "OpenBLAS picks its kernels when NumPy loads, from this variable when set (these "
+                         "machines set Haswell, AVX2 kernels on an AVX-512 CPU); the header's BLAS line "
+                         "says which core ran")
     args = ap.parse_args(argv)
     ids = [w.upper() for w in args.workloads]
     unknown = [w for w in ids if w not in WORKLOADS]
