@@ -10,6 +10,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import DTypeError
 from ..tensor import Tensor, as_tensor, constant
+from .filled import filled
 from .registry import apply, broadcast_shapes, defop, describe
 
 
@@ -256,22 +257,16 @@ def _relu_grad(n, g):
 # 3-4x slower than against an array. So a large contiguous x is compared, as rows, with a
 # cached row of zeros (a row of x's trailing axes, long enough for the vector loop)
 _ZERO_ROW_ELEMENTS = 8192
-_zero_rows: dict = {}
 
 
 def _zero_row(shape, dtype) -> np.ndarray:
+    """Zeros as long as x's trailing axes, up to _ZERO_ROW_ELEMENTS (or the last axis alone)."""
     length = 1
     for d in reversed(shape):
         if length * d > _ZERO_ROW_ELEMENTS and length > 1:
             break
         length *= d
-    key = (length, dtype)
-    row = _zero_rows.get(key)
-    if row is None:
-        if len(_zero_rows) > 64:
-            _zero_rows.clear()
-        row = _zero_rows[key] = np.zeros(length, dtype=dtype)
-    return row
+    return filled(length, dtype, 0)
 
 
 def relu_max0(x, out=None):

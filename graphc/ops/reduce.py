@@ -10,6 +10,7 @@ from .. import dtypes
 from ..errors import DTypeError
 from ..tensor import Tensor, as_tensor, constant
 from . import math as m
+from .filled import filled
 from .registry import apply, defop, describe, normalize_axes, normalize_axis
 from .shape_ops import broadcast_like, cast, reshape, expand_dims
 
@@ -129,17 +130,6 @@ def _prod_grad(n, g):
 # a vector-matrix product with ones: BLAS reads the rows once, 5-7x faster than np.add.reduce,
 # which adds row after row (as naive an order as the BLAS one)
 _GEMV_MIN_ELEMENTS = 1 << 16
-_ones_cache: dict = {}
-
-
-def _ones(count: int, dtype) -> np.ndarray:
-    key = (count, dtype)
-    ones = _ones_cache.get(key)
-    if ones is None:
-        if len(_ones_cache) > 64:
-            _ones_cache.clear()
-        ones = _ones_cache[key] = np.ones(count, dtype=dtype)
-    return ones
 
 
 def sum_reduce(x, axis, keepdims):
@@ -149,7 +139,7 @@ def sum_reduce(x, axis, keepdims):
     if (type(x) is np.ndarray and x.size >= _GEMV_MIN_ELEMENTS and 0 < k < x.ndim
             and axis == tuple(range(k)) and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous):
         rows = _pymath.prod(x.shape[:k])
-        total = _ones(rows, x.dtype) @ x.reshape(rows, -1)
+        total = filled(rows, x.dtype, 1) @ x.reshape(rows, -1)
         return total.reshape((1,) * k + x.shape[k:] if keepdims else x.shape[k:])
     return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
