@@ -127,6 +127,10 @@ class Sequential:
             raise ValueError(f"{self.name}: {layer.name} ({type(layer).__name__}) has return_state=True and returns "
                              "several tensors [output, *states]; a Sequential model passes one tensor from layer to "
                              "layer. Call the layer on tensors directly (outputs = layer(x)) or drop return_state")
+        if getattr(layer, "merge_mode", "concat") is None:
+            raise ValueError(f"{self.name}: {layer.name} ({type(layer).__name__}) has merge_mode=None and returns "
+                             "[forward, backward]; a Sequential model passes one tensor from layer to layer. Use "
+                             "merge_mode='concat', 'sum', 'mul' or 'ave', or call the layer on tensors directly")
         if any(layer is other for other in self._layers):
             raise ValueError(f"{self.name}: layer {layer.name!r} is already in the model")
         names = {other.name for other in self._layers}

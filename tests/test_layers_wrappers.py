@@ -533,3 +533,11 @@ def test_a_masked_tagger_trains_and_padding_changes_no_prediction():
     short.compile("adam", gc.losses.SparseCategoricalCrossentropy(from_logits=True))
     x_eval, y_eval = tag_data(32, 7, seed=2)
     assert model.evaluate(x_eval, y_eval)[0] == pytest.approx(short.evaluate(x_eval[:, :4], y_eval[:, :4]), rel=1e-5)
+
+
+def test_sequential_refuses_a_bidirectional_that_returns_two_tensors():
+    model = gc.models.Sequential([gc.layers.Input((5, 3))])
+    with pytest.raises(ValueError, match="merge_mode=None"):
+        model.add(gc.layers.Bidirectional(gc.layers.LSTM(4), merge_mode=None))
+    model.add(gc.layers.Bidirectional(gc.layers.LSTM(4), merge_mode="sum"))
+    assert model.predict(np.zeros((2, 5, 3), np.float32), verbose=0).shape == (2, 4)
