@@ -14,7 +14,7 @@ import sys
 
 import numpy
 
-from graphc.ops.conv import _conv_setup, _pool_setup, _tap
+from graphc.ops.conv import _conv_setup, _pad, _pool_setup, _tap
 
 
 def array_module(*arrays):
@@ -105,19 +105,9 @@ def softmax_xent(labels, logits):
 
 
 # -- convolution and pooling (NHWC, HWIO; graphc/ops/conv.py's semantics) ----------------------
-# The window geometry (SAME pads, output sizes, dilated spans, tap slices) is conv.py's own
-# (_conv_setup, _pool_setup, _tap): shape arithmetic and basic slicing, the same on CuPy
-# arrays; only code that makes arrays is here.
-
-def _pad(xp, x, pads, value=0.0):
-    (t, b), (l, r) = pads
-    if t == b == l == r == 0:
-        return x
-    n, h, w, c = x.shape
-    xp_ = xp.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
-    xp_[:, t:t + h, l:l + w, :] = x
-    return xp_
-
+# The window geometry (SAME pads, output sizes, dilated spans, tap slices) and the padding are
+# conv.py's own (_conv_setup, _pool_setup, _tap; _pad with CuPy as its array module): shape
+# arithmetic and basic slicing, the same on CuPy arrays; only code that makes arrays is here.
 
 def _tap_at(padded, a, b, strides, out, dilations):
     """The cells tap (a, b) of a dilated window reads: rows a·dh + i·sh, columns b·dw + j·sw."""
@@ -129,7 +119,7 @@ def _group_cols(xp, x, kernel, strides, pads, dilations, groups):
     view of the padded input (dilation only changes its strides), copied once."""
     n, h, w, c = x.shape
     pads, (oh, ow) = _conv_setup(x.shape, kernel, strides, pads, dilations)
-    padded = xp.ascontiguousarray(_pad(xp, x, pads))
+    padded = xp.ascontiguousarray(_pad(x, pads, 0.0, xp))
     s_n, s_h, s_w, s_c = padded.strides
     (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilations
     windows = xp.lib.stride_tricks.as_strided(
@@ -204,7 +194,7 @@ def _first_maxima(xp, padded, pool, strides, out):
 def nn_max_pool2d(x, pool_size, strides, pads):
     xp = array_module(x)
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    padded = _pad(xp, x, pads, -numpy.inf)
+    padded = _pad(x, pads, -numpy.inf, xp)
     y = None
     for a, b in _taps(pool_size):
         s = _tap(padded, a, b, strides, out)
@@ -221,7 +211,7 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     n, h, w, c = x.shape
     dxp = xp.zeros((n, h + t + b, w + l + r, c), dtype=g.dtype)
     zero = xp.zeros((), dtype=g.dtype)
-    for (a, bb), first in _first_maxima(xp, _pad(xp, x, pads, -numpy.inf), pool_size, strides, out):
+    for (a, bb), first in _first_maxima(xp, _pad(x, pads, -numpy.inf, xp), pool_size, strides, out):
         _tap(dxp, a, bb, strides, out)[...] += xp.where(first, g, zero)
     return xp.ascontiguousarray(dxp[:, t:t + h, l:l + w, :])
 
@@ -229,10 +219,10 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
 def nn_max_pool2d_select(x, v, pool_size, strides, pads):
     xp = array_module(x, v)
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    vp = _pad(xp, v, pads, 0.0)
+    vp = _pad(v, pads, 0.0, xp)
     zero = xp.zeros((), dtype=v.dtype)
     y = None
-    for (a, b), first in _first_maxima(xp, _pad(xp, x, pads, -numpy.inf), pool_size, strides, out):
+    for (a, b), first in _first_maxima(xp, _pad(x, pads, -numpy.inf, xp), pool_size, strides, out):
         part = xp.where(first, _tap(vp, a, b, strides, out), zero)
         y = part if y is None else y + part
     return y
@@ -251,7 +241,7 @@ def _valid_counts(xp, spatial, pool, strides, pads, out, dtype):
 def nn_avg_pool2d(x, pool_size, strides, pads):
     xp = array_module(x)
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    padded = _pad(xp, x, pads, 0.0)
+    padded = _pad(x, pads, 0.0, xp)
     y = None
     for a, b in _taps(pool_size):
         s = _tap(padded, a, b, strides, out)

@@ -286,12 +286,14 @@ def _out_sizes(spatial, kernel, strides, pads):
     return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(spatial, kernel, strides, pads))
 
 
-def _pad(x, pads, value=0.0):
+def _pad(x, pads, value=0.0, array_module=np):
+    """x (N, H, W, C) with ``pads`` ((top, bottom), (left, right)) of ``value`` around H and W;
+    ``array_module``: NumPy, or CuPy for the GPU backend's device ops."""
     (t, b), (l, r) = pads
     if t == b == l == r == 0:
         return x
     n, h, w, c = x.shape
-    xp = np.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
+    xp = array_module.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
     xp[:, t:t + h, l:l + w, :] = x
     return xp
 
