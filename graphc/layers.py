@@ -23,9 +23,11 @@ Tensor (batch, steps), true for the time steps that hold data — ``Embedding(ma
 makes ``ids != 0``. A Tensor is an immutable node with fixed slots (no room for a Keras-style
 ``_keras_mask`` attribute), so the mask lives in a side table keyed by the output Tensor
 (weakly, so it dies with the graph): ``get_mask(t)``. ``Layer.__call__`` looks up the input's mask, passes it to ``call``
-when ``call`` takes a ``mask`` argument (the recurrent layers, GlobalAveragePooling1D), and
+when ``call`` takes a ``mask`` argument (the recurrent layers, GlobalAveragePooling1D,
+BatchNormalization, the wrappers), and
 attaches ``compute_mask(x, mask)`` to the output: by default the input's mask passes on
-unchanged if the layer ``supports_masking`` (Dense, Activation, Dropout, the activation layers),
+unchanged if the layer ``supports_masking`` (Dense, Activation, Dropout, the activation layers,
+BatchNormalization),
 and is dropped — with a warning, as Keras 3 — otherwise (Flatten, Conv2D, ...). Nothing else is
 needed from a model: ``Sequential`` calls its layers one after the other, so masks travel with
 the tensors. Masks exist only while graphs are built; compiled functions never see them.

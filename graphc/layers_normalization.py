@@ -18,19 +18,38 @@ training step or its evaluation/prediction graphs), never at run time. The movin
 are registered with ``add_update`` in the training ``call``; ``Sequential`` adds them to the
 ``updates`` of its one compiled training step. A frozen layer (``trainable=False``) runs the
 inference formula in both graphs and updates nothing (as Keras 3).
+
+Masks (Keras 3's masked moments). The layer supports masking: an input mask passes on
+unchanged. A mask covers every axis but the feature axis, in order — (batch, steps) for
+(batch, steps, features) inputs, e.g. from ``Embedding(mask_zero=True)`` — and, in the
+training graph only, makes the batch statistics those of the unmasked positions:
+
+    w = mask as 0/1, broadcast over the features;  n = Σ w + 1e-7 (Keras' backend epsilon)
+    μ_B = Σ w·x / n        σ²_B = Σ w·(w·x − μ_B)² / n
+
+(n counts positions, not positions × features). These μ_B, σ²_B then normalize ALL positions
+(masked ones too, as Keras) and feed the moving-statistics update above, so padding steps
+appended to a batch change neither. A fully masked batch gives μ_B = σ²_B = 0, not 0/0. The
+inference graph ignores the mask. A mask of any other shape raises ``ShapeError`` (Keras
+raises for a wrong rank; for ``axis`` other than the last it would broadcast the mask
+against the wrong axes, here the mask's axes are the input's non-feature axes in order).
 """
 from __future__ import annotations
 
 from . import initializers, regularizers
 from .errors import ShapeError
 from .layers import Layer, _serialize_object, register
-from .ops.math import square
+from .ops.math import cast, square
 from .ops.nn import batch_norm
-from .ops.reduce import reduce_mean
-from .ops.shape_ops import reshape, squeeze
+from .ops.reduce import reduce_mean, reduce_sum
+from .ops.shape_ops import expand_dims, reshape, squeeze
 from .tensor import format_shape
 
-__all__ = ["BatchNormalization", "moments"]
+__all__ = ["BatchNormalization", "masked_moments", "moments"]
+
+# Keras' ``backend.epsilon()``: keeps the masked moments' denominator positive when every
+# position of a batch is masked (distinct from the layer's own ``epsilon`` under the sqrt)
+MASK_EPSILON = 1e-7
 
 
 def moments(x, axes):
@@ -41,10 +60,28 @@ def moments(x, axes):
     return squeeze(mean, axis=axes), squeeze(variance, axis=axes)
 
 
+def masked_moments(x, mask, feature_axis):
+    """(mean, biased variance) over every axis of ``x`` but ``feature_axis``, weighted by
+    ``mask`` (x's shape without ``feature_axis``), both of shape (features,). Keras 3's formula
+    term for term (its ``w·x − μ`` rather than ``x − μ``: equal where w is 0 or 1, since the
+    outer w zeroes the masked terms), so results match Keras' to rounding."""
+    axes = tuple(a for a in range(x.ndim) if a != feature_axis)
+    w = expand_dims(cast(mask, x.dtype), feature_axis)          # size 1 on the features: broadcasts
+    count = reduce_sum(w, axis=axes, keepdims=True) + MASK_EPSILON  # positions, not × features
+    weighted = w * x
+    mean = reduce_sum(weighted, axis=axes, keepdims=True) / count
+    variance = reduce_sum(w * square(weighted - mean), axis=axes, keepdims=True) / count
+    return squeeze(mean, axis=axes), squeeze(variance, axis=axes)
+
+
 @register
 class BatchNormalization(Layer):
     """Normalize each feature of ``axis`` with the batch's statistics while training and the
-    moving statistics at inference (see the module docstring for the formulas)."""
+    moving statistics at inference (see the module docstring for the formulas). With a mask
+    (the input's shape without ``axis``), the training statistics are those of the unmasked
+    positions only; the mask passes on unchanged."""
+
+    supports_masking = True   # normalizing changes no position's validity: the mask passes on
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -99,11 +136,26 @@ class BatchNormalization(Layer):
             return v
         return reshape(v, tuple(-1 if a == axis else 1 for a in range(ndim)))
 
-    def call(self, x, training=False):
+    def _check_mask(self, x, mask, axis):
+        """The mask must cover exactly the non-feature axes of ``x``, in order; anything else
+        (e.g. a (batch, steps) mask on (batch, steps, h, c) inputs) would weight the wrong
+        positions, so it is refused at build time rather than broadcast."""
+        expected = tuple(d for a, d in enumerate(x.shape) if a != axis)
+        if mask.ndim != len(expected) or any(a is not None and b is not None and a != b
+                                             for a, b in zip(mask.shape, expected)):
+            raise ShapeError(f"{self.name} (BatchNormalization): the mask must have the inputs' shape without "
+                             f"the feature axis {self.axis}, {format_shape(expected)} for inputs "
+                             f"{format_shape(x.shape)}; got a mask of shape {format_shape(mask.shape)}")
+
+    def call(self, x, training=False, mask=None):
         axis = self._feature_axis(x.ndim)
+        if mask is not None:
+            self._check_mask(x, mask, axis)
         if training and self.trainable:
-            reduce_axes = tuple(a for a in range(x.ndim) if a != axis)
-            mean, variance = moments(x, reduce_axes)
+            if mask is None:
+                mean, variance = moments(x, tuple(a for a in range(x.ndim) if a != axis))
+            else:
+                mean, variance = masked_moments(x, mask, axis)
             m = self.momentum
             self.add_update(self.moving_mean, self.moving_mean * m + mean * (1.0 - m))
             self.add_update(self.moving_variance, self.moving_variance * m + variance * (1.0 - m))
