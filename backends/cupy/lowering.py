@@ -4,12 +4,13 @@ Elementwise ops become CUDA kernels (cuda_codegen.py). Every other op is listed 
 way or the other, so nothing can reach the CPU unnoticed:
 
 * ``SAME_AS_NUMPY``: the op's NumPy template is run as it is, with ``np`` bound to CuPy —
-  for the ops where CuPy's function has NumPy's semantics (matmul through cuBLAS, views,
-  concatenate, take, linalg, argmax) — and with its helper functions (``helpers=`` of the
+  for the ops where CuPy's function has NumPy's semantics (views, concatenate, take, linalg,
+  argmax) — and with its helper functions (``helpers=`` of the
   defop: convolution, pooling, scatters, ...) resolved to the device versions of the same
   name and signature in device_ops.py, never to the NumPy ones;
-* ``DEVICE_TEMPLATES``: a template written for CuPy — reductions with their result dtype
-  spelled out, shapes read from ``.shape``, CuPy's seeded RandomState.
+* ``DEVICE_TEMPLATES``: a template written for CuPy — matmul as one cuBLAS call (the NumPy
+  template splits products over CPU threads), reductions with their result dtype spelled out,
+  shapes read from ``.shape``, CuPy's seeded RandomState.
 
 An op in neither table cannot be lowered: ``device_template`` raises, naming it.
 """
@@ -19,7 +20,7 @@ from graphc.errors import BackendUnavailable
 from graphc.ops.registry import OPS
 
 SAME_AS_NUMPY = frozenset({
-    "matmul", "reshape", "transpose", "concat", "expand_dims", "squeeze", "broadcast_to", "fill",
+    "reshape", "transpose", "concat", "expand_dims", "squeeze", "broadcast_to", "fill",
     "getitem", "gather", "inv", "pinv", "argmax", "argmin",
     # NumPy templates calling helpers: device_ops.py has each helper, same name and signature
     "sum_to_like", "getitem_grad", "scatter_slices", "concat_part", "one_hot", "gather_grad",
@@ -29,6 +30,7 @@ SAME_AS_NUMPY = frozenset({
 })
 
 DEVICE_TEMPLATES = {
+    "matmul": "np.matmul({a}, {b})",   # cuBLAS
     # shapes from the arrays themselves
     "reshape_like": "np.reshape({x}, {ref}.shape)",
     "broadcast_like": "np.broadcast_to({x}, numpy.broadcast_shapes({x}.shape, {ref}.shape))",

@@ -11,8 +11,10 @@ import time
 
 import numpy as np
 
+from graphc import blas_threads
 from graphc.kernel import Kernel
 from graphc.memory import worth_releasing
+from graphc.ops import gemm
 from graphc.ops.registry import OPS
 from graphc.tensor import format_shape
 
@@ -193,12 +195,17 @@ def generate(program, profile=False) -> Module:
         lines.append(text)
     lines.append(f"def {program.name}({', '.join(args)}):")
     lines.extend(prologue)
+    indent = ""
+    if _gemms_on_kernel_threads(program.steps):
+        namespace["_serial_blas"] = blas_threads.SerialBlas()
+        lines.append("    with _serial_blas:  # BLAS one-threaded: the kernel threads split the GEMMs")
+        indent = "    "
     for text, node in body:
         if node is not None:
             line_nodes[len(lines) + 1] = node
-        lines.append(text)
+        lines.append(indent + text)
     for var, value in program.graph.updates:
-        lines.append(f"    {holders[id(var)]}._value = np.asarray({names[id(value)]})"
+        lines.append(f"    {indent}{holders[id(var)]}._value = np.asarray({names[id(value)]})"
                      f"  # update {var.name!r}")
     outs = []
     for out in program.graph.outputs:
@@ -206,15 +213,44 @@ def generate(program, profile=False) -> Module:
         # never hand out a constant's (read-only) array or a variable's live array
         outs.append(f"np.array({ref})" if not out.inputs else f"np.asarray({ref})")
     if program.single_output:
-        lines.append(f"    return {outs[0]}")
+        lines.append(f"    {indent}return {outs[0]}")
     else:
-        lines.append(f"    return [{', '.join(outs)}]")
+        lines.append(f"    {indent}return [{', '.join(outs)}]")
     entry = None
     if all(all(d is not None for d in p.shape) for p in program.inputs):
         entry = f"{program.name}_checked"
         lines.append("")
         lines.extend(_checked_entry(program, entry, args, namespace))
     return Module("\n".join(lines) + "\n", namespace, line_nodes, program.name, entry)
+
+
+# OpenBLAS threads a GEMM from about this many multiply-adds (m·n·k) on: smaller products lose
+# nothing when BLAS runs one-threaded
+BLAS_THREADED_MIN_MACS = 1 << 18
+
+
+def _gemms_on_kernel_threads(steps) -> bool:
+    """Whether the program runs with BLAS serial and its helpers splitting the GEMMs over the
+    kernel threads (graphc.blas_threads): when at least one product is big enough to split, no
+    op needs BLAS's own threads (LAPACK routines), and the mid-size products that would lose
+    BLAS's threading without being split are a small part of the work."""
+    if not blas_threads.controllable():
+        return False
+    split = unsplit = 0
+    for step in steps:
+        nodes = [step.anchor, *step.members] if isinstance(step, Kernel) else [step]
+        for node in nodes:
+            od = None if node is None else OPS.get(node.op)   # None: no anchor, or a source
+            if od is None:
+                continue
+            if od.blas_threads:
+                return False
+            macs = od.gemm_macs(node) if od.gemm_macs else 0
+            if macs >= gemm.SPLIT_MIN_MACS:
+                split += macs
+            elif macs >= BLAS_THREADED_MIN_MACS:
+                unsplit += macs
+    return split > 0 and 4 * unsplit <= split
 
 
 def _checked_entry(program, entry, args, namespace) -> list:

@@ -6,6 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor
+from . import gemm
 from . import math as m
 from .registry import apply, broadcast_shapes, defop, describe
 from .shape_ops import expand_dims, squeeze, sum_to_like, transpose
@@ -73,7 +74,15 @@ def _matmul_grad(n, g):
     return [sum_to_like(ga, a), sum_to_like(gb, b)]
 
 
-defop("matmul", ("a", "b"), _matmul_rule, "np.matmul({a}, {b})", grad=_matmul_grad,
+def _matmul_macs(n):
+    a, b = n.inputs
+    if None in a.shape or None in b.shape:
+        return 0
+    return gemm.macs(a.shape, b.shape)
+
+
+defop("matmul", ("a", "b"), _matmul_rule, "gemm_matmul({a}, {b})", grad=_matmul_grad,
+      helpers={"gemm_matmul": gemm.matmul}, gemm_macs=_matmul_macs,
       doc="matrix product with np.matmul's batching and 1-d rules")
 
 
@@ -117,9 +126,9 @@ def _pinv_grad(n, g):
     return [m.neg(matmul(matmul(pt, g), pt)) + range_part + corange_part]
 
 
-defop("inv", ("x",), _square_rule("inv"), "np.linalg.inv({x})", grad=_inv_grad,
+defop("inv", ("x",), _square_rule("inv"), "np.linalg.inv({x})", grad=_inv_grad, blas_threads=True,
       doc="matrix inverse (batched)")
-defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_grad,
+defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_grad, blas_threads=True,
       doc="Moore-Penrose pseudo-inverse (batched)")
 
 

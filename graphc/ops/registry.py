@@ -14,7 +14,9 @@ An OpDef carries
     read its inputs no later than its first write, so ``{out}`` may alias a dying input;
   * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
     do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
-    ``cuda``) that fused kernels are built from.
+    ``cuda``) that fused kernels are built from;
+  * ``gemm_macs`` / ``blas_threads``: how the op uses BLAS, for the NumPy backend's choice of
+    who threads the GEMMs (``graphc.blas_threads``).
 """
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ class OpDef:
     doc: str = ""
     numpy_out: str | None = None  # statement writing into an existing array {out}, for fused
     #                               kernels; derived automatically for single-ufunc templates
+    gemm_macs: Callable | None = None  # node -> multiply-adds of its GEMMs, which its helpers
+    #                                    split over graphc's kernel threads (graphc.blas_threads)
+    blas_threads: bool = False    # it calls BLAS/LAPACK routines graphc does not split, which
+    #                               need BLAS's own threads
 
     @property
     def stateful(self) -> bool:
@@ -92,9 +98,9 @@ def register(opdef: OpDef) -> OpDef:
 
 
 def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scalar=None, doc="",
-          numpy_out=None):
+          numpy_out=None, gemm_macs=None, blas_threads=False):
     return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc,
-                          numpy_out))
+                          numpy_out, gemm_macs, blas_threads))
 
 
 def opdef(op_name: str) -> OpDef:

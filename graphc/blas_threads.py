@@ -1,0 +1,118 @@
+"""Who threads the GEMMs while a compiled function runs: BLAS's own threads or graphc's.
+
+Why: OpenBLAS's worker threads keep spinning for a while after every threaded call (its thread
+timeout, about 0.1 s). graphc's kernel threads, which run the copies, pools and fused
+elementwise blocks between the GEMMs, then share the cores with spinning workers: W5's pooling
+gradient took 2.4 ms right after a GEMM against 1.3 ms alone. So while a compiled function whose
+BLAS work is large runs, BLAS is set to one thread and graphc's helpers split the products over
+the kernel threads themselves (``graphc.ops.gemm``; the convolutions per batch share), as
+PyTorch runs its BLAS and oneDNN on its one intra-op pool. The count found is put back when the
+call returns.
+
+The switch is process-wide: another thread calling NumPy's matmul during a compiled call gets a
+one-threaded product. Only OpenBLAS (NumPy's wheels) is recognised; with any other BLAS, or
+``GRAPHC_NUM_THREADS=1``, BLAS keeps its threads and graphc splits nothing.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+# the thread-count entry points, by the names OpenBLAS builds export them under (plain, the
+# 64-bit integer interface, and the scipy-openblas wheels NumPy ships)
+_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_")
+
+
+class _OpenBlas:
+    def __init__(self, lib, setter: str):
+        self.set = getattr(lib, setter)
+        self.set.argtypes = [ctypes.c_int]
+        self.set.restype = None
+        self.get = getattr(lib, setter.replace("_set_", "_get_"))
+        self.get.argtypes = []
+        self.get.restype = ctypes.c_int
+
+
+def _loaded_openblas():
+    """The OpenBLAS library NumPy has loaded (from this process's memory map), or None."""
+    import numpy  # noqa: F401 - NumPy loads its BLAS on import
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None   # not Linux
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for setter in _SETTERS:
+            if hasattr(lib, setter) and hasattr(lib, setter.replace("_set_", "_get_")):
+                return _OpenBlas(lib, setter)
+    return None
+
+
+_blas = None
+_probed = False
+_lock = threading.Lock()
+_depth = 0          # compiled calls now running with BLAS serial (nested or concurrent)
+_saved = 1          # BLAS's thread count before the outermost of them
+
+
+def _library():
+    global _blas, _probed
+    if not _probed:
+        _blas = _loaded_openblas()
+        _probed = True
+    return _blas
+
+
+def controllable() -> bool:
+    """Whether graphc can take the GEMM threading over: OpenBLAS found, kernel threads on."""
+    from backends.numpy.threads import thread_count   # here: backends imports graphc
+    return thread_count() > 1 and _library() is not None
+
+
+def active() -> bool:
+    """True while a compiled call runs with BLAS serial: the helpers split GEMMs themselves."""
+    return _depth > 0
+
+
+class SerialBlas:
+    """``with SerialBlas():`` BLAS runs one-threaded inside (when ``controllable()``), and is
+    put back to its former count when the last such block, of any thread, exits."""
+
+    def __enter__(self):
+        global _depth, _saved
+        blas = _library()
+        if blas is None:
+            return self
+        with _lock:
+            if _depth == 0:
+                _saved = blas.get()
+                if _saved > 1:
+                    blas.set(1)
+            _depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _depth
+        blas = _blas
+        if blas is None:
+            return False
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _saved > 1:
+                blas.set(_saved)
+        return False
+
+
+def describe() -> str:
+    """For benchmark headers: what graphc does with the BLAS threads here."""
+    if os.environ.get("GRAPHC_NUM_THREADS", "").strip() == "1":
+        return "BLAS threads left to BLAS (GRAPHC_NUM_THREADS=1)"
+    if _library() is None:
+        return "BLAS threads left to BLAS (not OpenBLAS, or not found)"
+    return f"GEMMs on graphc's kernel threads during compiled calls (OpenBLAS had {_blas.get()})"
