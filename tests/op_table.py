@@ -339,6 +339,16 @@ ROWS: list[Row] = [
     Row("conv2d", lambda x, w: gc.nn.conv2d(x, w, dilations=2, groups=3), [normal(1, 5, 5, 3), normal(2, 2, 1, 6)],
         lambda x, w: ref_conv2d_dilated_grouped(x, w, 2, 3), grad=(0, 1), second=True, name="depthwise",
         rtol=1e-12, atol=1e-13),
+    # conv2d + per-channel bias, the op the conv_bias pass makes
+    Row("conv2d_bias", lambda x, w, b: apply("conv2d_bias", [x, w, b], strides=(1, 1), pads=((1, 1), (1, 1)),
+                                             dilations=(1, 1), groups=1),
+        [normal(2, 4, 4, 2), normal(2, 2, 2, 3), normal(3)], lambda x, w, b: ref_conv2d(x, w, 1, 1) + b,
+        grad=(0, 1, 2), second=True, rtol=1e-12, atol=1e-13),
+    Row("conv2d_bias", lambda x, w, b: apply("conv2d_bias", [x, w, b], strides=(1, 1), pads=((0, 0), (0, 0)),
+                                             dilations=(2, 2), groups=2),
+        [normal(1, 5, 5, 4), normal(2, 2, 2, 4), normal(1, 1, 1, 4)],
+        lambda x, w, b: ref_conv2d_dilated_grouped(x, w, 2, 2) + b, grad=(0, 1, 2), second=True,
+        name="grouped", rtol=1e-12, atol=1e-13),
     # distinct values (spaced 0.3 apart, jittered): no ties inside a window
     Row("max_pool2d", lambda x: gc.nn.max_pool2d(x, 2),
         [np.arange(32.0).reshape(1, 4, 4, 2)[..., ::-1] * 0.3 + normal(1, 4, 4, 2) * 0.01],

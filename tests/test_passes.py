@@ -14,7 +14,7 @@ def _ops(graph):
 
 
 def test_pipeline_names_in_order():
-    assert gc.passes.names() == ["pool_before_relu", "fold_constants", "simplify", "cse", "dce",
+    assert gc.passes.names() == ["pool_before_relu", "conv_bias", "fold_constants", "simplify", "cse", "dce",
                                  "fuse_elementwise", "fuse_epilogues", "fuse_reductions"]
 
 

@@ -145,6 +145,11 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     return xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(x.shape[0], oh, ow, o)
 
 
+def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
+    """conv2d + one bias value per output channel (the GEMM's output, then one broadcast add)."""
+    return nn_conv2d(x, w, strides, pads, dilations, groups) + b.reshape(-1)
+
+
 def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), groups=1):
     xp = array_module(g, w)
     n, h, wd, c = x_ref.shape
@@ -263,5 +268,5 @@ def nn_avg_pool2d_grad(g, x_ref, pool_size, strides, pads):
 
 HELPERS = {f.__name__: f for f in (
     sum_to, scatter_basic, scatter_slices, concat_part, one_hot, gather_grad, reduced_count,
-    softmax_xent, nn_conv2d, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
+    softmax_xent, nn_conv2d, nn_conv2d_bias, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
     nn_max_pool2d_grad, nn_max_pool2d_select, nn_avg_pool2d, nn_avg_pool2d_grad)}

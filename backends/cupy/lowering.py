@@ -24,7 +24,7 @@ SAME_AS_NUMPY = frozenset({
     "getitem", "gather", "inv", "pinv", "argmax", "argmin",
     # NumPy templates calling helpers: device_ops.py has each helper, same name and signature
     "sum_to_like", "getitem_grad", "scatter_slices", "concat_part", "one_hot", "gather_grad",
-    "softmax_cross_entropy", "reduced_count", "conv2d", "conv2d_backprop_input",
+    "softmax_cross_entropy", "reduced_count", "conv2d", "conv2d_bias", "conv2d_backprop_input",
     "conv2d_backprop_filter", "max_pool2d", "max_pool2d_grad", "max_pool2d_select", "avg_pool2d",
     "avg_pool2d_grad",
 })
@@ -54,7 +54,7 @@ FRESH = frozenset({
     "matmul", "concat", "fill", "fill_like", "gather", "inv", "pinv", "argmax", "argmin",
     "reduce_sum", "reduce_mean", "reduce_prod", "reduce_max", "reduce_min", "reduced_count",
     "getitem_grad", "scatter_slices", "one_hot", "gather_grad", "softmax_cross_entropy",
-    "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_grad",
+    "conv2d", "conv2d_bias", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d", "max_pool2d_grad",
     "max_pool2d_select", "avg_pool2d", "avg_pool2d_grad", "random_uniform", "random_normal",
     "random_uniform_like", "random_normal_like",
 })

@@ -439,14 +439,14 @@ def _concat_part(node, axes):
 
 def _nhwc(*chunked, combine=None):
     """Convolution and pooling ops: the batch of NHWC images (axis 0) may be chunked; the
-    operands at positions ``chunked`` must be, the others (filters) must not."""
+    operands at positions ``chunked`` must be, the others (filters, a bias) must not."""
     def rule(node, axes):
         for k, a in enumerate(axes):
             if k in chunked and a != 0:
                 raise _Cannot(f"operand {k} must be chunked along its batch axis 0 (NHWC), "
                               f"not {'replicated' if a is None else f'axis {a}'}")
             if k not in chunked and a is not None:
-                raise _Cannot(f"operand {k} (filters) is chunked")
+                raise _Cannot(f"operand {k} (filters or bias) is chunked")
         return _Rule(None, combine) if combine else _Rule(0)
     return rule
 
@@ -487,7 +487,7 @@ RULES = {
     "one_hot": _one_hot, "gather": _gather, "gather_grad": _gather_grad,
     "getitem": _getitem, "getitem_grad": _getitem_grad, "scatter_slices": _scatter_slices,
     "concat": _concat, "concat_part": _concat_part,
-    "conv2d": _nhwc(0), "conv2d_backprop_input": _nhwc(0, 2),
+    "conv2d": _nhwc(0), "conv2d_bias": _nhwc(0), "conv2d_backprop_input": _nhwc(0, 2),
     "conv2d_backprop_filter": _nhwc(0, 1, combine="sum"),
     "max_pool2d": _nhwc(0), "avg_pool2d": _nhwc(0), "max_pool2d_grad": _nhwc(0, 1, 2),
     "max_pool2d_select": _nhwc(0, 1), "avg_pool2d_grad": _nhwc(0, 1),

@@ -211,6 +211,17 @@ def _all_rank4(op, named):
         _rank4(op, role, t, "", [(r, u) for r, u in named if u is not t])
 
 
+def _conv2d_bias_rule(inputs, attrs):
+    x, w, b = inputs
+    shape, dtype = _conv2d_rule((x, w), attrs)
+    o = shape[3]
+    if b.dtype != dtype or any(d != 1 for d in b.shape[:-1]) or (b.shape and b.shape[-1] not in (o, None)) \
+            or not b.shape:
+        raise ShapeError(f"conv2d_bias: the bias {describe(b)} must hold one {dtype} value per output "
+                         f"channel ({o}), as (O,) or (1, ..., O), for x {describe(x)} and w {describe(w)}")
+    return shape, dtype
+
+
 def _conv2d_backprop_input_rule(inputs, attrs):
     g, w, x_ref = inputs
     op = "conv2d_backprop_input"
@@ -442,8 +453,9 @@ def _conv_macs(n, out, kernel, c, o) -> int:
     return n * out[0] * out[1] * kernel[0] * kernel[1] * c * o
 
 
-def _conv_one_group(x, w, strides, pads, dilations):
-    """conv2d with one group: y rows = im2col(x) @ w.reshape(KH·KW·C, O), chunk by chunk."""
+def _conv_one_group(x, w, strides, pads, dilations, bias=None):
+    """conv2d with one group: y rows = im2col(x) @ w.reshape(KH·KW·C, O), chunk by chunk,
+    plus ``bias`` (O,) added to each chunk while it is in cache."""
     kh, kw, c, o = w.shape
     n = x.shape[0]
     pads, out = _conv_setup(x.shape, (kh, kw), strides, pads, dilations)
@@ -456,7 +468,10 @@ def _conv_one_group(x, w, strides, pads, dilations):
         for s in range(lo, hi, chunk):
             e = min(s + chunk, hi)
             cols = im2col.rows(s, e)
-            np.matmul(cols.T if im2col.tap_major else cols, w2, out=y[s * rows:e * rows])
+            part = y[s * rows:e * rows]
+            np.matmul(cols.T if im2col.tap_major else cols, w2, out=part)
+            if bias is not None:
+                np.add(part, bias, out=part)
     _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, (kh, kw), c, o))
     return y.reshape(n, out[0], out[1], o)
 
@@ -568,6 +583,15 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     else:           # one GEMM per group, as one batched matmul: (G, M, K) @ (G, K, O/G)
         y = matmul(_group_cols(windows, groups), _group_filters(w, groups)).transpose(1, 0, 2)
     return y.reshape(n, oh, ow, o)
+
+
+def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
+    """conv2d(x, w) + b, b one value per output channel (any shape of O values)."""
+    x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+    bias = b.reshape(-1)
+    if groups == 1 and bias.dtype == np.result_type(x.dtype, w.dtype):
+        return _conv_one_group(x, w, strides, pads, dilations, bias)
+    return nn_conv2d(x, w, strides, pads, dilations, groups) + bias
 
 
 def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), groups=1):
@@ -779,7 +803,7 @@ def nn_avg_pool2d_grad(g, x_ref, pool_size, strides, pads):
 
 
 _HELPERS = {f.__name__: f for f in (
-    nn_conv2d, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
+    nn_conv2d, nn_conv2d_bias, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
     nn_max_pool2d_grad, nn_max_pool2d_select, nn_avg_pool2d, nn_avg_pool2d_grad)}
 
 # -- gradient rules (graph nodes only) ---------------------------------------------------------
@@ -798,6 +822,16 @@ def _conv2d_grad(n, g):
     at = _conv_attrs(n)
     return [apply("conv2d_backprop_input", [g, w, x], **at),
             apply("conv2d_backprop_filter", [x, g, w], **at)]
+
+
+def _conv2d_bias_grad(n, g):
+    from .reduce import reduce_sum
+    from .shape_ops import reshape
+    x, w, b = n.inputs
+    at = _conv_attrs(n)
+    db = reduce_sum(g, axis=(0, 1, 2))
+    return [apply("conv2d_backprop_input", [g, w, x], **at), apply("conv2d_backprop_filter", [x, g, w], **at),
+            db if b.ndim == 1 else reshape(db, b.shape)]
 
 
 def _conv2d_backprop_input_grad(n, gg):
@@ -856,6 +890,11 @@ def _gemm_macs(rows_of, filter_of):
 defop("conv2d", ("x", "w"), _conv2d_rule, "nn_conv2d({x}, {w}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_grad, helpers=_HELPERS, gemm_macs=_gemm_macs(lambda n: n, lambda n: n.inputs[1]),
       doc="2-D convolution (cross-correlation), x NHWC, w (KH, KW, C_in/groups, C_out), dilated, grouped")
+defop("conv2d_bias", ("x", "w", "b"), _conv2d_bias_rule,
+      "nn_conv2d_bias({x}, {w}, {b}, {strides}, {pads}, {dilations}, {groups})",
+      grad=_conv2d_bias_grad, helpers=_HELPERS, gemm_macs=_gemm_macs(lambda n: n, lambda n: n.inputs[1]),
+      doc="conv2d(x, w) + b with b one value per output channel (the conv_bias pass makes it): "
+          "the bias is added to each chunk of the GEMM's result while it is in cache")
 defop("conv2d_backprop_input", ("g", "w", "x_ref"), _conv2d_backprop_input_rule,
       "nn_conv2d_backprop_input({g}, {w}, {x_ref}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_backprop_input_grad, helpers=_HELPERS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from .conv_bias import conv_bias
 from .cse import cse
 from .dce import dce
 from .fold_constants import fold_constants
@@ -18,7 +19,7 @@ from .pool_before_relu import pool_before_relu
 from .report import PassReport
 from .simplify import simplify
 
-REPEATED = [pool_before_relu, fold_constants, simplify, cse]
+REPEATED = [pool_before_relu, conv_bias, fold_constants, simplify, cse]
 FINAL = [dce, fuse_elementwise, fuse_epilogues, fuse_reductions]  # fusion last: it partitions, never rewrites
 PIPELINE = REPEATED + FINAL
 MAX_ROUNDS = 4

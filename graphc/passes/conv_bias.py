@@ -1,0 +1,61 @@
+"""Convolution + bias as one op: add(conv2d(x, w), b) → conv2d_bias(x, w, b), b one value per
+output channel.
+
+The NumPy kernel adds the bias to each chunk of the GEMM's result while the chunk is still in
+cache, instead of a separate pass over the whole output (W5: two adds of 6.4 and 3.2 MB,
+about 0.5 ms of a 14 ms step). The value is bit for bit the same: the same GEMM, then the same
+float addition per element. Only an add that is the convolution's sole reader is rewritten
+(else the convolution would be computed twice); the bias's gradient, already in the graph as a
+sum of the add's cotangent, is untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+
+from ..ops.registry import apply, rebuild
+from ..tensor import tagging
+from .report import PassReport
+
+
+def _per_channel(b, conv) -> bool:
+    """b adds one value per output channel of conv: shape (O,) or (1, ..., 1, O), same dtype."""
+    return (b.dtype == conv.dtype and 1 <= b.ndim <= 4 and b.shape[-1] == conv.shape[3]
+            and all(d == 1 for d in b.shape[:-1]))
+
+
+def _plan(graph):
+    """id(add) -> (conv, bias) for the adds to rewrite."""
+    users = graph.users()
+    roots = {id(r) for r in graph.roots}
+    plan = {}
+    for node in graph.nodes:
+        if node.op != "add" or node.shape != node.inputs[0].shape and node.shape != node.inputs[1].shape:
+            continue
+        for conv, b in (node.inputs, node.inputs[::-1]):
+            if (conv.op == "conv2d" and conv is not b and id(conv) not in roots and len(users[conv]) == 1
+                    and node.shape == conv.shape and _per_channel(b, conv)):
+                plan[id(node)] = (conv, b)
+                break
+    return plan
+
+
+def conv_bias(graph):
+    report = PassReport("conv_bias", len(graph), 0)
+    plan = _plan(graph)
+    if not plan:
+        report.nodes_after = len(graph)
+        return graph, report
+
+    def visit(node, inputs):
+        if id(node) not in plan:
+            return rebuild(node, inputs)
+        conv, b = plan[id(node)]
+        conv_new = inputs[0] if inputs[0].op == "conv2d" and node.inputs[0] is conv else inputs[1]
+        b_new = inputs[1] if conv_new is inputs[0] else inputs[0]
+        with tagging(node.tag) if node.tag else contextlib.nullcontext():
+            report.changes["add(conv2d(x, w), b) → conv2d_bias(x, w, b)"] += 1
+            return apply("conv2d_bias", [conv_new.inputs[0], conv_new.inputs[1], b_new], **conv_new.attrs)
+
+    out = graph.rewrite(visit)
+    report.nodes_after = len(out)
+    return out, report
