@@ -128,7 +128,8 @@ def main(argv=None):
     try:
         import graphc
         print(f"# graphc {getattr(graphc, '__version__', '?')} from {os.path.dirname(graphc.__file__)}; "
-              f"malloc: {graphc.allocator.state} (for every implementation in this process)")
+              f"malloc: {graphc.allocator.state} (for every implementation in this process); "
+              f"{graphc.blas_threads.describe()}")
     except Exception as exc:
         print(f"# graphc cannot be imported: {type(exc).__name__}: {exc}")
     versions = harness.peer_versions(ctx.peers)

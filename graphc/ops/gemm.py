@@ -50,11 +50,9 @@ def matmul(a, b):
         run_shares(batch_share, a.shape[0], 1)
         return out
     if a.ndim == 2 and b.ndim == 2:
-        m, k = a.shape
-        n = b.shape[1]
-        if n >= threads * MIN_SHARE:
+        if b.shape[1] >= threads * MIN_SHARE:
             return _by_columns(a, b, run_shares)
-        if k >= threads * MIN_SHARE:
+        if a.shape[1] >= threads * MIN_SHARE:
             return _by_inner(a, b, run_shares)
     return np.matmul(a, b)
 
