@@ -16,7 +16,6 @@ one-threaded product. Only OpenBLAS (NumPy's wheels) is recognised; with any oth
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 
 # the thread-count entry points, by the names OpenBLAS builds export them under (plain, the
@@ -111,8 +110,9 @@ class SerialBlas:
 
 def describe() -> str:
     """For benchmark headers: what graphc does with the BLAS threads here."""
-    if os.environ.get("GRAPHC_NUM_THREADS", "").strip() == "1":
-        return "BLAS threads left to BLAS (GRAPHC_NUM_THREADS=1)"
+    from backends.numpy.threads import thread_count   # here: backends imports graphc
+    if thread_count() == 1:
+        return "BLAS threads left to BLAS (one kernel thread: GRAPHC_NUM_THREADS=1 or one CPU)"
     if _library() is None:
         return "BLAS threads left to BLAS (not OpenBLAS, or not found)"
     return f"GEMMs on graphc's kernel threads during compiled calls (OpenBLAS had {_blas.get()})"

@@ -24,17 +24,18 @@ def _per_channel(b, conv) -> bool:
 
 
 def _plan(graph):
-    """id(add) -> (conv, bias) for the adds to rewrite."""
+    """id(add) -> the position (0 or 1) of its conv2d operand, for the adds to rewrite."""
     users = graph.users()
     roots = {id(r) for r in graph.roots}
     plan = {}
     for node in graph.nodes:
-        if node.op != "add" or node.shape != node.inputs[0].shape and node.shape != node.inputs[1].shape:
+        if node.op != "add":
             continue
-        for conv, b in (node.inputs, node.inputs[::-1]):
+        for k in (0, 1):
+            conv, b = node.inputs[k], node.inputs[1 - k]
             if (conv.op == "conv2d" and conv is not b and id(conv) not in roots and len(users[conv]) == 1
                     and node.shape == conv.shape and _per_channel(b, conv)):
-                plan[id(node)] = (conv, b)
+                plan[id(node)] = k
                 break
     return plan
 
@@ -49,12 +50,11 @@ def conv_bias(graph):
     def visit(node, inputs):
         if id(node) not in plan:
             return rebuild(node, inputs)
-        conv, b = plan[id(node)]
-        conv_new = inputs[0] if inputs[0].op == "conv2d" and node.inputs[0] is conv else inputs[1]
-        b_new = inputs[1] if conv_new is inputs[0] else inputs[0]
+        k = plan[id(node)]
+        conv, b = inputs[k], inputs[1 - k]
         with tagging(node.tag) if node.tag else contextlib.nullcontext():
             report.changes["add(conv2d(x, w), b) → conv2d_bias(x, w, b)"] += 1
-            return apply("conv2d_bias", [conv_new.inputs[0], conv_new.inputs[1], b_new], **conv_new.attrs)
+            return apply("conv2d_bias", [conv.inputs[0], conv.inputs[1], b], **conv.attrs)
 
     out = graph.rewrite(visit)
     report.nodes_after = len(out)
