@@ -795,6 +795,25 @@ def test_max_pool_grad_value_with_ties(case):
     np.testing.assert_allclose(value, ref_max_pool_grad(X, G, p2, s2, pads), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("pool", [2, 3])
+@pytest.mark.parametrize("split", [False, True])
+def test_max_pool_grad_non_finite_cotangent(pool, split, monkeypatch):
+    """Non-overlapping windows with ties and ±inf in the cotangent: inf reaches only its
+    window's first arg-max cell, every other cell is exactly 0 (no inf·0 = nan); with ``split``
+    the batch is shared over the kernel threads."""
+    if split:
+        monkeypatch.setattr(conv, "PARALLEL_MIN_ELEMENTS", 1)
+    rng = np.random.default_rng(11)
+    n, c = 6, 3
+    X = rng.integers(0, 2, (n, 2 * pool, 3 * pool, c)).astype(np.float64)
+    G = rng.standard_normal((n, 2, 3, c))
+    G[0, 0, 0, 0], G[3, 1, 2, 1], G[5, 0, 1, 2] = np.inf, -np.inf, np.inf
+    value = conv.nn_max_pool2d_grad(X, None, G, (pool, pool), (pool, pool), ((0, 0), (0, 0)))
+    want = ref_max_pool_grad(X, G, (pool, pool), (pool, pool), ((0, 0), (0, 0)))
+    assert not np.isnan(value).any()
+    np.testing.assert_array_equal(value, want)
+
+
 @pytest.mark.parametrize("case", ALL_POOL_CASES, ids=_case_id)
 def test_avg_pool_grad_value(case):
     rng = np.random.default_rng(10)

@@ -1,0 +1,101 @@
+"""3×3 stride-1 convolution layers alone: one compiled graphc call computing a layer's forward,
+input gradient and filter gradient, with the Winograd F(2×2, 3×3) kernels (the default for wide
+layers, ``graphc.ops.winograd``) and with im2col + GEMM, beside PyTorch eager (forward +
+``backward``, NCHW, its default threads). float32, best of 5 rounds, the implementations
+interleaved within each round so a noisy machine slows them alike.
+
+Not a workload of BENCHMARKS.md: it measures where the Winograd path pays (wide layers) and
+where it does not (W5's 32 → 64 layer keeps im2col).
+
+    python3 benchmarks/conv_peers.py
+"""
+import time
+
+import numpy as np
+
+# (batch, height = width, input channels, filters)
+LAYERS = [(64, 14, 32, 64), (32, 14, 64, 64), (32, 28, 64, 64), (16, 28, 128, 128),
+          (8, 56, 64, 64), (32, 14, 256, 256)]
+ROUNDS, CALLS = 5, 5
+
+
+def graphc_layer(shape):
+    """A compiled call returning (y, dx, dw) for y = conv2d(x, w, same) and cotangent g."""
+    import graphc as gc
+    n, hw, c, o = shape
+    rng = np.random.default_rng(0)
+    x = gc.placeholder((n, hw, hw, c), "float32", name="x")
+    g = gc.placeholder((n, hw, hw, o), "float32", name="g")
+    w = gc.variable((rng.standard_normal((3, 3, c, o)) / np.sqrt(9 * c)).astype(np.float32), name="w")
+    y = gc.nn.conv2d(x, w, 1, "same")
+    dx, dw = gc.grad(gc.reduce_sum(y * g), [x, w])
+    return gc.function([x, g], [y, dx, dw], name="conv_layer")
+
+
+def torch_layer(torch, shape):
+    n, hw, c, o = shape
+    w = torch.randn(o, c, 3, 3) / np.sqrt(9 * c)
+    w.requires_grad_(True)
+
+    def step(x, g):
+        x.grad = w.grad = None
+        y = torch.nn.functional.conv2d(x, w, padding=1)
+        y.backward(g)
+        return y
+    return step
+
+
+def per_call_ms(fn, *args):
+    start = time.perf_counter()
+    for _ in range(CALLS):
+        fn(*args)
+    return (time.perf_counter() - start) / CALLS * 1e3
+
+
+def main():
+    from graphc.ops import winograd
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    default_min = winograd.MIN_CHANNELS
+    print("| layer (batch, H=W, C → O) | graphc Winograd ms | graphc im2col ms | im2col / Winograd |"
+          " PyTorch eager ms | graphc default / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    rng = np.random.default_rng(1)
+    for shape in LAYERS:
+        n, hw, c, o = shape
+        fn = graphc_layer(shape)
+        x = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
+        g = rng.standard_normal((n, hw, hw, o), dtype=np.float32)
+        wide = winograd.suitable((3, 3), (1, 1), (1, 1), c, o)
+
+        def winograd_on():
+            winograd.MIN_CHANNELS = 1
+            return fn(x, g)
+
+        def winograd_off():
+            winograd.MIN_CHANNELS = 10 ** 9
+            return fn(x, g)
+        impls = {"winograd": winograd_on, "im2col": winograd_off}
+        if torch is not None:
+            tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(True)
+            tg = torch.from_numpy(g.transpose(0, 3, 1, 2).copy())
+            step = torch_layer(torch, shape)
+            impls["torch"] = lambda: step(tx, tg)
+        best = {name: float("inf") for name in impls}
+        for impl in impls.values():
+            impl()
+        for _ in range(ROUNDS):
+            for name, impl in impls.items():
+                best[name] = min(best[name], per_call_ms(impl))
+        winograd.MIN_CHANNELS = default_min
+        ours = best["winograd"] if wide else best["im2col"]   # what graphc runs by default
+        mark = "" if wide else " (default: im2col)"
+        torch_cols = (f"{best['torch']:.2f} | {ours / best['torch']:.2f}" if torch is not None else "- | -")
+        print(f"| {n}, {hw}, {c} → {o}{mark} | {best['winograd']:.2f} | {best['im2col']:.2f} | "
+              f"{best['im2col'] / best['winograd']:.2f} | {torch_cols} |")
+
+
+if __name__ == "__main__":
+    main()
