@@ -13,7 +13,14 @@ folded into the batch: (batch, steps, ...) -> (batch·steps, ...) -> layer -> (b
 ...). Keras 3 loops over the steps instead (one call per step, then a stack); for layers that
 act on each sample alone the values are the same and the graph is T times smaller. (A layer
 whose training graph mixes samples, BatchNormalization, sees batch·steps rows at once here,
-where Keras 3 normalizes each step separately.) The input's mask passes through unchanged.
+where Keras 3 normalizes each step separately.) The mask reaches the inner layer folded the
+same way, as in Keras 2: a mask (batch, steps, ...) becomes (batch·steps, ...). On (batch,
+steps, features) inputs, a mask (batch, steps) becomes one flag per folded row, for an inner
+layer that reads masks and supports them: TimeDistributed(BatchNormalization()) under
+``Masking`` or ``Embedding(mask_zero=True)`` takes its batch and moving statistics from the
+unmasked (sample, step) rows only. Layers that do not read masks (Dense, Conv2D, ...) get none,
+and so does every layer for a mask (batch, steps) on inputs of rank 4 or more (one flag per row
+would not cover each step's own axes). The wrapper's output keeps the input's mask, unchanged.
 
 ``Bidirectional(layer, merge_mode="concat", backward_layer=None)``: two copies of a recurrent
 layer, one reading the sequence forward and one backward (``go_backwards=True``), rebuilt from
@@ -34,7 +41,7 @@ import numpy as np
 
 from .errors import GraphError, ShapeError
 from .host import to_host
-from .layers import Layer, derive_seed, register
+from .layers import Layer, _call_takes_mask, derive_seed, register
 from .layers_recurrent import Recurrent, time_steps
 from .ops.math import cast, not_equal
 from .ops.reduce import reduce_max
@@ -148,7 +155,7 @@ class TimeDistributed(Wrapper):
     """Applies ``layer`` to every time step of (batch, steps, ...) inputs, with one set of
     weights (see the module docstring)."""
 
-    supports_masking = True   # the mask (batch, steps) passes on unchanged, as Keras 3
+    supports_masking = True   # the mask (batch, steps) passes on unchanged, as Keras 3 (and folded, inward)
 
     def __init__(self, layer, **kwargs):
         _require_layer("TimeDistributed", "layer", layer)
@@ -191,10 +198,24 @@ class TimeDistributed(Wrapper):
     def call(self, x, training=False, mask=None):
         self._check_mask(x, mask)
         folded = reshape(x, (-1,) + x.shape[2:])
-        # a per-step mask reaches a masking inner layer only when each step is itself a sequence
-        step_mask = reshape(mask, (-1,) + mask.shape[2:]) if mask is not None and mask.ndim > 2 else None
-        y = self.layer(folded, training=training, mask=step_mask)
+        y = self.layer(folded, training=training, mask=self._folded_mask(x, mask))
         return reshape(y, self._unfolded_shape(x, y))
+
+    def _folded_mask(self, x, mask):
+        """The mask for the inner layer's folded inputs (batch·steps, ...), or None for none."""
+        if mask is None:
+            return None
+        if mask.ndim > 2:   # each step is itself a sequence with its own mask: (batch·steps, steps', ...)
+            return reshape(mask, (-1,) + mask.shape[2:])
+        # (batch, steps) -> (batch·steps,): one flag per row of (batch·steps, features), e.g. for
+        # BatchNormalization's masked moments. Only a layer that reads masks and supports them gets it:
+        # Dense would ignore it, and Conv2D would warn "the mask stops here" though the wrapper keeps it.
+        # On rank-4+ inputs one flag per row does not cover the step's own axes (BatchNormalization, the
+        # recurrent layers and GlobalAveragePooling1D refuse such a mask): the inner layer gets none.
+        layer = self.layer
+        if x.ndim == 3 and layer.supports_masking and _call_takes_mask(type(layer)):
+            return reshape(mask, (-1,))
+        return None
 
     def _unfolded_shape(self, x, y) -> tuple:
         batch, steps = x.shape[0], x.shape[1]
