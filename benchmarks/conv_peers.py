@@ -1,11 +1,14 @@
 """3×3 stride-1 convolution layers alone: one compiled graphc call computing a layer's forward,
 input gradient and filter gradient, with the Winograd F(2×2, 3×3) kernels (the default for wide
 layers, ``graphc.ops.winograd``) and with im2col + GEMM, beside PyTorch eager (forward +
-``backward``, NCHW, its default threads). float32, best of 5 rounds, the implementations
-interleaved within each round so a noisy machine slows them alike.
+``backward``, NCHW, its default threads). float32, best of 5 rounds; graphc's two kernels
+interleaved within each round so a noisy machine slows them alike, PyTorch's rounds after them.
+
+A second table: depthwise 3×3 layers (``gc.nn.depthwise_conv2d``, multiplier 1; PyTorch:
+``groups=C``), the same three results per call.
 
 Not a workload of BENCHMARKS.md: it measures where the Winograd path pays (wide layers) and
-where it does not (W5's 32 → 64 layer keeps im2col).
+where it does not (W5's 32 → 64 layer keeps im2col), and the depthwise kernels.
 
     python3 benchmarks/conv_peers.py
 """
@@ -16,30 +19,35 @@ import numpy as np
 # (batch, height = width, input channels, filters)
 LAYERS = [(64, 14, 32, 64), (32, 14, 64, 64), (32, 28, 64, 64), (16, 28, 128, 128),
           (8, 56, 64, 64), (32, 14, 256, 256)]
+DEPTHWISE = [(32, 56, 64), (32, 28, 128), (64, 14, 256)]      # (batch, H = W, channels)
 ROUNDS, CALLS = 5, 5
 
 
-def graphc_layer(shape):
-    """A compiled call returning (y, dx, dw) for y = conv2d(x, w, same) and cotangent g."""
+def graphc_layer(shape, depthwise=False):
+    """A compiled call returning (y, dx, dw) for y = conv2d(x, w, same) (or depthwise_conv2d)
+    and cotangent g."""
     import graphc as gc
     n, hw, c, o = shape
     rng = np.random.default_rng(0)
     x = gc.placeholder((n, hw, hw, c), "float32", name="x")
     g = gc.placeholder((n, hw, hw, o), "float32", name="g")
-    w = gc.variable((rng.standard_normal((3, 3, c, o)) / np.sqrt(9 * c)).astype(np.float32), name="w")
-    y = gc.nn.conv2d(x, w, 1, "same")
+    fan_in = 9 if depthwise else 9 * c
+    w = gc.variable((rng.standard_normal((3, 3, c, o // c if depthwise else o)) / np.sqrt(fan_in))
+                    .astype(np.float32), name="w")
+    y = gc.nn.depthwise_conv2d(x, w, 1, "same") if depthwise else gc.nn.conv2d(x, w, 1, "same")
     dx, dw = gc.grad(gc.reduce_sum(y * g), [x, w])
     return gc.function([x, g], [y, dx, dw], name="conv_layer")
 
 
-def torch_layer(torch, shape):
+def torch_layer(torch, shape, depthwise=False):
     n, hw, c, o = shape
-    w = torch.randn(o, c, 3, 3) / np.sqrt(9 * c)
+    groups = c if depthwise else 1
+    w = torch.randn(o, c // groups, 3, 3) / np.sqrt(9 * c // groups)
     w.requires_grad_(True)
 
     def step(x, g):
         x.grad = w.grad = None
-        y = torch.nn.functional.conv2d(x, w, padding=1)
+        y = torch.nn.functional.conv2d(x, w, padding=1, groups=groups)
         y.backward(g)
         return y
     return step
@@ -50,6 +58,22 @@ def per_call_ms(fn, *args):
     for _ in range(CALLS):
         fn(*args)
     return (time.perf_counter() - start) / CALLS * 1e3
+
+
+def best_of_rounds(impls) -> dict:
+    """Best ms per call of each implementation. graphc's are interleaved round by round;
+    PyTorch's rounds come after them, because its OpenMP threads keep spinning for a while
+    after each call and slowed whatever ran next (measured: Winograd 0.8× im2col right after
+    PyTorch, 1.0× otherwise)."""
+    ours = {name: impl for name, impl in impls.items() if name != "torch"}
+    best = {name: float("inf") for name in impls}
+    for group in (ours, {k: v for k, v in impls.items() if k == "torch"}):
+        for impl in group.values():
+            impl()
+        for _ in range(ROUNDS):
+            for name, impl in group.items():
+                best[name] = min(best[name], per_call_ms(impl))
+    return best
 
 
 def main():
@@ -83,18 +107,34 @@ def main():
             tg = torch.from_numpy(g.transpose(0, 3, 1, 2).copy())
             step = torch_layer(torch, shape)
             impls["torch"] = lambda: step(tx, tg)
-        best = {name: float("inf") for name in impls}
-        for impl in impls.values():
-            impl()
-        for _ in range(ROUNDS):
-            for name, impl in impls.items():
-                best[name] = min(best[name], per_call_ms(impl))
+        best = best_of_rounds(impls)
         winograd.MIN_CHANNELS = default_min
         ours = best["winograd"] if wide else best["im2col"]   # what graphc runs by default
         mark = "" if wide else " (default: im2col)"
         torch_cols = (f"{best['torch']:.2f} | {ours / best['torch']:.2f}" if torch is not None else "- | -")
         print(f"| {n}, {hw}, {c} → {o}{mark} | {best['winograd']:.2f} | {best['im2col']:.2f} | "
               f"{best['im2col'] / best['winograd']:.2f} | {torch_cols} |")
+    depthwise_table(torch, rng)
+
+
+def depthwise_table(torch, rng):
+    print()
+    print("| depthwise 3×3 (batch, H=W, C) | graphc ms | PyTorch eager ms | graphc / PyTorch |")
+    print("|---|---:|---:|---:|")
+    for n, hw, c in DEPTHWISE:
+        fn = graphc_layer((n, hw, c, c), depthwise=True)
+        x = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
+        g = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
+        impls = {"graphc": lambda: fn(x, g)}
+        if torch is not None:
+            tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(True)
+            tg = torch.from_numpy(g.transpose(0, 3, 1, 2).copy())
+            step = torch_layer(torch, (n, hw, c, c), depthwise=True)
+            impls["torch"] = lambda: step(tx, tg)
+        best = best_of_rounds(impls)
+        torch_cols = (f"{best['torch']:.2f} | {best['graphc'] / best['torch']:.2f}" if torch is not None
+                      else "- | -")
+        print(f"| {n}, {hw}, {c} | {best['graphc']:.2f} | {torch_cols} |")
 
 
 if __name__ == "__main__":

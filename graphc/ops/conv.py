@@ -33,7 +33,7 @@ compiled call that owns the GEMM threading (graphc.blas_threads) each kernel thr
 for its share of the batch, a few images at a time, so the im2col rows it copies are still
 in its cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G
 groups the GEMMs become one batched matmul over the groups; depthwise convolutions (C/G = 1)
-skip the GEMMs and multiply-add tap by tap. Pools loop over the taps with strided slices; the
+skip the GEMMs and multiply-add tap by tap in per-thread chunks (graphc.ops.conv_depthwise). Pools loop over the taps with strided slices; the
 max-pool gradient for non-overlapping windows (strides == pool_size, e.g. 2x2/2) first copies
 the taps out to contiguous planes (one transposed copy in, one out) so its comparisons run on
 contiguous memory.
@@ -677,15 +677,12 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
         return _conv_one_group(x, w, strides, pads, dilations)
     kh, kw, cg, o = w.shape
     n = x.shape[0]
+    if cg == 1:     # depthwise: multiply-adds tap by tap, no GEMM
+        from . import conv_depthwise   # here: it builds on this module's helpers
+        return conv_depthwise.conv(x, w, strides, pads, dilations)
     windows, (oh, ow) = _im2col(x, (kh, kw), strides, pads, dilations)
-    if cg == 1:   # depthwise: per tap, each channel times its depth_multiplier filters
-        mult = o // groups
-        y = np.zeros((n, oh, ow, groups, mult), dtype=np.result_type(x.dtype, w.dtype))
-        for a in range(kh):
-            for b in range(kw):
-                y += windows[:, :, :, a, b, :, None] * w[a, b, 0].reshape(groups, mult)
-    else:           # one GEMM per group, as one batched matmul: (G, M, K) @ (G, K, O/G)
-        y = matmul(_group_cols(windows, groups), _group_filters(w, groups)).transpose(1, 0, 2)
+    # one GEMM per group, as one batched matmul: (G, M, K) @ (G, K, O/G)
+    y = matmul(_group_cols(windows, groups), _group_filters(w, groups)).transpose(1, 0, 2)
     return y.reshape(n, oh, ow, o)
 
 
@@ -708,22 +705,18 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
         if stride_one and (blas_threads.active() or winograd.suitable((kh, kw), strides, dilations, o, c)):
             return _input_grad_gather(g, w, (n, h, wd, c), pads, dilations)
         return _input_grad_scatter(g, w, (n, h, wd, c), strides, pads, dilations)
+    if cg == 1:     # depthwise: each channel's cotangent is the sum over its multiplier's filters
+        from . import conv_depthwise   # here: it builds on this module's helpers
+        return conv_depthwise.input_grad(g, w, (n, h, wd, c), strides, pads, dilations)
     (t, b), (l, r) = pads
     out = g.shape[1:3]
     dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
-    if cg == 1:   # depthwise: each channel's cotangent is the sum over its multiplier's filters
-        g5 = g.reshape(n, out[0], out[1], groups, o // groups)
-        for a in range(kh):
-            for bb in range(kw):
-                tap = _tap(dxp, a, bb, strides, out, dilations)
-                tap += np.einsum("nijcm,cm->nijc", g5, w[a, bb, 0].reshape(groups, o // groups))
-    else:
-        g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)     # (G, M, O/G)
-        for a in range(kh):
-            for bb in range(kw):
-                w_tap = w[a, bb].reshape(cg, groups, o // groups).transpose(1, 2, 0)   # (G, O/G, C/G)
-                prod = matmul(g_groups, w_tap).transpose(1, 0, 2)                  # (M, G, C/G)
-                _tap(dxp, a, bb, strides, out, dilations)[...] += prod.reshape(n, out[0], out[1], c)
+    g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)     # (G, M, O/G)
+    for a in range(kh):
+        for bb in range(kw):
+            w_tap = w[a, bb].reshape(cg, groups, o // groups).transpose(1, 2, 0)   # (G, O/G, C/G)
+            prod = matmul(g_groups, w_tap).transpose(1, 0, 2)                  # (M, G, C/G)
+            _tap(dxp, a, bb, strides, out, dilations)[...] += prod.reshape(n, out[0], out[1], c)
     if t == b == l == r == 0:
         return dxp
     return dxp[:, t:t + h, l:l + wd, :]
@@ -734,11 +727,10 @@ def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), grou
     kh, kw, cg, o = np.shape(w_ref)
     if groups == 1:
         return _filter_grad_one_group(x, g, (kh, kw), strides, pads, dilations)
-    windows, _ = _im2col(x, (kh, kw), strides, pads, dilations)
     if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
-        g5 = g.reshape(g.shape[:3] + (groups, o // groups))
-        dw = np.einsum("nijabc,nijcm->abcm", windows, g5)
-        return dw.reshape(kh, kw, 1, o)
+        from . import conv_depthwise   # here: it builds on this module's helpers
+        return conv_depthwise.filter_grad(x, g, (kh, kw), strides, pads, dilations)
+    windows, _ = _im2col(x, (kh, kw), strides, pads, dilations)
     g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)         # (G, M, O/G)
     dw = matmul(_group_cols(windows, groups).transpose(0, 2, 1), g_groups)   # (G, KH·KW·C/G, O/G)
     return dw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, o)
