@@ -28,15 +28,15 @@ strided view, dilation only changes its strides); the input gradient is, at stri
 im2col GEMM on the padded cotangent with the kernel flipped, otherwise one GEMM per tap
 scatter-added into the taps' cells (Python loops run over taps, never over pixels). Wide 3×3
 stride-1 layers (64 channels or more on both sides) use Winograd's F(2×2, 3×3) instead, in all
-three (graphc.ops.winograd: 2.25× fewer multiply-adds; 1.2-1.4× faster on such layers). During a
-compiled call that owns the GEMM threading (graphc.blas_threads) each kernel thread runs them
-for its share of the batch, a few images at a time, so the im2col rows it copies are still
-in its cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G
-groups the GEMMs become one batched matmul over the groups; depthwise convolutions (C/G = 1)
-skip the GEMMs and multiply-add tap by tap in per-thread chunks (graphc.ops.conv_depthwise). Pools loop over the taps with strided slices; the
-max-pool gradient for non-overlapping windows (strides == pool_size, e.g. 2x2/2) first copies
-the taps out to contiguous planes (one transposed copy in, one out) so its comparisons run on
-contiguous memory.
+three (graphc.ops.winograd: 2.25× fewer multiply-adds; 1.0-1.5× faster on such layers). During
+a compiled call that owns the GEMM threading (graphc.blas_threads) each kernel thread runs them
+for its share of the batch, a few images at a time, so the im2col rows it copies are still in
+cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G groups
+the GEMMs become one batched matmul over the groups; depthwise convolutions (C/G = 1) skip the
+GEMMs and multiply-add tap by tap in per-thread chunks (graphc.ops.conv_depthwise). Pools loop
+over the taps with strided slices; the max-pool gradient for non-overlapping windows (strides
+== pool_size, e.g. 2x2/2) first copies the taps out to contiguous planes (one transposed copy
+in, one out) so its comparisons run on contiguous memory.
 """
 from __future__ import annotations
 

@@ -28,10 +28,10 @@ import numpy as np
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 # below this many input or output channels the transforms' memory traffic (proportional to
-# C + O per tile) eats the GEMMs' saving (proportional to C·O). Measured on 2 cores, 14×14 to
-# 56×56 images, forward/input gradient/filter gradient: C = O = 64 1.03-1.23× faster than
-# im2col, 128 1.4-1.5×, 256 1.3-1.4× (1.5-1.65× on one core); 32 → 64 (W5's second layer)
-# 0.8-0.9×, 16 → 32 0.7-0.8×
+# C + O per tile) eats the GEMMs' saving (proportional to C·O). Measured on 2 cores, forward +
+# both gradients in one compiled call (benchmarks/conv_peers.py): C = O = 64 1.0× on 14×14
+# images, 1.2-1.4× on 28×28 and 56×56; 128 1.45×; 256 1.27× (0.98× on 7×7, where the 2×2
+# tiles waste a quarter of their outputs); 32 → 64 (W5's second layer) 0.8-0.9×
 MIN_CHANNELS = 64
 
 
