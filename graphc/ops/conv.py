@@ -531,32 +531,56 @@ def _winograd_chunks(work, x, out, o, macs):
     return _by_images(work, x.shape[0], per_tile_bytes, th * tw, macs, WINOGRAD_CHUNK_BYTES)
 
 
+class _WinogradBuffers:
+    """One kernel thread's buffers for ``chunk`` images, reused across its chunks: the padded
+    images and their transformed tiles, the 16 positions' (tiles, O) products, the transforms'
+    scratch, and, for an odd output size, the tiles' even-sized blocks."""
+
+    def __init__(self, chunk, out, c, o, dtype, x_dtype):
+        self.th, self.tw = winograd.tiles(out)
+        self.o = o
+        self.even = tuple(out) == (2 * self.th, 2 * self.tw)
+        self.xp = np.zeros((chunk,) + winograd.padded_size(out) + (c,), dtype=x_dtype)
+        self.transform = winograd.InputTransform(chunk, out, c, dtype)
+        per_image = self.th * self.tw * o
+        self.products = np.empty(16 * chunk * per_image, dtype=dtype)
+        self.scratch = np.empty(8 * chunk * per_image, dtype=dtype)
+        self.blocks = None if self.even else np.zeros((chunk, 2 * self.th, 2 * self.tw, o), dtype=dtype)
+
+    def tiles_of(self, x, s, e, pads):
+        """Bᵀ d B of images [s, e) of x padded by ``pads``: (16, k·TH·TW, C)."""
+        k = e - s
+        _pad_into(self.xp[:k], x[s:e], pads)
+        return self.transform(self.xp[:k])
+
+    def position_products(self, k):
+        return self.products[:16 * k * self.th * self.tw * self.o].reshape(16, k * self.th * self.tw, self.o)
+
+    def scratch_for(self, k, lead):
+        return self.scratch[:8 * k * self.th * self.tw * self.o].reshape(lead + (k, self.th, self.tw, self.o))
+
+    def as_blocks(self, a, k):
+        """An (k, 2·TH, 2·TW, O) array seen as its 2×2 blocks (k, TH, 2, TW, 2, O)."""
+        return a.reshape(k, self.th, 2, self.tw, 2, self.o)
+
+
 def _conv_winograd(x, w, pads, out, bias=None):
     """conv2d, 3×3 stride 1, of x (padded by ``pads``) with w: (N, OH, OW, O), plus ``bias``."""
     n, c, o = x.shape[0], x.shape[3], w.shape[3]
     dtype = np.result_type(x.dtype, w.dtype)
     u = winograd.filter_transform(w, dtype)
-    th, tw = winograd.tiles(out)
-    even = tuple(out) == (2 * th, 2 * tw)
     y = np.empty((n, out[0], out[1], o), dtype=dtype)
 
     def work(lo, hi, chunk):
-        chunk = min(chunk, hi - lo)
-        xp = np.zeros((chunk,) + winograd.padded_size(out) + (c,), dtype=x.dtype)
-        transform = winograd.InputTransform(chunk, out, c, dtype)
-        m = np.empty(16 * chunk * th * tw * o, dtype=dtype)
-        scratch = np.empty(8 * chunk * th * tw * o, dtype=dtype)
-        blocks = None if even else np.empty((chunk, 2 * th, 2 * tw, o), dtype=dtype)
+        buffers = _WinogradBuffers(min(chunk, hi - lo), out, c, o, dtype, x.dtype)
         for s in range(lo, hi, chunk):
             e = min(s + chunk, hi)
             k = e - s
-            _pad_into(xp[:k], x[s:e], pads)
-            products = np.matmul(transform(xp[:k]), u, out=m[:16 * k * th * tw * o].reshape(16, k * th * tw, o))
-            target = y[s:e] if even else blocks[:k]
-            winograd.output_transform(products, target.reshape(k, th, 2, tw, 2, o),
-                                      scratch[:8 * k * th * tw * o].reshape(2, 4, k, th, tw, o))
-            if not even:
-                y[s:e] = blocks[:k, :out[0], :out[1]]
+            products = np.matmul(buffers.tiles_of(x, s, e, pads), u, out=buffers.position_products(k))
+            target = y[s:e] if buffers.even else buffers.blocks[:k]
+            winograd.output_transform(products, buffers.as_blocks(target, k), buffers.scratch_for(k, (2, 4)))
+            if not buffers.even:
+                y[s:e] = buffers.blocks[:k, :out[0], :out[1]]
             if bias is not None:
                 np.add(y[s:e], bias, out=y[s:e])
     _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
@@ -568,31 +592,22 @@ def _filter_grad_winograd(x, g, pads, out):
     dU[p] = V[p]ᵀ @ dM[p] with dM = A dY Aᵀ, summed over the chunks, then dw = Gᵀ dU G."""
     n, c, o = x.shape[0], x.shape[3], g.shape[3]
     dtype = np.result_type(x.dtype, g.dtype)
-    th, tw = winograd.tiles(out)
-    even = tuple(out) == (2 * th, 2 * tw)
 
     def work(lo, hi, chunk):
-        chunk = min(chunk, hi - lo)
-        xp = np.zeros((chunk,) + winograd.padded_size(out) + (c,), dtype=x.dtype)
-        transform = winograd.InputTransform(chunk, out, c, dtype)
-        dm = np.empty(16 * chunk * th * tw * o, dtype=dtype)
-        scratch = np.empty(8 * chunk * th * tw * o, dtype=dtype)
-        blocks = None if even else np.zeros((chunk, 2 * th, 2 * tw, o), dtype=dtype)
+        buffers = _WinogradBuffers(min(chunk, hi - lo), out, c, o, dtype, x.dtype)
         total = part = None
         for s in range(lo, hi, chunk):
             e = min(s + chunk, hi)
             k = e - s
-            _pad_into(xp[:k], x[s:e], pads)
-            v = transform(xp[:k])
-            if even:
+            v = buffers.tiles_of(x, s, e, pads)
+            if buffers.even:
                 g_blocks = g[s:e]
             else:
-                blocks[:k, :out[0], :out[1]] = g[s:e]
-                g_blocks = blocks[:k]
-            dmk = dm[:16 * k * th * tw * o].reshape(16, k * th * tw, o)
-            winograd.output_grad_transform(g_blocks.reshape(k, th, 2, tw, 2, o), dmk,
-                                           scratch[:8 * k * th * tw * o].reshape(4, 2, k, th, tw, o))
-            part = np.matmul(v.transpose(0, 2, 1), dmk, out=part)
+                buffers.blocks[:k, :out[0], :out[1]] = g[s:e]
+                g_blocks = buffers.blocks[:k]
+            dm = buffers.position_products(k)
+            winograd.output_grad_transform(buffers.as_blocks(g_blocks, k), dm, buffers.scratch_for(k, (4, 2)))
+            part = np.matmul(v.transpose(0, 2, 1), dm, out=part)
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
     parts = _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
