@@ -32,7 +32,7 @@ epsilon) before taking logs.
 from __future__ import annotations
 
 import graphc as gc
-from graphc.catalog import Catalog
+from graphc.catalog import Catalog, Configurable
 
 EPSILON = 1e-7
 
@@ -145,7 +145,7 @@ def _safe_sqrt(x):
 
 # -- the base class ------------------------------------------------------------------------
 
-class Loss:
+class Loss(Configurable):
     """Base class. Subclasses implement ``call(y_true, y_pred)`` -> per-sample losses."""
 
     def __init__(self, name=None, from_logits=False):
@@ -166,14 +166,6 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"name": self.name, "from_logits": self.from_logits}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _weighted(per_sample, sample_weight, who):

@@ -46,12 +46,12 @@ import numpy as np
 
 import graphc as gc
 
-from ..catalog import Catalog
+from ..catalog import Catalog, Configurable
 from . import schedules
 from .schedules import LearningRateSchedule
 
 
-class Optimizer:
+class Optimizer(Configurable):
     """Base class. Subclasses declare their slots and implement ``update_step``."""
 
     #: (slot name, initial value) pairs; the value is a float or "learning_rate"
@@ -217,11 +217,7 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = schedules.deserialize(lr)
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
+        return super().from_config(config)
 
 
 def _optional_positive(value, what, zero=False):
