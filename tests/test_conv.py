@@ -814,6 +814,52 @@ def test_max_pool_grad_non_finite_cotangent(pool, split, monkeypatch):
     np.testing.assert_array_equal(value, want)
 
 
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (1, 3)])
+@pytest.mark.parametrize("split", [False, True])
+def test_max_pool_grad_from_pooled_values(pool, split, monkeypatch):
+    """Windows tiling x exactly, distinct values: routed by comparing x with the pooled output
+    (_route_by_pooled), never by the tap-by-tap path; the same cells as the reference. With
+    ``split`` the batch is shared over the kernel threads."""
+    if split:
+        monkeypatch.setattr(conv, "PARALLEL_MIN_ELEMENTS", 1)
+    taps = []
+    monkeypatch.setattr(conv, "_route_to_first_max", lambda *a: taps.append(a))
+    rng = np.random.default_rng(12)
+    n, c = 6, 5
+    X = _distinct((n, 2 * pool[0], 3 * pool[1], c), rng).astype(np.float32)
+    G = rng.standard_normal((n, 2, 3, c)).astype(np.float32)
+    Y = conv.nn_max_pool2d(X, pool, pool, ((0, 0), (0, 0)))
+    value = conv.nn_max_pool2d_grad(X, Y, G, pool, pool, ((0, 0), (0, 0)))
+    np.testing.assert_array_equal(value, ref_max_pool_grad(X, G, pool, pool, ((0, 0), (0, 0))))
+    assert value.dtype == np.float32 and taps == []
+
+
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2)])
+@pytest.mark.parametrize("values", ["ties", "ties and nan", "constant"])
+def test_max_pool_grad_from_pooled_values_with_ties(pool, values, monkeypatch):
+    """Ties (integer values, or a constant image as a zero background gives after a
+    convolution) and NaN windows on the pooled-values path: ties go to the first cell, a NaN
+    window routes nothing, as the tap-by-tap path does; every cell as the reference."""
+    taps = []
+    monkeypatch.setattr(conv, "_route_to_first_max", lambda *a: taps.append(a))
+    rng = np.random.default_rng(13)
+    n, c = 4, 3
+    shape = (n, 2 * pool[0], 3 * pool[1], c)
+    X = np.full(shape, 0.25) if values == "constant" else rng.integers(0, 3, shape).astype(np.float64)
+    G = rng.standard_normal((n, 2, 3, c))
+    want_input = X.copy()
+    if values == "ties and nan":
+        X[2, 1, 1, 0] = np.nan                                    # window (0, 0) of image 2
+        want_input[2, :pool[0], :pool[1], 0] = -np.inf            # matches and routes nothing
+    Y = conv.nn_max_pool2d(X, pool, pool, ((0, 0), (0, 0)))
+    value = conv.nn_max_pool2d_grad(X, Y, G, pool, pool, ((0, 0), (0, 0)))
+    want = ref_max_pool_grad(want_input, G, pool, pool, ((0, 0), (0, 0)))
+    if values == "ties and nan":
+        want[2, :pool[0], :pool[1], 0] = 0.0
+    np.testing.assert_array_equal(value, want)
+    assert taps == []
+
+
 @pytest.mark.parametrize("case", ALL_POOL_CASES, ids=_case_id)
 def test_avg_pool_grad_value(case):
     rng = np.random.default_rng(10)

@@ -811,8 +811,10 @@ def nn_max_pool2d(x, pool_size, strides, pads):
 
 
 def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
-    """``out_value`` (the pooled output) is accepted for the op's signature but not read: the
-    arg-max is recomputed from x, so ties resolve to the first cell whatever computed it."""
+    """``out_value`` must be max_pool2d(x) (the gradient rule passes the forward node): where
+    the windows tile x exactly and g is finite, cells are routed by comparing x with it
+    (_route_by_pooled), else the arg-max is recomputed from x. Either way ties go to the first
+    cell of the window (row-major)."""
     x, g = np.asarray(x), np.asarray(g)
     pads, out = _pool_setup(x.shape, pool_size, strides, pads)
     (t, b), (l, r) = pads
@@ -824,9 +826,14 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     if tuple(strides) == tuple(pool_size):
         exact = out[0] * pool_size[0] == shape[1] and out[1] * pool_size[1] == shape[2]
         dxp = np.empty(shape, dtype=dtype) if exact else np.zeros(shape, dtype=dtype)
+        y = np.asarray(out_value)
+        by_pooled = exact and finite and t == b == l == r == 0 and y.shape == g.shape
 
         def work(lo, hi):
-            _route_to_first_max(xp[lo:hi], g[lo:hi], dxp[lo:hi], pool_size, out, finite)
+            if by_pooled:
+                _route_by_pooled(x[lo:hi], y[lo:hi], g[lo:hi], dxp[lo:hi], pool_size)
+            else:
+                _route_to_first_max(xp[lo:hi], g[lo:hi], dxp[lo:hi], pool_size, out, finite)
         _over_batch(work, n, x.size)
     else:
         dxp = np.zeros(shape, dtype=dtype)
@@ -835,6 +842,38 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     if t == b == l == r == 0:
         return dxp
     return dxp[:, t:t + h, l:l + w, :]
+
+
+def _route_by_pooled(x, y, g, dx, pool) -> None:
+    """Windows tiling x exactly, g finite: dx = (x == y) · g, each pooled value and cotangent
+    repeated over its window. Where a window holds its maximum more than once (matches
+    outnumber windows) the later matches are cleared first, so ties go to the first cell; a
+    window whose y is NaN matches nowhere and routes nothing (as _route_to_first_max).
+
+    Two full-size ufunc calls whose inner loops run over whole rows (y and g are repeated
+    along W first, so no operand broadcasts in the innermost axis): about twice as fast as
+    routing tap by tap (W5's first pool gradient, 32 images of 28×28×32: 0.76 → 0.40 ms)."""
+    (kh, kw), (n, oh, ow, c) = pool, y.shape
+    row = ow * kw * c
+    same = np.equal(x.reshape(n, oh, kh, row), np.repeat(y, kw, axis=2).reshape(n, oh, 1, row))
+    nan = y.dtype.kind in "fc" and y.size and np.isnan(y.max())
+    if nan or np.count_nonzero(same) != y.size:   # a NaN window could hide a tie in the count
+        _keep_first_match(same.reshape(n, oh, kh, ow, kw, c))
+    np.multiply(same, np.repeat(g, kw, axis=2).reshape(n, oh, 1, row), out=dx.reshape(n, oh, kh, row))
+
+
+def _keep_first_match(same):
+    """Clear every match of a window (N, OH, KH, OW, KW, C) that follows an earlier match of the
+    same window in row-major order."""
+    kh, kw = same.shape[2], same.shape[4]
+    seen = np.zeros(same.shape[:2] + same.shape[3:4] + same.shape[5:], dtype=bool)
+    for a in range(kh):
+        for b in range(kw):
+            cell = same[:, :, a, :, b, :]
+            if a or b:
+                np.greater(cell, seen, out=cell)    # a match and none before it
+            if (a, b) != (kh - 1, kw - 1):
+                np.logical_or(seen, cell, out=seen)
 
 
 def _route_to_first_max(xp, g, dxp, pool, out, finite):
