@@ -18,9 +18,11 @@ same way, as in Keras 2: a mask (batch, steps, ...) becomes (batch·steps, ...).
 steps, features) inputs, a mask (batch, steps) becomes one flag per folded row, for an inner
 layer that reads masks and supports them: TimeDistributed(BatchNormalization()) under
 ``Masking`` or ``Embedding(mask_zero=True)`` takes its batch and moving statistics from the
-unmasked (sample, step) rows only. Layers that do not read masks (Dense, Conv2D, ...) get none,
-and so does every layer for a mask (batch, steps) on inputs of rank 4 or more (one flag per row
-would not cover each step's own axes). The wrapper's output keeps the input's mask, unchanged.
+unmasked (sample, step) rows only. On inputs of rank 4 or more the flag is repeated over each step's own axes: a
+(batch, steps) mask on (batch, steps, h, w, c) frames reaches TimeDistributed(BatchNormalization())
+as (batch·steps, h, w), the shape its masked moments read (Keras 3 passes the (batch,) flags of
+one step, which its BatchNormalization cannot broadcast against such inputs). Layers that do not
+read masks (Dense, Conv2D, ...) get none. The wrapper's output keeps the input's mask, unchanged.
 
 ``Bidirectional(layer, merge_mode="concat", backward_layer=None)``: two copies of a recurrent
 layer, one reading the sequence forward and one backward (``go_backwards=True``), rebuilt from
@@ -43,9 +45,9 @@ from .errors import GraphError, ShapeError
 from .host import to_host
 from .layers import Layer, _call_takes_mask, derive_seed, register
 from .layers_recurrent import Recurrent, time_steps
-from .ops.math import cast, not_equal
+from .ops.math import cast, logical_and, not_equal
 from .ops.reduce import reduce_max
-from .ops.shape_ops import concat, reshape, stack
+from .ops.shape_ops import concat, ones_like, reshape, stack
 from .tensor import Tensor, format_shape
 
 __all__ = ["Bidirectional", "Masking", "TimeDistributed"]
@@ -210,12 +212,17 @@ class TimeDistributed(Wrapper):
         # (batch, steps) -> (batch·steps,): one flag per row of (batch·steps, features), e.g. for
         # BatchNormalization's masked moments. Only a layer that reads masks and supports them gets it:
         # Dense would ignore it, and Conv2D would warn "the mask stops here" though the wrapper keeps it.
-        # On rank-4+ inputs one flag per row does not cover the step's own axes (BatchNormalization, the
-        # recurrent layers and GlobalAveragePooling1D refuse such a mask): the inner layer gets none.
         layer = self.layer
-        if x.ndim == 3 and layer.supports_masking and _call_takes_mask(type(layer)):
-            return reshape(mask, (-1,))
-        return None
+        if not (layer.supports_masking and _call_takes_mask(type(layer))):
+            return None
+        rows = reshape(mask, (-1,))
+        if x.ndim == 3:
+            return rows
+        # rank 4+: each step has axes of its own, (batch·steps, h, w, c) say, and the inner layers'
+        # masks cover every axis but the features (BatchNormalization, the recurrent layers). A masked
+        # step is padding as a whole, so its flag is repeated over the step's own axes.
+        folded_rows = reshape(x, (-1,) + x.shape[2:])[(Ellipsis, 0)]
+        return logical_and(reshape(rows, (-1,) + (1,) * (x.ndim - 3)), ones_like(folded_rows, dtype="bool"))
 
     def _unfolded_shape(self, x, y) -> tuple:
         batch, steps = x.shape[0], x.shape[1]

@@ -1,5 +1,6 @@
 """TimeDistributed passes its mask to the inner layer folded like the inputs: a (batch, steps)
-mask on (batch, steps, features) becomes one flag per row of (batch·steps, features), so
+mask on (batch, steps, features) becomes one flag per row of (batch·steps, features), and on
+rank-4+ inputs that flag repeated over each step's own axes, so
 TimeDistributed(BatchNormalization()) under Masking or Embedding(mask_zero=True) takes its batch
 and moving statistics from the unmasked (sample, step) rows only (Keras 2's folded semantics).
 Checked against NumPy references written on those rows: the training outputs and updates,
@@ -147,13 +148,12 @@ def test_padding_steps_change_neither_the_statistics_nor_the_unmasked_outputs():
 
 def test_layers_that_do_not_read_masks_get_none_and_give_the_unmasked_values():
     """Regression guard: TimeDistributed(Dense) under Masking, TimeDistributed(Conv2D) and
-    TimeDistributed(LSTM) under an explicit (batch, steps) mask: no warning, the wrapper's output
-    carries the mask, and the values are those computed without any mask."""
+    TimeDistributed(MaxPooling2D) under an explicit (batch, steps) mask: no warning, the
+    wrapper's output carries the mask, and the values are those computed without any mask."""
     rng = np.random.default_rng(5)
     cases = [((5, 3), L.Dense(4, activation="tanh")),
              ((3, 4, 4, 2), L.Conv2D(3, 3, padding="same")),
-             ((3, 4, 2), L.LSTM(3)),
-             ((3, 4, 2), L.BatchNormalization())]   # rank 4: a flag per row would not cover each step's axes
+             ((3, 4, 4, 2), L.MaxPooling2D())]
     for shape, inner in cases:
         td = L.TimeDistributed(inner)
         p = gc.placeholder((None,) + shape)
@@ -206,3 +206,47 @@ def test_embedding_mask_zero_then_timedistributed_bn(head):
     np.testing.assert_allclose(bn.moving_variance.value, MOMENTUM + (1 - MOMENTUM) * variance, rtol=1e-5)
     all_tokens = np_row_moments(table[ids], np.ones_like(ids, bool))[0]   # token 0's embedding counted too
     assert not np.allclose(bn.moving_mean.value, (1 - MOMENTUM) * all_tokens, rtol=1e-3, atol=1e-7)
+
+
+def test_rank4_frames_bn_statistics_from_the_unmasked_steps_only():
+    """(batch, steps, h, w, c) frames with a (batch, steps) mask: TimeDistributed(BN) gets the
+    mask as (batch·steps, h, w), so the batch and moving statistics are those of every pixel
+    of the unmasked frames and of none of the masked ones; the outputs follow BN's formula."""
+    steps, h, w, c = 4, 3, 5, 2
+    p = gc.placeholder((None, steps, h, w, c), name="frames")
+    m = gc.placeholder((None, steps), "bool", name="mask")
+    bn = L.BatchNormalization()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = L.TimeDistributed(bn)(p, training=True, mask=m)
+    updates = bn.pop_updates()
+    rng = np.random.default_rng(7)
+    bn.set_weights([rng.uniform(0.5, 2, c), rng.normal(size=c), rng.normal(size=c), rng.uniform(0.5, 2, c)])
+    gamma, beta, moving_mean, moving_variance = bn.get_weights()
+    x = rng.normal(loc=3.0, size=(5, steps, h, w, c)).astype(np.float32)
+    mask = rng.random((5, steps)) < 0.5
+    mask[0, 0], mask[1, 1] = True, False
+    x[~mask] = -50.0                      # masked frames far away: counting them would show
+    got, new_mean, new_variance = gc.function([p, m], [out] + [v for _, v in updates])(x, mask)
+    mean, variance = np_row_moments(x[mask].reshape(-1, c), np.ones(mask.sum() * h * w, bool))
+    np.testing.assert_allclose(got, bn_formula(x, mean, variance, gamma, beta), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(new_mean, MOMENTUM * moving_mean + (1 - MOMENTUM) * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new_variance, MOMENTUM * moving_variance + (1 - MOMENTUM) * variance, rtol=1e-5)
+
+
+def test_rank4_sequences_of_sequences_masked_steps_are_skipped_whole():
+    """(batch, steps, steps', features) with a (batch, steps) mask: TimeDistributed(LSTM) sees
+    every inner step of a masked outer step masked, so that step's output is the initial state
+    (zeros), and the unmasked steps give what they give without a mask."""
+    steps, inner, f = 3, 4, 2
+    p = gc.placeholder((None, steps, inner, f), name="x")
+    m = gc.placeholder((None, steps), "bool", name="mask")
+    td = L.TimeDistributed(L.LSTM(3, return_sequences=True))
+    masked, plain = td(p, mask=m), td(p)
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, steps, inner, f)).astype(np.float32)
+    mask = rng.random((4, steps)) < 0.5
+    mask[0, 0], mask[1, 0] = True, False
+    got, want = gc.function([p, m], [masked, plain])(x, mask)
+    np.testing.assert_array_equal(got[~mask], 0.0)
+    np.testing.assert_allclose(got[mask], want[mask], rtol=1e-6, atol=1e-6)
