@@ -5,10 +5,12 @@ layers, ``graphc.ops.winograd``) and with im2col + GEMM, beside PyTorch eager (f
 interleaved within each round so a noisy machine slows them alike, PyTorch's rounds after them.
 
 A second table: depthwise 3×3 layers (``gc.nn.depthwise_conv2d``, multiplier 1; PyTorch:
-``groups=C``), the same three results per call.
+``groups=C``), the same three results per call. A third: grouped 3×3 layers with several
+channels per group (ResNeXt's 32 groups of 4, and 4 groups of 32; ``gc.nn.conv2d(...,
+groups=G)``, PyTorch ``groups=G``).
 
 Not a workload of BENCHMARKS.md: it measures where the Winograd path pays (wide layers) and
-where it does not (W5's 32 → 64 layer keeps im2col), and the depthwise kernels.
+where it does not (W5's 32 → 64 layer keeps im2col), and the depthwise and grouped kernels.
 
     python3 benchmarks/conv_peers.py
 """
@@ -20,28 +22,30 @@ import numpy as np
 LAYERS = [(64, 14, 32, 64), (32, 14, 64, 64), (32, 28, 64, 64), (16, 28, 128, 128),
           (8, 56, 64, 64), (32, 14, 256, 256)]
 DEPTHWISE = [(32, 56, 64), (32, 28, 128), (64, 14, 256)]      # (batch, H = W, channels)
+GROUPED = [(32, 28, 128, 32), (32, 14, 256, 32), (32, 28, 128, 4)]   # (batch, H = W, C = O, groups)
 ROUNDS, CALLS = 5, 5
 
 
-def graphc_layer(shape, depthwise=False):
-    """A compiled call returning (y, dx, dw) for y = conv2d(x, w, same) (or depthwise_conv2d)
-    and cotangent g."""
+def graphc_layer(shape, depthwise=False, groups=1):
+    """A compiled call returning (y, dx, dw) for y = conv2d(x, w, same) (or depthwise_conv2d,
+    or ``groups`` groups) and cotangent g."""
     import graphc as gc
     n, hw, c, o = shape
     rng = np.random.default_rng(0)
     x = gc.placeholder((n, hw, hw, c), "float32", name="x")
     g = gc.placeholder((n, hw, hw, o), "float32", name="g")
-    fan_in = 9 if depthwise else 9 * c
-    w = gc.variable((rng.standard_normal((3, 3, c, o // c if depthwise else o)) / np.sqrt(fan_in))
-                    .astype(np.float32), name="w")
-    y = gc.nn.depthwise_conv2d(x, w, 1, "same") if depthwise else gc.nn.conv2d(x, w, 1, "same")
+    per_group = 1 if depthwise else c // groups
+    w_shape = (3, 3, c, o // c) if depthwise else (3, 3, per_group, o)
+    w = gc.variable((rng.standard_normal(w_shape) / np.sqrt(9 * per_group)).astype(np.float32), name="w")
+    y = (gc.nn.depthwise_conv2d(x, w, 1, "same") if depthwise
+         else gc.nn.conv2d(x, w, 1, "same", groups=groups))
     dx, dw = gc.grad(gc.reduce_sum(y * g), [x, w])
     return gc.function([x, g], [y, dx, dw], name="conv_layer")
 
 
-def torch_layer(torch, shape, depthwise=False):
+def torch_layer(torch, shape, depthwise=False, groups=1):
     n, hw, c, o = shape
-    groups = c if depthwise else 1
+    groups = c if depthwise else groups
     w = torch.randn(o, c // groups, 3, 3) / np.sqrt(9 * c // groups)
     w.requires_grad_(True)
 
@@ -114,27 +118,32 @@ def main():
         torch_cols = (f"{best['torch']:.2f} | {ours / best['torch']:.2f}" if torch is not None else "- | -")
         print(f"| {n}, {hw}, {c} → {o}{mark} | {best['winograd']:.2f} | {best['im2col']:.2f} | "
               f"{best['im2col'] / best['winograd']:.2f} | {torch_cols} |")
-    depthwise_table(torch, rng)
+    peer_table(torch, rng, "depthwise 3×3 (batch, H=W, C)",
+               [((n, hw, c, c), {"depthwise": True}, f"{n}, {hw}, {c}") for n, hw, c in DEPTHWISE])
+    peer_table(torch, rng, "grouped 3×3 (batch, H=W, C = O, groups)",
+               [((n, hw, c, c), {"groups": gr}, f"{n}, {hw}, {c}, {gr}") for n, hw, c, gr in GROUPED])
 
 
-def depthwise_table(torch, rng):
+def peer_table(torch, rng, title, rows):
+    """graphc's default kernels beside PyTorch eager, one row per (shape, layer options, label)."""
     print()
-    print("| depthwise 3×3 (batch, H=W, C) | graphc ms | PyTorch eager ms | graphc / PyTorch |")
+    print(f"| {title} | graphc ms | PyTorch eager ms | graphc / PyTorch |")
     print("|---|---:|---:|---:|")
-    for n, hw, c in DEPTHWISE:
-        fn = graphc_layer((n, hw, c, c), depthwise=True)
+    for shape, options, label in rows:
+        n, hw, c, o = shape
+        fn = graphc_layer(shape, **options)
         x = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
-        g = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
+        g = rng.standard_normal((n, hw, hw, o), dtype=np.float32)
         impls = {"graphc": lambda: fn(x, g)}
         if torch is not None:
             tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(True)
             tg = torch.from_numpy(g.transpose(0, 3, 1, 2).copy())
-            step = torch_layer(torch, (n, hw, c, c), depthwise=True)
+            step = torch_layer(torch, shape, **options)
             impls["torch"] = lambda: step(tx, tg)
         best = best_of_rounds(impls)
         torch_cols = (f"{best['torch']:.2f} | {best['graphc'] / best['torch']:.2f}" if torch is not None
                       else "- | -")
-        print(f"| {n}, {hw}, {c} | {best['graphc']:.2f} | {torch_cols} |")
+        print(f"| {label} | {best['graphc']:.2f} | {torch_cols} |")
 
 
 if __name__ == "__main__":

@@ -32,11 +32,13 @@ three (graphc.ops.winograd: 2.25× fewer multiply-adds; 1.0-1.5× faster on such
 a compiled call that owns the GEMM threading (graphc.blas_threads) each kernel thread runs them
 for its share of the batch, a few images at a time, so the im2col rows it copies are still in
 cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G groups
-the GEMMs become one batched matmul over the groups; depthwise convolutions (C/G = 1) skip the
-GEMMs and multiply-add tap by tap in per-thread chunks (graphc.ops.conv_depthwise). Pools loop
-over the taps with strided slices; the max-pool gradient for non-overlapping windows (strides
-== pool_size, e.g. 2x2/2) first copies the taps out to contiguous planes (one transposed copy
-in, one out) so its comparisons run on contiguous memory.
+of several channels the GEMMs become one batched matmul over the groups per chunk, on the same
+per-thread chunks (graphc.ops.conv_grouped); depthwise convolutions (C/G = 1) skip the GEMMs and
+multiply-add tap by tap in per-thread chunks (graphc.ops.conv_depthwise). Pools loop over the
+taps with strided slices; the max-pool gradient for windows that tile the input (strides ==
+pool_size, e.g. 2x2/2) compares the input with the pooled output repeated over each window (two
+full-size calls over whole rows; ties cleared to the first match), and otherwise copies the
+taps out to contiguous planes so its comparisons run on contiguous memory.
 """
 from __future__ import annotations
 
@@ -617,15 +619,21 @@ def _filter_grad_winograd(x, g, pads, out):
     return winograd.filter_transform_grad(total)
 
 
+def gather_pads(w_shape, pads, dilations):
+    """The cotangent's padding for a stride-1 input gradient as a convolution: the dilated
+    window's span less the forward padding, on each side."""
+    (t, b), (l, r) = pads
+    span_h, span_w = (w_shape[0] - 1) * dilations[0], (w_shape[1] - 1) * dilations[1]
+    return (span_h - t, span_h - b), (span_w - l, span_w - r)
+
+
 def _input_grad_gather(g, w, x_shape, pads, dilations):
     """Stride 1: dx is the correlation of g, padded by the window's span less the forward
     padding, with the kernel flipped and its channels swapped — im2col + GEMM, no scatter:
       dx[q] = Σ_a g[q + pad_lo − a·d] w[a] = Σ_a' gp[q + a'·d] w[KH − 1 − a']."""
     kh, kw, c, o = w.shape
     n, h, wd = x_shape[:3]
-    (t, b), (l, r) = pads
-    span_h, span_w = (kh - 1) * dilations[0], (kw - 1) * dilations[1]
-    g_pads = ((span_h - t, span_h - b), (span_w - l, span_w - r))
+    g_pads = gather_pads(w.shape, pads, dilations)
     if winograd.suitable((kh, kw), (1, 1), dilations, o, c):
         return _conv_winograd(g, w[::-1, ::-1].transpose(0, 1, 3, 2), g_pads, (h, wd))
     flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * o, c)
@@ -670,22 +678,6 @@ def _input_grad_scatter(g, w, x_shape, strides, pads, dilations):
     return dxp[:, t:t + h, l:l + wd, :]
 
 
-def _group_cols(windows, groups):
-    """Windows (N, OH, OW, KH, KW, C) -> each group's im2col matrix, (G, N·OH·OW, KH·KW·C/G)
-    (one copy)."""
-    n, oh, ow, kh, kw, c = windows.shape
-    cg = c // groups
-    per_group = windows.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
-    return per_group.reshape(groups, n * oh * ow, kh * kw * cg)
-
-
-def _group_filters(w, groups):
-    """w (KH, KW, C/G, O) -> (G, KH·KW·C/G, O/G): filter block g as a GEMM operand."""
-    kh, kw, cg, o = w.shape
-    return w.reshape(kh, kw, cg, groups, o // groups).transpose(3, 0, 1, 2, 4).reshape(
-        groups, kh * kw * cg, o // groups)
-
-
 def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     x, w = np.asarray(x), np.asarray(w)
     if groups == 1:
@@ -695,18 +687,19 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     if cg == 1:     # depthwise: multiply-adds tap by tap, no GEMM
         from . import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.conv(x, w, strides, pads, dilations)
-    windows, (oh, ow) = _im2col(x, (kh, kw), strides, pads, dilations)
-    # one GEMM per group, as one batched matmul: (G, M, K) @ (G, K, O/G)
-    y = matmul(_group_cols(windows, groups), _group_filters(w, groups)).transpose(1, 0, 2)
-    return y.reshape(n, oh, ow, o)
+    from . import conv_grouped   # here: it builds on this module's helpers
+    return conv_grouped.conv(x, w, strides, pads, dilations, groups)
 
 
 def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
     """conv2d(x, w) + b, b one value per output channel (any shape of O values)."""
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     bias = b.reshape(-1)
-    if groups == 1 and bias.dtype == np.result_type(x.dtype, w.dtype):
-        return _conv_one_group(x, w, strides, pads, dilations, bias)
+    if bias.dtype == np.result_type(x.dtype, w.dtype) and (groups == 1 or w.shape[2] > 1):
+        if groups == 1:
+            return _conv_one_group(x, w, strides, pads, dilations, bias)
+        from . import conv_grouped   # here: it builds on this module's helpers
+        return conv_grouped.conv(x, w, strides, pads, dilations, groups, bias)
     return nn_conv2d(x, w, strides, pads, dilations, groups) + bias
 
 
@@ -723,6 +716,9 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
     if cg == 1:     # depthwise: each channel's cotangent is the sum over its multiplier's filters
         from . import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.input_grad(g, w, (n, h, wd, c), strides, pads, dilations)
+    if tuple(strides) == (1, 1):
+        from . import conv_grouped   # here: it builds on this module's helpers
+        return conv_grouped.input_grad(g, w, (n, h, wd, c), pads, dilations, groups)
     (t, b), (l, r) = pads
     out = g.shape[1:3]
     dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
@@ -745,10 +741,8 @@ def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), grou
     if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
         from . import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.filter_grad(x, g, (kh, kw), strides, pads, dilations)
-    windows, _ = _im2col(x, (kh, kw), strides, pads, dilations)
-    g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)         # (G, M, O/G)
-    dw = matmul(_group_cols(windows, groups).transpose(0, 2, 1), g_groups)   # (G, KH·KW·C/G, O/G)
-    return dw.reshape(groups, kh, kw, cg, o // groups).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, o)
+    from . import conv_grouped   # here: it builds on this module's helpers
+    return conv_grouped.filter_grad(x, g, (kh, kw), strides, pads, dilations, groups)
 
 
 def _pool_setup(shape, pool, strides, pads):
