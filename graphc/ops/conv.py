@@ -396,7 +396,7 @@ def _by_images(work, n: int, row_bytes: int, image_rows: int, macs: int, budget:
 
 
 def _pad_into(buf, src, pads):
-    """Place ``src`` (N, H, W, C) into ``buf`` (N, H + t + b, W + l + r, C) whose border is
+    """Place ``src`` (N, H, W, ...) into ``buf`` (N, H + t + b, W + l + r, ...) whose border is
     already zero; a negative pad crops ``src`` instead."""
     (t, b), (l, r) = pads
     h, w = src.shape[1:3]

@@ -21,9 +21,9 @@ Why: the previous kernels made the whole batch's im2col matrix at once (nine tim
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from .conv import (_by_images, _conv_macs, _conv_setup, _pad_into, _padded_buffer, _windows,
-                   gather_pads)
+from .conv import _by_images, _conv_macs, _conv_setup, _pad_into, gather_pads
 
 
 def filter_blocks(w, groups):
@@ -35,29 +35,35 @@ def filter_blocks(w, groups):
 
 class _GroupCols:
     """One kernel thread's im2col buffers for ``chunk`` images: each group's matrix,
-    (G, k·OH·OW, KH·KW·C/G), reused across the thread's chunks."""
+    (G, k·OH·OW, KH·KW·C/G), reused across the thread's chunks.
+
+    The chunk is first copied group-major and padded, (G, k, H + t + b, W + l + r, C/G), then
+    the windows are copied out of that: a window row's KW·C/G values are contiguous there, where
+    in NHWC images only the C/G of one tap are (twice as fast at 4 channels per group)."""
 
     def __init__(self, src, kernel, strides, pads, out, dilations, groups, chunk):
         self.src, self.kernel, self.strides, self.pads = src, kernel, strides, pads
         self.out, self.dilations, self.groups = out, dilations, groups
-        unpadded = all(p == 0 for pair in pads for p in pair)
-        self.xp = None if unpadded else _padded_buffer(chunk, src, pads)
-        self.cg = src.shape[3] // groups
-        self.per_image = out[0] * out[1] * kernel[0] * kernel[1] * src.shape[3]
-        self.cols = np.empty(min(chunk, src.shape[0]) * self.per_image, dtype=src.dtype)
+        n, h, w, c = src.shape
+        (t, b), (l, r) = pads
+        self.cg = c // groups
+        self.padded = np.zeros((groups, min(chunk, n), h + t + b, w + l + r, self.cg), dtype=src.dtype)
+        self.per_image = out[0] * out[1] * kernel[0] * kernel[1] * c
+        self.cols = np.empty(min(chunk, n) * self.per_image, dtype=src.dtype)
 
     def rows(self, lo, hi):
         """The group matrices of images [lo, hi): (G, (hi − lo)·OH·OW, KH·KW·C/G)."""
         k = hi - lo
-        if self.xp is None:
-            xp = self.src[lo:hi]
-        else:
-            xp = self.xp[:k]
-            _pad_into(xp, self.src[lo:hi], self.pads)
-        (kh, kw), (oh, ow), g, cg = self.kernel, self.out, self.groups, self.cg
-        windows = _windows(xp, self.kernel, self.strides, self.out, self.dilations)
+        (kh, kw), (oh, ow), (sh, sw), (dh, dw) = self.kernel, self.out, self.strides, self.dilations
+        g, cg = self.groups, self.cg
+        padded = self.padded[:, :k]
+        source = self.src[lo:hi]
+        _pad_into(padded.transpose(1, 2, 3, 0, 4), source.reshape(source.shape[:3] + (g, cg)), self.pads)
+        s_g, s_n, s_h, s_w, s_c = padded.strides
+        windows = as_strided(padded, (g, k, oh, ow, kh, kw, cg),
+                             (s_g, s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
         cols = self.cols[:self.per_image * k].reshape(g, k, oh, ow, kh, kw, cg)
-        np.copyto(cols, windows.reshape(k, oh, ow, kh, kw, g, cg).transpose(5, 0, 1, 2, 3, 4, 6))
+        np.copyto(cols, windows)
         return cols.reshape(g, k * oh * ow, kh * kw * cg)
 
 
