@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv import ALL_DG_CASES, _case_id, _strides2, ref_conv2d, ref_pads
+from test_conv import ALL_DG_CASES, _case_id, ref_conv2d
+from test_gemm_threads import _setup
 
 from graphc import blas_threads
 from graphc.ops import conv, conv_grouped, gemm
@@ -21,16 +22,6 @@ CASES = [c for c in ALL_DG_CASES if c[10] > 1 and c[3] // c[10] > 1] + [
     (2, 6, 6, 6, 3, 3, 9, 1, ((3, 1), (0, 2)), 1, 3),        # padding beyond the span: cropped
     (2, 9, 8, 8, 3, 3, 8, (2, 2), "same", 1, 4),             # strided: the scatter input gradient
 ]
-
-
-def _setup(case, rng):
-    n, h, w, c, kh, kw, o, strides, padding, dil, groups = case
-    strides, dil = _strides2(strides), _strides2(dil)
-    span = tuple((k - 1) * d + 1 for k, d in zip((kh, kw), dil))
-    pads = ref_pads(padding, (h, w), span, strides)
-    x = rng.standard_normal((n, h, w, c))
-    k = rng.standard_normal((kh, kw, c // groups, o))
-    return x, k, strides, pads, dil, groups
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ from .. import blas_threads
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import winograd
-from .gemm import matmul
+from .gemm import matmul, summed
 from .registry import apply, defop, describe
 
 # -- argument normalisation ----------------------------------------------------------------
@@ -508,10 +508,7 @@ def _filter_grad_one_group(x, g, kernel, strides, pads, dilations):
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
     parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, c, o))
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total.reshape(kh, kw, c, o)
+    return summed(parts).reshape(kh, kw, c, o)
 
 
 # -- 3×3 stride-1 convolutions by Winograd's F(2×2, 3×3) (graphc.ops.winograd) -------------
@@ -613,10 +610,7 @@ def _filter_grad_winograd(x, g, pads, out):
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
     parts = _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return winograd.filter_transform_grad(total)
+    return winograd.filter_transform_grad(summed(parts))
 
 
 def gather_pads(w_shape, pads, dilations):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv import _conv_setup, _pad_into, _tap
+from .gemm import summed
 
 # about this many bytes of output per chunk and scratch buffer: a few hundred KiB stay in a
 # core's L2 while every tap passes over them; much smaller chunks make many short NumPy calls,
@@ -178,8 +179,4 @@ def filter_grad(x, g, kernel, strides, pads, dilations):
                     # over the images and rows first: the inner (OW, C·M) stays one vectorised row
                     total[a, b] += product.sum(axis=(0, 1)).sum(axis=0)
         return total
-    parts = _shares(work, n, g.size)
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total.reshape(kh, kw, 1, o)
+    return summed(_shares(work, n, g.size)).reshape(kh, kw, 1, o)

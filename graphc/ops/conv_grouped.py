@@ -7,7 +7,7 @@ blocks (G, KH·KW·C/G, O/G). As for one group (``graphc.ops.conv``), the batch 
 kernel threads while graphc owns the GEMMs and each thread works a few images at a time, so the
 im2col rows are still in cache when the matmul reads them. The per-group products are written
 straight into the (rows, G, O/G) layout of NHWC outputs (a strided, BLAS-compatible ``out``),
-and the cotangent is read the same way, so no transposed copies are made.
+and the cotangent is read the same way, so the products need no transposed copies.
 
 The input gradient of a stride-1 convolution is itself a grouped convolution (the cotangent,
 padded by the window's span less the forward padding, with each group's kernel flipped and its
@@ -15,8 +15,8 @@ channels swapped), so it runs the same kernel; other strides scatter-add per tap
 
 Why: the previous kernels made the whole batch's im2col matrix at once (nine times the input,
 115 MB for 32 images of 28×28×128) and left the tiny per-group GEMMs to BLAS threads. Forward
-+ both gradients of 32×28×28×128, 32 groups: 148 ms before (PyTorch eager 22 ms); see
-``benchmarks/conv_peers.py`` for the figures since.
++ both gradients of 32×28×28×128 on 2 cores, 32 groups: 148 ms before, 55 ms with these
+kernels (PyTorch eager 22–30 ms; ``benchmarks/conv_peers.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .conv import _by_images, _conv_macs, _conv_setup, _pad_into, gather_pads
+from .gemm import summed
 
 
 def filter_blocks(w, groups):
@@ -129,7 +130,4 @@ def filter_grad(x, g, kernel, strides, pads, dilations, groups):
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
     parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, cg, o))
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total.reshape(groups, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, o)
+    return summed(parts).reshape(groups, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, o)

@@ -78,7 +78,12 @@ def _by_columns(a, b, run_shares):
 def _by_inner(a, b, run_shares):
     """Σ over shares of the inner dimension of a[:, share] @ b[share]: partial sums added in
     share order (so the rounding depends on the thread count, as BLAS's own may)."""
-    parts = run_shares(lambda lo, hi: a[:, lo:hi] @ b[lo:hi], a.shape[1], MIN_SHARE)
+    return summed(run_shares(lambda lo, hi: a[:, lo:hi] @ b[lo:hi], a.shape[1], MIN_SHARE))
+
+
+def summed(parts):
+    """Partial sums computed by shares (of an inner dimension, or of a batch for a filter
+    gradient), added in share order: the same split always gives the same rounding."""
     total = parts[0]
     for part in parts[1:]:
         total += part
