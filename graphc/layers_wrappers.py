@@ -200,10 +200,10 @@ class TimeDistributed(Wrapper):
     def call(self, x, training=False, mask=None):
         self._check_mask(x, mask)
         folded = reshape(x, (-1,) + x.shape[2:])
-        y = self.layer(folded, training=training, mask=self._folded_mask(x, mask))
+        y = self.layer(folded, training=training, mask=self._folded_mask(x, folded, mask))
         return reshape(y, self._unfolded_shape(x, y))
 
-    def _folded_mask(self, x, mask):
+    def _folded_mask(self, x, folded, mask):
         """The mask for the inner layer's folded inputs (batch·steps, ...), or None for none."""
         if mask is None:
             return None
@@ -221,8 +221,7 @@ class TimeDistributed(Wrapper):
         # rank 4+: each step has axes of its own, (batch·steps, h, w, c) say, and the inner layers'
         # masks cover every axis but the features (BatchNormalization, the recurrent layers). A masked
         # step is padding as a whole, so its flag is repeated over the step's own axes.
-        folded_rows = reshape(x, (-1,) + x.shape[2:])[(Ellipsis, 0)]
-        return logical_and(reshape(rows, (-1,) + (1,) * (x.ndim - 3)), ones_like(folded_rows, dtype="bool"))
+        return logical_and(reshape(rows, (-1,) + (1,) * (x.ndim - 3)), ones_like(folded[..., 0], dtype="bool"))
 
     def _unfolded_shape(self, x, y) -> tuple:
         batch, steps = x.shape[0], x.shape[1]

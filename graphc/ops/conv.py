@@ -689,9 +689,10 @@ def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
     """conv2d(x, w) + b, b one value per output channel (any shape of O values)."""
     x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
     bias = b.reshape(-1)
-    if bias.dtype == np.result_type(x.dtype, w.dtype) and (groups == 1 or w.shape[2] > 1):
-        if groups == 1:
-            return _conv_one_group(x, w, strides, pads, dilations, bias)
+    bias_in_kernel = bias.dtype == np.result_type(x.dtype, w.dtype)   # else NumPy's promotion below
+    if bias_in_kernel and groups == 1:
+        return _conv_one_group(x, w, strides, pads, dilations, bias)
+    if bias_in_kernel and w.shape[2] > 1:
         from . import conv_grouped   # here: it builds on this module's helpers
         return conv_grouped.conv(x, w, strides, pads, dilations, groups, bias)
     return nn_conv2d(x, w, strides, pads, dilations, groups) + bias
