@@ -101,10 +101,32 @@ def test_input_transform_is_bt_d_b_per_tile(rng, out):
     th, tw = winograd.tiles(out)
     n, c = 2, 3
     xp = rng.standard_normal((n,) + winograd.padded_size(out) + (c,))
-    v = winograd.InputTransform(n, out, c, np.float64)(xp).reshape(4, 4, n, th, tw, c)
+    v = winograd.InputTransform(n, out, c, np.float64)(xp, ((0, 0), (0, 0))).reshape(4, 4, n, th, tw, c)
     for ti in range(th):
         for tj in range(tw):
             d = xp[:, 2 * ti:2 * ti + 4, 2 * tj:2 * tj + 4, :]           # (n, 4, 4, c)
+            want = np.einsum("pi,nijc,qj->pqnc", B_T, d, B_T)
+            np.testing.assert_allclose(v[:, :, :, ti, tj, :], want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("pads", [((1, 1), (1, 1)), ((2, 0), (0, 1)), ((0, 1), (3, 2)), ((-1, 2), (1, -1))])
+@pytest.mark.parametrize("hw", [(6, 8), (7, 5), (4, 9)])
+def test_input_transform_pads_the_images_itself(rng, pads, hw):
+    """The transform pads (or crops) each chunk into its even/odd-column buffer: the result is
+    Bᵀ d B of the tiles of the reference padding, an odd output's last tiles reading zeros."""
+    n, c = 3, 2
+    x = rng.standard_normal((n,) + hw + (c,))
+    xp = padded(x, pads)
+    out = (xp.shape[1] - 2, xp.shape[2] - 2)
+    th, tw = winograd.tiles(out)
+    hp, wp = winograd.padded_size(out)
+    xp = np.pad(xp, ((0, 0), (0, hp - xp.shape[1]), (0, wp - xp.shape[2]), (0, 0)))
+    transform = winograd.InputTransform(n + 2, out, c, np.float64)
+    transform(rng.standard_normal((n + 2,) + hw + (c,)), pads)        # a larger chunk first
+    v = transform(x, pads).reshape(4, 4, n, th, tw, c)
+    for ti in range(th):
+        for tj in range(tw):
+            d = xp[:, 2 * ti:2 * ti + 4, 2 * tj:2 * tj + 4, :]
             want = np.einsum("pi,nijc,qj->pqnc", B_T, d, B_T)
             np.testing.assert_allclose(v[:, :, :, ti, tj, :], want, rtol=1e-14, atol=1e-14)
 
@@ -183,6 +205,8 @@ def test_small_channels_forward_and_gradients(rng, narrow_ok, mode, dtype, pad, 
     assert dw.shape == w.shape and rel_err(dw, ref_filter_grad(x, g, pads)) < TOL[dtype]
     dx = conv.nn_conv2d_backprop_input(g, w, x, (1, 1), pads)
     assert dx.shape == x.shape and rel_err(dx, ref_input_grad(g, w, x.shape, pads)) < TOL[dtype]
+    b = rng.standard_normal(o).astype(dtype)      # the bias, added to M at one position
+    assert rel_err(conv.nn_conv2d_bias(x, w, b, (1, 1), pads), want + b) < TOL[dtype]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -49,7 +49,7 @@ from .. import blas_threads
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import winograd
-from .gemm import matmul, summed
+from .gemm import inner_split_pays, matmul, summed
 from .registry import apply, defop, describe
 
 # -- argument normalisation ----------------------------------------------------------------
@@ -382,16 +382,19 @@ def _im2col(x, kernel, strides, pads, dilations=(1, 1)):
 CHUNK_BYTES = 2 << 20
 
 
-def _by_images(work, n: int, row_bytes: int, image_rows: int, macs: int, budget: int = 0) -> list:
-    """``work(lo, hi, chunk)`` over the batch rows [0, n) — its results, in order: in shares on
-    the kernel threads, ``chunk`` images (about ``budget`` bytes of rows, CHUNK_BYTES by default)
-    at a time, when graphc owns the GEMMs and the product is large; else once, the whole batch
-    as one chunk."""
+def _by_images(work, n: int, row_bytes: int, image_rows: int, macs: int, budget: int = 0,
+               split: bool = True) -> list:
+    """``work(lo, hi, chunk)`` over the batch rows [0, n) — its results, in order: ``chunk``
+    images (about ``budget`` bytes of rows, CHUNK_BYTES by default) at a time, in shares on the
+    kernel threads (in the calling thread only, unless ``split``), when graphc owns the GEMMs
+    and the product is large; else once, the whole batch as one chunk."""
     from .gemm import SPLIT_MIN_MACS
     if not blas_threads.active() or macs < SPLIT_MIN_MACS:
         return [work(0, n, n)]
-    from backends.numpy.threads import run_shares   # here: backends imports graphc
     chunk = max(1, (budget or CHUNK_BYTES) // max(1, row_bytes * image_rows))
+    if not split:
+        return [work(0, n, chunk)]
+    from backends.numpy.threads import run_shares   # here: backends imports graphc
     return run_shares(lambda lo, hi: work(lo, hi, chunk), n, 1)
 
 
@@ -507,7 +510,8 @@ def _filter_grad_one_group(x, g, kernel, strides, pads, dilations):
             part = np.matmul(cols if im2col.tap_major else cols.T, g2[s * rows:e * rows], out=part)
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
-    parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, c, o))
+    parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, c, o),
+                       split=inner_split_pays(kh * kw * c, o))
     return summed(parts).reshape(kh, kw, c, o)
 
 
@@ -539,8 +543,7 @@ class _WinogradBuffers:
         self.th, self.tw = winograd.tiles(out)
         self.o = o
         self.even = tuple(out) == (2 * self.th, 2 * self.tw)
-        self.xp = np.zeros((chunk,) + winograd.padded_size(out) + (c,), dtype=x_dtype)
-        self.transform = winograd.InputTransform(chunk, out, c, dtype)
+        self.transform = winograd.InputTransform(chunk, out, c, dtype, x_dtype)
         per_image = self.th * self.tw * o
         self.products = np.empty(16 * chunk * per_image, dtype=dtype)
         self.scratch = np.empty(8 * chunk * per_image, dtype=dtype)
@@ -548,9 +551,7 @@ class _WinogradBuffers:
 
     def tiles_of(self, x, s, e, pads):
         """Bᵀ d B of images [s, e) of x padded by ``pads``: (16, k·TH·TW, C)."""
-        k = e - s
-        _pad_into(self.xp[:k], x[s:e], pads)
-        return self.transform(self.xp[:k])
+        return self.transform(x[s:e], pads)
 
     def position_products(self, k):
         return self.products[:16 * k * self.th * self.tw * self.o].reshape(16, k * self.th * self.tw, self.o)
@@ -576,12 +577,13 @@ def _conv_winograd(x, w, pads, out, bias=None):
             e = min(s + chunk, hi)
             k = e - s
             products = np.matmul(buffers.tiles_of(x, s, e, pads), u, out=buffers.position_products(k))
+            if bias is not None:
+                at = products[winograd.BIAS_POSITION]
+                np.add(at, bias, out=at)
             target = y[s:e] if buffers.even else buffers.blocks[:k]
             winograd.output_transform(products, buffers.as_blocks(target, k), buffers.scratch_for(k, (2, 4)))
             if not buffers.even:
                 y[s:e] = buffers.blocks[:k, :out[0], :out[1]]
-            if bias is not None:
-                np.add(y[s:e], bias, out=y[s:e])
     _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
     return y
 

@@ -18,6 +18,12 @@ from .. import blas_threads
 # another thread costs ~60 µs here, about 8 M multiply-adds of one core's SGEMM
 SPLIT_MIN_MACS = 1 << 23
 MIN_SHARE = 32          # rows, columns or inner length per share, at least
+# a product whose result has this few rows or columns is not split by its inner dimension: two
+# such one-threaded OpenBLAS calls running at once take as long as one after the other here
+# (measured, K = 25 088: a (9, K)·(K, 32) pair 0.95× the speed of one thread, (16, K)·(K, 32)
+# 1.17×, (18, K)·(K, 32) 1.86×, (32, K)·(K, 32) 1.88×) — a conv filter gradient with few taps
+# and channels, for one
+INNER_SPLIT_MIN_SIDE = 17
 _SPLIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
 
 
@@ -52,9 +58,15 @@ def matmul(a, b):
     if a.ndim == 2 and b.ndim == 2:
         if b.shape[1] >= threads * MIN_SHARE:
             return _by_columns(a, b, run_shares)
-        if a.shape[1] >= threads * MIN_SHARE:
+        if a.shape[1] >= threads * MIN_SHARE and inner_split_pays(a.shape[0], b.shape[1]):
             return _by_inner(a, b, run_shares)
     return np.matmul(a, b)
+
+
+def inner_split_pays(rows: int, columns: int) -> bool:
+    """Whether a product with an (rows, columns) result gains from splitting its inner
+    dimension over the kernel threads (see INNER_SPLIT_MIN_SIDE)."""
+    return min(rows, columns) >= INNER_SPLIT_MIN_SIDE
 
 
 def _by_rows(a, b, run_shares):

@@ -29,9 +29,11 @@ G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0
 
 # below this many input or output channels the transforms' memory traffic (proportional to
 # C + O per tile) eats the GEMMs' saving (proportional to C·O). Measured on 2 cores, forward +
-# both gradients in one compiled call (benchmarks/conv_peers.py): C = O = 64 1.0× on 14×14
-# images, 1.2-1.4× on 28×28 and 56×56; 128 1.45×; 256 1.27× (0.98× on 7×7, where the 2×2
-# tiles waste a quarter of their outputs); 32 → 64 (W5's second layer) 0.8-0.9×
+# both gradients in one compiled call (benchmarks/conv_peers.py), im2col time / Winograd time:
+# C = O = 64 1.0-1.13× on 14×14 images, 1.2-1.4× on 28×28 and 56×56; 128 1.45×; 256 1.27×
+# (0.98× on 7×7, where the 2×2 tiles waste a quarter of their outputs); W5's second layer,
+# 32 → 64, 1.00× and its input gradient's 64 → 32 1.03× (0.8-0.95× before the transforms read
+# column pairs): a tie, so it keeps im2col
 MIN_CHANNELS = 64
 
 
@@ -55,55 +57,83 @@ def padded_size(out) -> tuple:
 
 def filter_transform(w, dtype):
     """U = G g Gᵀ for each (input, output) channel pair: (16, C, O), position-major, contiguous
-    so that each position's (C, O) matrix is one GEMM operand."""
+    so that each position's (C, O) matrix is one GEMM operand. Two small GEMMs (G along the
+    kernel's rows, then its columns), not an einsum: 0.16 → 0.02 ms for a 3×3×32×64 kernel."""
     g = G.astype(dtype)
-    u = np.einsum("ai,ijco,bj->abco", g, w.astype(dtype, copy=False), g)
-    return np.ascontiguousarray(u.reshape(16, w.shape[2], w.shape[3]))
+    rows = np.tensordot(g, w.astype(dtype, copy=False), (1, 0))          # (4, 3, C, O)
+    u = np.tensordot(g, rows, (1, 1))                                   # (4 columns, 4 rows, C, O)
+    return np.ascontiguousarray(u.transpose(1, 0, 2, 3)).reshape(16, w.shape[2], w.shape[3])
 
 
 def filter_transform_grad(du):
     """The filter gradient from the gradient of U: dg = Gᵀ dU G, (16, C, O) -> (3, 3, C, O)."""
     g = G.astype(du.dtype)
-    return np.einsum("ia,ijco,jb->abco", g, du.reshape(4, 4, du.shape[1], du.shape[2]), g)
+    rows = np.tensordot(g, du.reshape(4, 4, du.shape[1], du.shape[2]), (0, 0))   # (3, 4, C, O)
+    return np.tensordot(g, rows, (0, 1)).transpose(1, 0, 2, 3)               # (3, 3, C, O)
 
 
-def _strided(a, axis: int, start: int, count: int):
-    """Cells start, start + 2, …, start + 2·(count − 1) of ``a`` along ``axis``: cell ``start``
-    of each of ``count`` tiles (tiles step by 2)."""
-    index = [slice(None)] * a.ndim
-    index[axis] = slice(start, start + 2 * count - 1, 2)
-    return a[tuple(index)]
-
-
-def _input_parts(d, axis, out, count):
-    """Bᵀ along ``axis`` of the padded rows/columns d: the 4 parts of each tile, into out[0..3]:
-    d0 − d2, d1 + d2, d2 − d1, d1 − d3, cell k of tile t being d[2t + k]."""
-    d0, d1, d2, d3 = (_strided(d, axis, k, count) for k in range(4))
+def _input_parts(d0, d1, d2, d3, out):
+    """Bᵀ along one axis: out[0..3] = d0 − d2, d1 + d2, d2 − d1, d1 − d3, the four cells of each
+    tile being d0..d3."""
     np.subtract(d0, d2, out=out[0])
     np.add(d1, d2, out=out[1])
     np.subtract(d2, d1, out=out[2])
     np.subtract(d1, d3, out=out[3])
 
 
-class InputTransform:
-    """Bᵀ d B for every tile of a chunk of padded images, into buffers reused across chunks:
-    (16, n·TH·TW, C), position-major, ready as the GEMMs' left operands."""
+def _pad_into_column_pairs(buf, src, pads):
+    """Place ``src`` (n, H, W, C), padded by ``pads`` (a negative pad crops), into ``buf``
+    (n, Hp, 2, Wp/2, C), whose border is already zero: padded column q lands in buf[:, :, q % 2,
+    q // 2]."""
+    (t, b), (l, r) = pads
+    h, w = src.shape[1:3]
+    src = src[:, max(-t, 0):h - max(-b, 0), max(-l, 0):w - max(-r, 0)]
+    top, left = max(t, 0), max(l, 0)
+    rows = slice(top, top + src.shape[1])
+    for parity in (0, 1):
+        first = (parity - left) % 2                   # the first source column of this parity
+        columns = src[:, :, first::2]
+        start = (left + first) // 2
+        buf[:, rows, parity, start:start + columns.shape[2]] = columns
 
-    def __init__(self, chunk: int, out, c: int, dtype):
+
+class InputTransform:
+    """Bᵀ d B for every tile of a chunk of images, padded here, into buffers reused across
+    chunks: (16, n·TH·TW, C), position-major, ready as the GEMMs' left operands.
+
+    The padded images are stored with their even and odd columns apart, (n, Hp, 2, Wp/2, C), so
+    that the four cells of every tile's row (columns 2t … 2t + 3) are four contiguous runs of
+    TW·C values: the column pass then works on long rows, where reading every other column with
+    C values at a time made it 1.4× slower (measured on 32 images of 14×14×32)."""
+
+    def __init__(self, chunk: int, out, c: int, dtype, x_dtype=None):
         self.th, self.tw = tiles(out)
-        self.wp = padded_size(out)[1]
+        hp, wp = padded_size(out)
         self.c = c
-        self.rows = np.empty(4 * chunk * self.th * self.wp * c, dtype=dtype)
+        self.padded = np.zeros((chunk, hp, 2, wp // 2, c), dtype=x_dtype or dtype)
+        self.rows = np.empty(4 * chunk * self.th * wp * c, dtype=dtype)
         self.v = np.empty(16 * chunk * self.th * self.tw * c, dtype=dtype)
 
-    def __call__(self, xp):
-        """``xp``: (n, 2·TH + 2, 2·TW + 2, C), the padded chunk."""
-        n, th, tw, c = xp.shape[0], self.th, self.tw, self.c
-        rows = self.rows[:4 * n * th * self.wp * c].reshape(4, n, th, self.wp, c)
+    def __call__(self, src, pads):
+        """``src``: (n, H, W, C) images whose padding by ``pads`` is the output's size plus 2
+        (an odd output's tiles read one more row or column, of zeros)."""
+        n, th, tw, c = src.shape[0], self.th, self.tw, self.c
+        padded = self.padded[:n]
+        _pad_into_column_pairs(padded, src, pads)
+        rows = self.rows[:4 * n * th * 2 * (tw + 1) * c].reshape(4, n, th, 2, tw + 1, c)
         v = self.v[:16 * n * th * tw * c].reshape(4, 4, n, th, tw, c)
-        _input_parts(xp, 1, rows, th)                                # Bᵀ d: along the rows
-        _input_parts(rows, 3, v.transpose(1, 0, 2, 3, 4, 5), tw)     # (Bᵀ d) B: the columns
+        # Bᵀ d: along the rows, tile t's cells being padded rows 2t … 2t + 3
+        _input_parts(*(padded[:, k:k + 2 * th - 1:2] for k in range(4)), rows)
+        # (Bᵀ d) B: along the columns, tile t's cells being the pairs' (even, odd) of t, t + 1
+        even, odd = rows[:, :, :, 0], rows[:, :, :, 1]
+        _input_parts(even[..., :tw, :], odd[..., :tw, :], even[..., 1:, :], odd[..., 1:, :],
+                     v.transpose(1, 0, 2, 3, 4, 5))
         return v.reshape(16, n * th * tw, c)
+
+
+# Aᵀ's column 1 is all ones, so a value added to M at position (1, 1) reaches each of the block's
+# four outputs exactly once: a bias costs one pass over a sixteenth of M instead of one over Y
+BIAS_POSITION = 4 * 1 + 1
 
 
 def output_transform(m, y6, scratch):
