@@ -58,7 +58,7 @@ def padded_size(out) -> tuple:
 def filter_transform(w, dtype):
     """U = G g Gᵀ for each (input, output) channel pair: (16, C, O), position-major, contiguous
     so that each position's (C, O) matrix is one GEMM operand. Two small GEMMs (G along the
-    kernel's rows, then its columns), not an einsum: 0.16 → 0.02 ms for a 3×3×32×64 kernel."""
+    kernel's rows, then its columns), not an einsum: 0.16 → 0.024 ms for a 3×3×32×64 kernel."""
     g = G.astype(dtype)
     rows = np.tensordot(g, w.astype(dtype, copy=False), (1, 0))          # (4, 3, C, O)
     u = np.tensordot(g, rows, (1, 1))                                   # (4 columns, 4 rows, C, O)
