@@ -5,12 +5,12 @@ Build graphs of Tensors, differentiate them symbolically, optimize and compile t
 """
 from . import allocator as _allocator
 _allocator.keep_freed_memory()   # compiled steps reuse freed memory instead of page-faulting anew
-from . import linalg, nn, passes, random
+from . import debugging, linalg, nn, passes, random
 from .autodiff import check_grad, grad, hessian, jacobian
 from .compile_cache import cache_dir, set_cache_dir
 from .compiler import Function, function, optimize
 from .compiler import backends_available as backends
-from .errors import BackendUnavailable, DTypeError, GraphError, ShapeError
+from .errors import BackendUnavailable, DTypeError, GraphError, NumericsError, ShapeError
 from .graph import Graph
 from .ops.linalg import matmul
 from .ops.math import (abs, add, clip, cos, div, elu, equal, exp, expm1, greater, greater_equal,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
 from .errors import DTypeError, GraphError, ShapeError
 from .graph import topological_order
 from .ops import math as m
@@ -23,11 +24,8 @@ def grad(y, xs):
     again. An ``x`` that ``y`` does not depend on gets zeros.
     """
     single = isinstance(xs, Tensor)
-    targets = [xs] if single else list(xs)
-    for x in targets:
-        if not isinstance(x, Tensor):
-            raise GraphError(f"grad: can only differentiate with respect to Tensors, got {x!r}")
-    y = as_tensor(y)
+    targets = _targets("grad", xs)
+    y = as_tensor(y, what="grad: y")
     if y.shape != ():
         raise ShapeError(f"grad: y must be a scalar, got {describe(y)}; reduce it first "
                          "(e.g. gc.reduce_sum(y)) or use gc.jacobian")
@@ -40,6 +38,19 @@ def grad(y, xs):
             g = cotangents.get(id(x))
             results.append(g if g is not None else zeros_like(x))
     return results[0] if single else results
+
+
+def _targets(op: str, xs) -> list:
+    """``xs`` (a Tensor, or a list or tuple of them) as a list, or a GraphError naming ``op``."""
+    if isinstance(xs, Tensor):
+        return [xs]
+    if not isinstance(xs, (list, tuple)):
+        raise GraphError(f"{op}: xs must be a Tensor or a list of Tensors, got {type(xs).__name__} {xs!r:.60}")
+    for k, x in enumerate(xs):
+        if not isinstance(x, Tensor):
+            raise GraphError(f"{op}: can only differentiate with respect to Tensors, got xs[{k}] = "
+                             f"{type(x).__name__} {x!r:.60}")
+    return list(xs)
 
 
 def _backward(y: Tensor, targets: list) -> dict:
@@ -114,7 +125,10 @@ def _conform(g: Tensor, x: Tensor, node: Tensor) -> Tensor:
 
 def jacobian(y, x):
     """Dense Jacobian d y / d x with shape y.shape + x.shape (y's shape must be static)."""
-    y, x = as_tensor(y), as_tensor(x)
+    y = as_tensor(y, what="jacobian: y")
+    if not isinstance(x, Tensor):
+        raise GraphError(f"jacobian: can only differentiate with respect to a Tensor, got x = "
+                         f"{type(x).__name__} {x!r:.60}")
     if any(d is None for d in y.shape):
         raise ShapeError(f"jacobian: y's shape must be fully known, got {describe(y)}")
     if y.shape == ():
@@ -130,6 +144,9 @@ def jacobian(y, x):
 
 def hessian(y, x):
     """Dense Hessian of a scalar ``y``: jacobian(grad(y, x), x), shape x.shape + x.shape."""
+    if not isinstance(x, Tensor):
+        raise GraphError(f"hessian: can only differentiate with respect to a Tensor, got x = "
+                         f"{type(x).__name__} {x!r:.60}")
     return jacobian(grad(y, x), x)
 
 
@@ -142,8 +159,12 @@ def check_grad(y, xs, feed_dict, eps=1e-3, rtol=None, atol=None):
     Defaults: rtol=1e-4, atol=1e-6 for float64; rtol=2e-2, atol=1e-3 otherwise.
     """
     from .compiler import function, resolve_feeds
-    single = isinstance(xs, Tensor)
-    xs = [xs] if single else list(xs)
+    xs = _targets("check_grad", xs)
+    eps = arguments.real(eps, "check_grad: eps")
+    if not eps > 0:
+        raise ValueError(f"check_grad: eps must be > 0, got {eps}")
+    rtol = arguments.real(rtol, "check_grad: rtol", minimum=0.0, allow_none=True)
+    atol = arguments.real(atol, "check_grad: atol", minimum=0.0, allow_none=True)
     feeds = resolve_feeds(y, feed_dict)
     wide = all(x.dtype == np.float64 for x in xs)
     rtol = rtol if rtol is not None else (1e-4 if wide else 2e-2)

@@ -9,8 +9,11 @@ the kernel threads themselves (``graphc.ops.gemm``; the convolutions per batch s
 PyTorch runs its BLAS and oneDNN on its one intra-op pool. The count found is put back when the
 call returns.
 
-The switch is process-wide: another thread calling NumPy's matmul during a compiled call gets a
-one-threaded product. Only OpenBLAS (NumPy's wheels) is recognised; with any other BLAS, or
+The switch is process-wide. So that a compiled call's result never depends on what other
+threads run, calls that switch BLAS to one thread and calls that use BLAS as found never overlap
+(``SerialBlas`` and ``FoundBlas`` wait for each other; calls of the same kind run together).
+Another thread calling NumPy's matmul directly during a compiled call still gets a one-threaded
+product. Only OpenBLAS (NumPy's wheels) is recognised; with any other BLAS, or
 ``GRAPHC_NUM_THREADS=1``, BLAS keeps its threads and graphc splits nothing.
 """
 from __future__ import annotations
@@ -79,6 +82,45 @@ def active() -> bool:
     return _depth > 0
 
 
+class _Gate:
+    """Lets blocks of one kind run together and keeps blocks of the other kind out."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._kind = None
+        self._count = 0
+
+    def enter(self, kind: str):
+        with self._changed:
+            while self._count and self._kind != kind:
+                self._changed.wait()
+            self._kind = kind
+            self._count += 1
+
+    def exit(self):
+        with self._changed:
+            self._count -= 1
+            if self._count == 0:
+                self._kind = None
+                self._changed.notify_all()
+
+
+_gate = _Gate()
+
+
+class FoundBlas:
+    """``with FoundBlas():`` a compiled call that uses BLAS with the threads it was found with:
+    it waits while calls with BLAS serial run."""
+
+    def __enter__(self):
+        _gate.enter("found")
+        return self
+
+    def __exit__(self, *exc):
+        _gate.exit()
+        return False
+
+
 class SerialBlas:
     """``with SerialBlas():`` BLAS runs one-threaded inside (when ``controllable()``), and is
     put back to its former count when the last such block, of any thread, exits."""
@@ -88,6 +130,7 @@ class SerialBlas:
         blas = _library()
         if blas is None:
             return self
+        _gate.enter("serial")
         with _lock:
             if _depth == 0:
                 _saved = blas.get()
@@ -105,6 +148,7 @@ class SerialBlas:
             _depth -= 1
             if _depth == 0 and _saved > 1:
                 blas.set(_saved)
+        _gate.exit()
         return False
 
 

@@ -5,6 +5,7 @@ shapes. Each new input signature is compiled once (lazily) and cached.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import itertools
@@ -14,11 +15,12 @@ import numpy as np
 
 import backends
 
-from . import compile_cache
+from . import arguments, compile_cache, numerics
 from . import passes as _passes
 from .errors import DTypeError, GraphError, ShapeError
 from . import memory
 from .graph import Graph
+from .locks import variable_locks
 from .schedule import schedule
 from .ops.registry import describe, rebuild
 from .ops.shape_ops import cast
@@ -37,6 +39,7 @@ class Program:
     memory: object = None        # graphc.memory.MemoryPlan over the steps
     single_output: bool = False  # the function returns one array, not a list
     convert: object = None       # convert(placeholder, value) -> checked array (or raises)
+    check_numerics: bool = False  # raise at the first op whose value holds NaN or Inf
 
 
 @dataclasses.dataclass
@@ -53,7 +56,10 @@ class Specialization:
 class Function:
     """A compiled callable (see ``gc.function``)."""
 
-    def __init__(self, inputs, outputs, updates=None, backend="numpy", optimize=True, name=None):
+    def __init__(self, inputs, outputs, updates=None, backend="numpy", optimize=True, name=None,
+                 check_numerics=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"function: name must be a string, got {type(name).__name__}")
         self.name = name or f"graph_fn_{next(_names)}"
         self.inputs = tuple(_check_inputs(inputs))
         self._single = isinstance(outputs, Tensor) or not isinstance(outputs, (list, tuple))
@@ -70,6 +76,10 @@ class Function:
         # a backend may take its own arrays as inputs (CuPy: device arrays stay on the device)
         self._convert = getattr(self.backend, "convert_input", None) or _convert
         self.optimize = optimize
+        self.check_numerics = numerics.enabled() if check_numerics is None else bool(check_numerics)
+        if self.check_numerics and self.backend.name != "numpy":
+            raise GraphError(f"function {self.name!r}: check_numerics runs on the numpy backend, "
+                             f"not {self.backend.name!r}")
         self._by_name = {p.name: i for i, p in enumerate(self.inputs)}
         self._cache: dict[tuple, Specialization] = {}
         self._last: Specialization | None = None
@@ -77,9 +87,16 @@ class Function:
         self._static = all(d is not None for p in self.inputs for d in p.shape)
         self._checked = None
         self._arity = len(self.inputs)
+        self._locks = variable_locks([v for v, _ in self.updates]) if self.updates else None
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if self._locks is None:
+            return self._call(args, kwargs)
+        with self._locks:  # calls updating the same variables run one at a time
+            return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         checked = self._checked
         if checked is not None and not kwargs and len(args) == self._arity:
             try:  # checks and conversions are inline in the generated code
@@ -106,7 +123,10 @@ class Function:
         spec = self._last if self._static and self._last is not None else None
         if spec is None:
             return self(*args)
-        return spec.executable.fn(*args)
+        if self._locks is None:
+            return spec.executable.fn(*args)
+        with self._locks:
+            return spec.executable.fn(*args)
 
     def profile(self, *args, repeat: int = 10, **kwargs):
         """Run the function ``repeat`` times on these inputs and report the wall time of each
@@ -114,6 +134,7 @@ class Function:
         it). An instrumented copy of the generated code does the timing; variables are put
         back as they were, so profiling a training step trains nothing."""
         from . import profile as _profile
+        repeat = arguments.index(repeat, f"{self.name}.profile: repeat", minimum=1)
         values = self._bind(args, kwargs)
         signature = tuple(v.shape for v in values)
         spec = self._cache.get(signature) or self._specialize(signature)
@@ -123,6 +144,11 @@ class Function:
         executable = self.backend.compile(spec.program, profile=True)
         variables = [v for v, _ in self.updates]
         saved = [v._value for v in variables]
+        with self._locks or contextlib.nullcontext():
+            return self._profiled(executable, spec, values, variables, saved, repeat)
+
+    def _profiled(self, executable, spec, values, variables, saved, repeat):
+        from . import profile as _profile
         try:
             executable.run(values)  # warm-up: first-touch allocations, caches
             executable.step_seconds[:] = [0.0] * len(executable.step_seconds)
@@ -138,31 +164,35 @@ class Function:
         return _profile.build(self.name, spec.program.steps, executable.step_seconds, repeat, total)
 
     def _bind(self, args, kwargs) -> list:
+        # wrong calls are TypeErrors, as for any Python callable (and jax.jit's functions)
         if len(args) > len(self.inputs):
-            raise GraphError(f"{self.name}: takes {len(self.inputs)} inputs, got {len(args)}")
+            raise TypeError(f"{self.name}() takes {len(self.inputs)} inputs "
+                            f"({', '.join(repr(p.name) for p in self.inputs)}), got {len(args)}")
         values = list(args) + [_MISSING] * (len(self.inputs) - len(args))
         for key, value in kwargs.items():
             i = self._by_name.get(key)
             if i is None:
-                raise GraphError(f"{self.name}: no input named {key!r} (inputs: {list(self._by_name)})")
+                raise TypeError(f"{self.name}() got an unexpected input {key!r} "
+                                f"(inputs: {', '.join(repr(n) for n in self._by_name)})")
             if values[i] is not _MISSING:
-                raise GraphError(f"{self.name}: input {key!r} given twice")
+                raise TypeError(f"{self.name}() got input {key!r} twice")
             values[i] = value
-        for i, (p, v) in enumerate(zip(self.inputs, values)):
-            if v is _MISSING:
-                raise GraphError(f"{self.name}: missing input {p.name!r}")
-            values[i] = self._convert(p, v)
-        return values
+        missing = [p.name for p, v in zip(self.inputs, values) if v is _MISSING]
+        if missing:
+            raise TypeError(f"{self.name}() missing {len(missing)} input(s): "
+                            f"{', '.join(repr(n) for n in missing)}")
+        return [self._convert(p, v) for p, v in zip(self.inputs, values)]
 
     # -- compiling ----------------------------------------------------------------------------
     def _specialize(self, signature) -> Specialization:
         start = time.perf_counter()
         graph, inputs = self._graph_for(signature)
         reports = []
-        if self.optimize:
+        if self.optimize and not self.check_numerics:  # checks name the ops as the user built them
             graph, reports = compile_cache.optimize(graph, _passes.run)
         steps = schedule(graph)
-        program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, _convert)
+        program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, _convert,
+                          self.check_numerics)
         executable = self.backend.compile(program)
         spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start,
                               program.memory, program)
@@ -221,6 +251,8 @@ class Function:
                  f"  source graph: {len(self.source_graph)} nodes"]
         if not self.optimize:
             lines.append("  optimize=False: no passes ran")
+        elif self.check_numerics:
+            lines.append("  check_numerics=True: no passes ran, every op's value is checked")
         for rep in spec.reports:
             stage = "final  " if rep.round is None else f"round {rep.round}"
             lines.append(f"  {stage}  {rep.name:<16} {rep.nodes_before:>6} → {rep.nodes_after:<6} "
@@ -254,9 +286,14 @@ _MISSING = object()
 
 
 def _convert(p: Tensor, value):
-    """A fed value as a NumPy array of the placeholder's dtype, its shape checked."""
-    if not (isinstance(value, np.ndarray) and value.dtype == p.dtype):
-        value = np.asarray(value)
+    """A fed value as a NumPy array of the placeholder's dtype, its shape checked. Subclasses
+    (np.matrix, masked arrays) become plain arrays: their operators mean something else."""
+    if type(value) is not np.ndarray:
+        try:
+            value = np.asarray(value)
+        except ValueError as exc:  # ragged nested lists
+            raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}; the value fed "
+                             f"is not a rectangular array ({exc})") from None
     return check_fed_array(p, value)
 
 
@@ -265,14 +302,28 @@ def check_fed_array(p: Tensor, value):
     ``p``'s dtype when the kind allows it, its shape checked; DTypeError / ShapeError name the
     input otherwise."""
     if value.dtype != p.dtype:
-        if not np.can_cast(value.dtype, p.dtype, "same_kind"):
+        integers = value.dtype.kind in "iu" and p.dtype.kind in "iu"   # signed or not: by value
+        if not (integers or np.can_cast(value.dtype, p.dtype, "same_kind")):
             raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {value.dtype} value "
                              f"(cast it first)")
+        _check_integer_range(p, value)
         value = value.astype(p.dtype)
     shape = value.shape
     if len(shape) != len(p.shape) or any(d is not None and d != s for d, s in zip(p.shape, shape)):
         raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}, got {format_shape(shape)}")
     return value
+
+
+def _check_integer_range(p: Tensor, value):
+    """Integers cast to an integer dtype that cannot hold every value of theirs must fit:
+    a cast would wrap them."""
+    if value.dtype.kind in "iu" and p.dtype.kind in "iu" and value.size \
+            and not np.can_cast(value.dtype, p.dtype, "safe"):
+        info = np.iinfo(p.dtype)
+        low, high = value.min(), value.max()
+        if low < info.min or high > info.max:
+            raise DTypeError(f"input {p.name!r} is {p.dtype}; the value fed holds {low if low < info.min else high}, "
+                             f"outside [{info.min}, {info.max}]")
 
 
 def _check_inputs(inputs):
@@ -315,13 +366,18 @@ def _check_updates(updates):
     return out
 
 
-def function(inputs, outputs, updates=None, backend="numpy", optimize=True, name=None) -> Function:
+def function(inputs, outputs, updates=None, backend="numpy", optimize=True, name=None,
+             check_numerics=None) -> Function:
     """Compile ``outputs`` (a Tensor, or a list) as a function of the placeholders ``inputs``.
 
     ``updates``: (variable, new_value) pairs; every output and new value is computed from the
-    values before the call, then all updates are applied together.
+    values before the call, then all updates are applied together. ``check_numerics``: raise
+    ``gc.NumericsError`` at the first op whose value holds NaN or Inf, naming it, its inputs
+    and the line that built it (the graph then runs as built, unoptimized); None follows
+    ``gc.debugging.enable_check_numerics()``.
     """
-    return Function(inputs, outputs, updates=updates, backend=backend, optimize=optimize, name=name)
+    return Function(inputs, outputs, updates=updates, backend=backend, optimize=optimize, name=name,
+                    check_numerics=check_numerics)
 
 
 def resolve_feeds(outputs, feed_dict) -> dict:

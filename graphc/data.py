@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
+
 __all__ = ["batches", "standardize", "train_val_test_split"]
 
 
@@ -80,9 +82,8 @@ def batches(x, y=None, batch_size=32, shuffle=True, seed=None):
     """Yield ``(x_batch, y_batch)`` of ``batch_size`` samples (the last one may be smaller), in
     a random order when ``shuffle`` (from ``seed``: the same seed gives the same order). With
     ``y=None`` yields the x batches alone."""
-    if int(batch_size) < 1:
-        raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size}")
-    batch_size = int(batch_size)
+    batch_size = arguments.index(batch_size, "batches: batch_size", minimum=1)
+    seed = arguments.seed(seed, "batches: seed")
     if y is None:
         x = np.asarray(x)
     else:

@@ -20,3 +20,8 @@ class GraphError(ValueError):
 
 class BackendUnavailable(RuntimeError):
     """A backend that is unknown or cannot run on this machine."""
+
+
+class NumericsError(FloatingPointError):
+    """A value holding NaN or Inf where a numerics check was asked for
+    (``gc.function(..., check_numerics=True)``, ``gc.debugging.enable_check_numerics()``)."""

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from . import arguments
 from .catalog import Catalog, Configurable
 
 # Keras' correction so that a normal truncated at two standard deviations has the requested
@@ -24,7 +25,7 @@ TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
 
 def compute_fans(shape) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of ``shape`` (see the module docstring)."""
-    shape = tuple(int(d) for d in shape)
+    shape = arguments.shape(shape, "compute_fans: shape")
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -35,17 +36,16 @@ def compute_fans(shape) -> tuple[int, int]:
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
-def _shape(shape) -> tuple:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    shape = tuple(int(d) for d in shape)
-    if any(d < 0 for d in shape):
-        raise ValueError(f"initializer: negative dimension in shape {shape}")
-    return shape
+def _shape(shape, who: str = "initializer") -> tuple:
+    return arguments.shape(shape, f"{who}: shape")
+
+
+def _dtype(dtype, who: str) -> np.dtype:
+    return arguments.dtype(dtype, f"{who}: dtype")
 
 
 def _float_dtype(dtype, who: str) -> np.dtype:
-    dt = np.dtype(dtype)
+    dt = _dtype(dtype, who)
     if dt.kind != "f":
         raise ValueError(f"{who}: random initial values need a float dtype, got {dt}")
     return dt
@@ -62,14 +62,14 @@ class Zeros(Initializer):
     """All zeros."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.zeros(_shape(shape), dtype=np.dtype(dtype))
+        return np.zeros(_shape(shape, "Zeros"), dtype=_dtype(dtype, "Zeros"))
 
 
 class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.ones(_shape(shape), dtype=np.dtype(dtype))
+        return np.ones(_shape(shape, "Ones"), dtype=_dtype(dtype, "Ones"))
 
 
 class Constant(Initializer):
@@ -79,7 +79,14 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
-        return np.array(np.broadcast_to(np.asarray(self.value, dtype=np.dtype(dtype)), _shape(shape)))
+        from .tensor import _to_array
+        value = _to_array(self.value, _dtype(dtype, "Constant"), "Constant: value")
+        shape = _shape(shape, "Constant")
+        try:
+            return np.array(np.broadcast_to(value, shape))
+        except ValueError:
+            raise ValueError(f"Constant: a value of shape {value.shape} does not broadcast to the weight's "
+                             f"shape {shape}") from None
 
     def get_config(self):
         value = self.value.tolist() if isinstance(self.value, np.ndarray) else self.value
@@ -90,7 +97,7 @@ class _Random(Initializer):
     """Shared seeding: a fixed seed gives the same values on every call."""
 
     def __init__(self, seed=None):
-        self.seed = None if seed is None else int(seed)
+        self.seed = arguments.seed(seed, f"{type(self).__name__}: seed")
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
@@ -109,16 +116,20 @@ def _truncated_normal(rng, mean, stddev, shape) -> np.ndarray:
     return mean + stddev * out
 
 
+def _normal_params(who: str, mean, stddev) -> tuple:
+    return (arguments.real(mean, f"{who}: mean"), arguments.real(stddev, f"{who}: stddev", minimum=0.0))
+
+
 class RandomNormal(_Random):
     """Normal with ``mean`` and ``stddev``."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean, self.stddev = _normal_params("RandomNormal", mean, stddev)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "RandomNormal")
-        return self._rng().normal(self.mean, self.stddev, size=_shape(shape)).astype(dt)
+        return self._rng().normal(self.mean, self.stddev, size=_shape(shape, "RandomNormal")).astype(dt)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -129,11 +140,11 @@ class TruncatedNormal(_Random):
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean, self.stddev = _normal_params("TruncatedNormal", mean, stddev)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "TruncatedNormal")
-        return _truncated_normal(self._rng(), self.mean, self.stddev, _shape(shape)).astype(dt)
+        return _truncated_normal(self._rng(), self.mean, self.stddev, _shape(shape, "TruncatedNormal")).astype(dt)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -144,11 +155,15 @@ class RandomUniform(_Random):
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval = arguments.real(minval, "RandomUniform: minval")
+        self.maxval = arguments.real(maxval, "RandomUniform: maxval")
+        if not self.minval < self.maxval:
+            raise ValueError(f"RandomUniform: minval must be less than maxval, got minval={self.minval} and "
+                             f"maxval={self.maxval}")
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "RandomUniform")
-        return self._rng().uniform(self.minval, self.maxval, size=_shape(shape)).astype(dt)
+        return self._rng().uniform(self.minval, self.maxval, size=_shape(shape, "RandomUniform")).astype(dt)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
@@ -166,7 +181,8 @@ class VarianceScaling(_Random):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
-        if scale <= 0:
+        scale = arguments.real(scale, "VarianceScaling: scale")
+        if not scale > 0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
         if mode not in self._MODES:
             raise ValueError(f"VarianceScaling: mode must be one of {self._MODES}, got {mode!r}")
@@ -175,16 +191,16 @@ class VarianceScaling(_Random):
         if distribution not in self._DISTRIBUTIONS:
             raise ValueError(f"VarianceScaling: distribution must be one of {self._DISTRIBUTIONS}, "
                              f"got {distribution!r}")
-        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+        self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def fan(self, shape) -> float:
         """The n of scale / n for a weight of ``shape``."""
-        fan_in, fan_out = compute_fans(_shape(shape))
+        fan_in, fan_out = compute_fans(_shape(shape, type(self).__name__))
         return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, type(self).__name__)
-        shape = _shape(shape)
+        shape = _shape(shape, type(self).__name__)
         variance = self.scale / max(1.0, self.fan(shape))
         rng = self._rng()
         if self.distribution == "truncated_normal":
@@ -252,11 +268,11 @@ class Orthogonal(_Random):
 
     def __init__(self, gain=1.0, seed=None):
         super().__init__(seed)
-        self.gain = float(gain)
+        self.gain = arguments.real(gain, "Orthogonal: gain")
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "Orthogonal")
-        shape = _shape(shape)
+        shape = _shape(shape, "Orthogonal")
         if len(shape) < 2:
             raise ValueError(f"Orthogonal: needs a shape of at least 2 dimensions, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]

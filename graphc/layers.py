@@ -49,7 +49,7 @@ import weakref
 
 import numpy as np
 
-from . import activations, initializers, regularizers
+from . import activations, arguments, initializers, regularizers
 from .errors import ShapeError
 from .host import to_host
 from .nn import dropout, elu, leaky_relu, maxout, prelu, softmax
@@ -145,10 +145,12 @@ class Layer:
     def __init__(self, name=None, input_shape=None, trainable=True, seed=None, dtype="float32"):
         self.auto_named = name is None
         self.name = name or unique_name(_snake(type(self).__name__))
+        kind = type(self).__name__
         self.trainable = bool(trainable)
-        self.seed = None if seed is None else int(seed)
-        self.dtype = np.dtype(dtype).name
-        self.declared_input_shape = None if input_shape is None else _shape_tuple(input_shape)
+        self.seed = arguments.seed(seed, f"{kind}: seed")
+        self.dtype = arguments.dtype(dtype, f"{kind}: dtype").name
+        self.declared_input_shape = (None if input_shape is None else
+                                     _shape_tuple(input_shape, f"{kind}: input_shape"))
         self.built = False
         self.input_shape = None
         self.output_shape = None
@@ -184,7 +186,7 @@ class Layer:
 
     def build_for(self, input_shape):
         """Build once for ``input_shape`` (batch included) and record input/output shapes."""
-        input_shape = _shape_tuple(input_shape)
+        input_shape = _shape_tuple(input_shape, f"{self.name} ({type(self).__name__}): input shape")
         if not self.built:
             self.input_shape = input_shape
             self.build(input_shape)
@@ -303,10 +305,9 @@ class Layer:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def _shape_tuple(shape) -> tuple:
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(None if d is None else int(d) for d in shape)
+def _shape_tuple(shape, what: str) -> tuple:
+    """A layer's shape argument: an int or a sequence of sizes, None where unknown."""
+    return arguments.shape(shape, what, allow_unknown=True)
 
 
 def _last_dim(layer: Layer, input_shape) -> int:
@@ -324,6 +325,8 @@ class InputLayer(Layer):
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("Input: give the shape of one sample, e.g. Input(shape=(784,))")
+        shape = arguments.shape(shape, "Input: shape", allow_unknown=True)
+        batch_size = arguments.index(batch_size, "Input: batch_size", minimum=1, allow_none=True)
         super().__init__(name=name or unique_name("input_layer"), input_shape=shape, dtype=dtype, **kwargs)
         self.auto_named = name is None
         self.batch_size = batch_size
@@ -358,9 +361,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  input_shape=None, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
-        if int(units) < 1:
-            raise ValueError(f"Dense: units must be a positive integer, got {units}")
-        self.units = int(units)
+        self.units = arguments.index(units, "Dense: units", minimum=1)
         self.activation_name = activation
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -423,9 +424,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        if not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = arguments.rate(rate, "Dropout: rate")
 
     def call(self, x, training=False):
         return dropout(x, self.rate, training=training, seed=self.seed)
@@ -458,7 +457,8 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha=0.3, negative_slope=None, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = float(alpha if negative_slope is None else negative_slope)
+        self.alpha = (arguments.real(alpha, "LeakyReLU: alpha") if negative_slope is None
+                      else arguments.real(negative_slope, "LeakyReLU: negative_slope"))
 
     def call(self, x, training=False):
         return leaky_relu(x, alpha=self.alpha)
@@ -478,9 +478,8 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.alpha_initializer = alpha_initializer
         self.alpha_regularizer = alpha_regularizer
-        if shared_axes is not None and not isinstance(shared_axes, (list, tuple)):
-            shared_axes = [shared_axes]
-        self.shared_axes = None if shared_axes is None else [int(a) for a in shared_axes]
+        self.shared_axes = (None if shared_axes is None else
+                            list(arguments.indices(shared_axes, "PReLU: shared_axes", allow_int=True)))
         self.alpha = None
 
     def build(self, input_shape):
@@ -512,7 +511,7 @@ class ELU(Layer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = float(alpha)
+        self.alpha = arguments.real(alpha, "ELU: alpha")
 
     def call(self, x, training=False):
         return elu(x, alpha=self.alpha)
@@ -528,7 +527,7 @@ class Softmax(Layer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = arguments.index(axis, "Softmax: axis")
 
     def call(self, x, training=False):
         return softmax(x, axis=self.axis)
@@ -547,9 +546,8 @@ class Maxout(Layer):
     def __init__(self, units, pieces, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, input_shape=None, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
-        if int(units) < 1 or int(pieces) < 1:
-            raise ValueError(f"Maxout: units and pieces must be positive integers, got {units} and {pieces}")
-        self.units, self.pieces = int(units), int(pieces)
+        self.units = arguments.index(units, "Maxout: units", minimum=1)
+        self.pieces = arguments.index(pieces, "Maxout: pieces", minimum=1)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer

@@ -23,9 +23,7 @@ honours a mask (e.g. from ``Embedding(mask_zero=True)``): the mean over the unma
 """
 from __future__ import annotations
 
-import numpy as np
-
-from . import activations, initializers, regularizers
+from . import activations, arguments, initializers, regularizers
 from .errors import ShapeError
 from .layers import Layer, _serialize_object, register
 from .ops.conv import avg_pool2d, conv2d, effective_kernel, max_pool2d
@@ -40,20 +38,11 @@ __all__ = ["AveragePooling2D", "Conv2D", "DepthwiseConv2D", "GlobalAveragePoolin
 
 def _pair(layer: str, what: str, value) -> tuple:
     """An int or a pair of positive ints -> (a, b) (Keras accepts both)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{layer}: {what} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < 1:
-        raise ValueError(f"{layer}: {what} must be positive, got {value!r}")
-    return pair
+    return arguments.pair(value, f"{layer}: {what}", minimum=1)
 
 
 def _padding(layer: str, padding) -> str:
-    mode = str(padding).lower()
+    mode = padding.lower() if isinstance(padding, str) else padding
     if mode not in ("valid", "same"):
         raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}")
     return mode
@@ -176,15 +165,11 @@ class Conv2D(_Conv):
                          dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
                          bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
                          input_shape=input_shape, **kwargs)
-        if int(filters) < 1:
-            raise ValueError(f"Conv2D: filters must be a positive integer, got {filters}")
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-            raise ValueError(f"Conv2D: groups must be a positive integer, got {groups!r}")
-        if int(filters) % int(groups):
+        self.filters = arguments.index(filters, "Conv2D: filters", minimum=1)
+        self.groups = arguments.index(groups, "Conv2D: groups", minimum=1)
+        if self.filters % self.groups:
             raise ValueError(f"Conv2D: the number of filters must be divisible by groups, got filters={filters} "
                              f"and groups={groups}")
-        self.filters = int(filters)
-        self.groups = int(groups)
         self.kernel_initializer = kernel_initializer
         self.kernel_regularizer = kernel_regularizer
 
@@ -230,10 +215,7 @@ class DepthwiseConv2D(_Conv):
                          dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
                          bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
                          input_shape=input_shape, **kwargs)
-        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, np.integer)) \
-                or depth_multiplier < 1:
-            raise ValueError(f"DepthwiseConv2D: depth_multiplier must be a positive integer, got {depth_multiplier!r}")
-        self.depth_multiplier = int(depth_multiplier)
+        self.depth_multiplier = arguments.index(depth_multiplier, "DepthwiseConv2D: depth_multiplier", minimum=1)
         self.depthwise_initializer = depthwise_initializer
         self.depthwise_regularizer = depthwise_regularizer
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers, regularizers
+from . import arguments, initializers, regularizers
 from .layers import Layer, _serialize_object, register
 from .ops.math import not_equal
 from .ops.shape_ops import cast, gather
@@ -38,15 +38,12 @@ class Embedding(Layer):
                  embeddings_regularizer=None, mask_zero=False, input_shape=None, **kwargs):
         kwargs.pop("input_length", None)   # Keras 2's argument; the input shape says it
         super().__init__(input_shape=input_shape, **kwargs)
-        if int(input_dim) < 1 or int(output_dim) < 1:
-            raise ValueError(f"Embedding: input_dim and output_dim must be positive integers, "
-                             f"got {input_dim} and {output_dim}")
-        if mask_zero and int(input_dim) < 2:
+        self.input_dim = arguments.index(input_dim, "Embedding: input_dim", minimum=1)
+        self.output_dim = arguments.index(output_dim, "Embedding: output_dim", minimum=1)
+        if mask_zero and self.input_dim < 2:
             raise ValueError(f"Embedding: with mask_zero=True index 0 is padding, so input_dim must be at least 2 "
                              f"(the vocabulary size + 1), got {input_dim}")
         self.mask_zero = bool(mask_zero)
-        self.input_dim = int(input_dim)
-        self.output_dim = int(output_dim)
         self.embeddings_initializer = embeddings_initializer
         self.embeddings_regularizer = embeddings_regularizer
         self.embeddings = None

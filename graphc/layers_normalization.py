@@ -36,7 +36,7 @@ against the wrong axes, here the mask's axes are the input's non-feature axes in
 """
 from __future__ import annotations
 
-from . import initializers, regularizers
+from . import arguments, initializers, regularizers
 from .errors import ShapeError
 from .layers import Layer, _serialize_object, register
 from .ops.math import cast, square
@@ -88,13 +88,11 @@ class BatchNormalization(Layer):
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  input_shape=None, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
-        if not 0.0 <= float(momentum) <= 1.0:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum}")
-        if float(epsilon) <= 0.0:
+        self.axis = arguments.index(axis, "BatchNormalization: axis")
+        self.momentum = arguments.real(momentum, "BatchNormalization: momentum", minimum=0.0, maximum=1.0)
+        self.epsilon = arguments.real(epsilon, "BatchNormalization: epsilon")
+        if not self.epsilon > 0.0:
             raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon}")
-        self.axis = int(axis)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.beta_initializer = beta_initializer

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, initializers, regularizers
+from . import activations, arguments, initializers, regularizers
 from .errors import DTypeError, ShapeError
 from .layers import Layer, _serialize_object, derive_seed, register
 from .ops.linalg import matmul
@@ -127,10 +127,7 @@ class DropoutMasks:
 
 
 def _rate(kind: str, what: str, value) -> float:
-    rate = float(value)
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"{kind}: {what} must be in [0, 1), got {value!r}")
-    return rate
+    return arguments.rate(value, f"{kind}: {what}")
 
 
 class Recurrent(Layer):
@@ -151,14 +148,13 @@ class Recurrent(Layer):
                  zero_output_for_mask=False, input_shape=None, **kwargs):
         super().__init__(input_shape=input_shape, **kwargs)
         kind = type(self).__name__
-        if int(units) < 1:
-            raise ValueError(f"{kind}: units must be a positive integer, got {units}")
+        units = arguments.index(units, f"{kind}: units", minimum=1)
         if stateful:
             raise ValueError(f"{kind}: stateful=True is not supported: a compiled training step is a pure function "
                              "of its inputs; carry the states from batch to batch yourself with return_state=True "
                              "and layer(x, initial_state=...)")
         # unroll: accepted for Keras compatibility; graphc always unrolls (see the module docstring)
-        self.units = int(units)
+        self.units = units
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
 from .errors import GraphError, ShapeError
 from .host import to_host
 from .layers import Layer, _call_takes_mask, derive_seed, register
@@ -68,7 +69,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.mask_value = float(mask_value)
+        self.mask_value = arguments.real(mask_value, "Masking: mask_value")
 
     def _kept(self, x, keepdims):
         """True where a step has at least one feature other than ``mask_value``."""

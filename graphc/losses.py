@@ -25,9 +25,12 @@ Labels are cast to the prediction's dtype; a rank difference of one is reconcile
 does (labels (batch,) against predictions (batch, 1) are expanded, not broadcast to a
 (batch, batch) matrix).
 
-Numerical stability: ``from_logits=True`` paths use log_softmax and softplus, so logits of
-+-1000 give finite, exact losses; probability paths clip p to [1e-7, 1 - 1e-7] (Keras'
-epsilon) before taking logs.
+Numerical stability: ``from_logits=True`` paths use the softmax cross-entropy op and
+softplus, so any finite logits (+-1000, +-3e38) give finite, exact losses wherever the true
+loss is finite: a label of 0 contributes 0 whatever its logit (-inf, for a masked class,
+included), never 0 * -inf. Probability paths clip p to [1e-7, 1 - 1e-7] (Keras' epsilon)
+before taking logs; probabilities a sigmoid or softmax of this graph produced are scored
+from its logits.
 """
 from __future__ import annotations
 

@@ -19,6 +19,9 @@ RELEASE_MIN_BYTES = 65536
 # ops whose result is a new array of its own (not a view of an input, not a NumPy scalar)
 _OWNS_BUFFER_KINDS = ("elementwise", "reduction")
 _OWNS_BUFFER_OPS = {"matmul", "concat", "one_hot", "gather", "conv2d"}
+# ops whose NumPy result may be (a view of) their first input's memory
+_VIEW_OPS = {"stop_gradient", "reshape", "reshape_like", "expand_dims", "squeeze", "transpose",
+             "getitem", "broadcast_to", "broadcast_like"}
 
 
 @dataclasses.dataclass
@@ -27,6 +30,10 @@ class MemoryPlan:
     peak_bytes: int         # largest total of live intermediates (static shapes only)
     unknown_sizes: bool     # some intermediate's size is known only at run time
     in_place: dict          # id(node) -> the input tensor it overwrites
+    aliases: dict = dataclasses.field(default_factory=dict)  # id(node) -> ids of the buffers
+    #                                                           its value may share memory with
+    copy_outputs: frozenset = frozenset()  # output positions returned as a copy
+    copy_updates: frozenset = frozenset()  # update positions stored as a copy
 
     def describe(self) -> str:
         text = f"peak {_human(self.peak_bytes)} of intermediates"
@@ -50,46 +57,113 @@ def read(step) -> tuple:
     return step.inputs
 
 
-def owns_buffer(node) -> bool:
-    """True if ``node``'s value is an array of its own that nothing else views."""
-    if not node.inputs or node.shape == ():
+def fresh(node) -> bool:
+    """True if ``node``'s value never shares memory with its inputs' values."""
+    if not node.inputs or node.op in _VIEW_OPS:
         return False
-    return OPS[node.op].kind in _OWNS_BUFFER_KINDS or node.op in _OWNS_BUFFER_OPS
+    return (node.shape == () or OPS[node.op].kind in _OWNS_BUFFER_KINDS
+            or node.op in _OWNS_BUFFER_OPS)
+
+
+def owns_buffer(node) -> bool:
+    """True if ``node``'s value is an array graphc made for it (so it may be overwritten once
+    nothing reads it or any view of it)."""
+    return fresh(node) and node.shape != ()
+
+
+def alias_sets(nodes) -> dict:
+    """id(node) -> the ids of the buffers its value may share memory with. A buffer is a
+    source's array (input, variable, constant) or an owned intermediate; views and ops not known
+    to make a new array carry their inputs' buffers along."""
+    aliases: dict[int, frozenset] = {}
+    for n in nodes:  # topological order
+        if not n.inputs or fresh(n):
+            aliases[id(n)] = frozenset((id(n),))
+        else:
+            aliases[id(n)] = frozenset().union(*(aliases[id(i)] for i in n.inputs))
+    return aliases
 
 
 def plan(steps, graph) -> MemoryPlan:
+    aliases = alias_sets(graph.nodes)
     keep = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
+    # buffers whose memory a result keeps visible after the call: never overwritten
+    pinned = set().union(*(aliases[k] for k in keep)) if keep else set()
     last_reader: dict[int, int] = {}
     for k, step in enumerate(steps):
         for i in read(step):
             last_reader[id(i)] = k
+    # a buffer is free only once its value and every view of it are read for the last time
+    buffer_end: dict[int, int] = {}
+    for n in graph.nodes:
+        end = last_reader.get(id(n), -1)
+        for b in aliases[id(n)]:
+            buffer_end[b] = max(buffer_end.get(b, -1), end)
     dies_after = [[] for _ in steps]
-    live, peak, current, unknown = {}, 0, 0, False
+    frees: dict[int, list] = {}   # step -> sizes of the buffers free after it
+    peak, current, unknown = 0, 0, False
     in_place = {}
     for k, step in enumerate(steps):
         made = produced(step)
         for v in made:
             size = _bytes(v)
             unknown |= size is None
-            live[id(v)] = size or 0
-            current += size or 0
+            if owns_buffer(v):
+                current += size or 0
+                if id(v) not in pinned:
+                    frees.setdefault(max(k, buffer_end.get(id(v), -1)), []).append(size or 0)
         peak = max(peak, current)
         for v in made:
             if id(v) not in keep and id(v) not in last_reader:
                 dies_after[k].append(v)  # computed but unread (a kernel's internal anchor)
         dead = {id(i): i for i in read(step)
-                if last_reader.get(id(i)) == k and id(i) not in keep and id(i) in live}
+                if i.inputs and last_reader.get(id(i)) == k and id(i) not in keep}
         dies_after[k].extend(dead.values())
         if not isinstance(step, Kernel) and step.inputs and OPS[step.op].kind == "elementwise":
-            donor = next((i for i in step.inputs if id(i) in dead and owns_buffer(i)
-                          and i.shape == step.shape and i.dtype == step.dtype), None)
+            donor = next((i for i in step.inputs if _may_overwrite(i, step, k, pinned, buffer_end, aliases)),
+                         None)
             if donor is not None:
                 in_place[id(step)] = donor
-        for v in dies_after[k]:
-            current -= live.pop(id(v), 0)
+        current -= sum(frees.pop(k, ()))
         # small values are left to die with the call: a `del` per call would cost more
         dies_after[k] = [v for v in dies_after[k] if worth_releasing(v)]
-    return MemoryPlan(dies_after, peak, unknown, in_place)
+    copy_updates, copy_outputs = _copies(graph, aliases)
+    return MemoryPlan(dies_after, peak, unknown, in_place, aliases, copy_outputs, copy_updates)
+
+
+def _may_overwrite(donor, step, k, pinned, buffer_end, aliases) -> bool:
+    """Whether ``step`` may write its result into ``donor``'s buffer: graphc made that buffer,
+    it has the result's shape and dtype, no output, update or later reader sees it (through
+    any view), and no other operand of the step reads it."""
+    b = id(donor)
+    if not (owns_buffer(donor) and donor.shape == step.shape and donor.dtype == step.dtype):
+        return False
+    if b in pinned or buffer_end.get(b) != k:
+        return False
+    others = [i for i in step.inputs if i is not donor]
+    return len(others) == len(step.inputs) - 1 and all(b not in aliases[id(i)] for i in others)
+
+
+def _copies(graph, aliases):
+    """Which updates and outputs must be copied so each is an array of its own: none may share
+    memory with a source (the caller's inputs, a variable, a constant), with a variable's new
+    value, or with another output."""
+    sources = {id(n) for n in graph.nodes if not n.inputs}
+    claimed: set = set()
+    copy_updates, copy_outputs = set(), set()
+    for j, (_, value) in enumerate(graph.updates):
+        mine = aliases[id(value)]
+        if mine & (sources | claimed):
+            copy_updates.add(j)
+        else:
+            claimed |= mine
+    for j, out in enumerate(graph.outputs):
+        mine = aliases[id(out)]
+        if mine & (sources | claimed):
+            copy_outputs.add(j)
+        else:
+            claimed |= mine
+    return frozenset(copy_updates), frozenset(copy_outputs)
 
 
 def worth_releasing(t) -> bool:

@@ -34,6 +34,7 @@ import numpy as np
 
 import graphc as gc
 
+from . import arguments
 from . import losses as _losses
 
 # -- array metrics -------------------------------------------------------------------------------
@@ -41,7 +42,11 @@ from . import losses as _losses
 
 def _labels(y, what: str) -> np.ndarray:
     """Class labels as a 1-D int64 array (argmax of (n, k) rows; (n, 1) columns flattened)."""
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what}: labels must be an array (or a list of equal-length rows), got "
+                         f"{type(y).__name__} {y!r:.60}") from None
     if y.ndim == 2:
         y = np.argmax(y, axis=1) if y.shape[1] > 1 else y[:, 0]
     if y.ndim != 1:
@@ -71,9 +76,10 @@ def _pair(y_true, y_pred):
 def confusion_matrix(y_true, y_pred, num_classes=None) -> np.ndarray:
     """C[i, j] = number of samples of true class i predicted as class j (int64, k x k).
     ``num_classes`` defaults to 1 + the largest label seen in either array."""
+    num_classes = arguments.index(num_classes, "confusion_matrix: num_classes", minimum=1, allow_none=True)
     t, p = _pair(y_true, y_pred)
     seen = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
-    k = seen if num_classes is None else int(num_classes)
+    k = seen if num_classes is None else num_classes
     if seen > k:
         raise ValueError(f"confusion_matrix: label {seen - 1} is out of range for num_classes={k}")
     cm = np.zeros((k, k), dtype=np.int64)
@@ -109,8 +115,9 @@ _AVERAGES = ("binary", "macro", "micro", "weighted", None)
 
 def _score(name, y_true, y_pred, average, pos_label, per_class):
     """Score of one-vs-rest counts: per_class(tp, fp, fn, tn) -> per-class score array."""
-    if average not in _AVERAGES:
+    if not (average is None or isinstance(average, str)) or average not in _AVERAGES:
         raise ValueError(f"{name}: average must be one of {_AVERAGES}, got {average!r}")
+    pos_label = arguments.index(pos_label, f"{name}: pos_label", minimum=0)
     t, p = _pair(y_true, y_pred)
     if average == "binary":
         labels = sorted(set(np.unique(np.concatenate([t, p])).tolist()) | {pos_label})

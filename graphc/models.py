@@ -19,31 +19,52 @@ run. Whether dropout is active is decided by which graph runs, never by Python a
 All three are ``gc.Function`` objects: render them (``gc.render(model.train_function, ...)``,
 ``gc.render(model, ...)`` draws the training step), read their ``.source`` or ``.explain()``.
 
-File format of ``save``: a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, loaded with
-``allow_pickle=False``) holding ``graphc_model`` — the UTF-8 bytes of a JSON document
-``{"format": "graphc.model", "version": 1, "model": {class, config}, "compile": {optimizer,
-loss, metrics, backend} or null}`` — then ``weight_0000``, ``weight_0001``, ... in
-``get_weights()`` order and ``optimizer_0000``, ... in ``optimizer.variables()`` order
-(iterations first, then slots). It is written to a temporary file in the same directory and
-renamed over ``path``, so a crash never leaves a half-written model behind.
+File format of ``save``: a NumPy ``.npz`` archive (a zip of uncompressed ``.npy`` arrays)
+holding ``graphc_model`` — the UTF-8 bytes of a JSON document ``{"format": "graphc.model",
+"version": 1, "model": {class_name, config}, "compile": {optimizer, loss, metrics, backend} or
+null}`` — then ``weight_0000``, ``weight_0001``, ... in ``get_weights()`` order,
+``optimizer_0000``, ... in ``optimizer.variables()`` order (iterations first, then slots) and
+``graphc_sha256``: the SHA-256 of the document and of every array (name, dtype, shape, bytes),
+so that a file changed after it was saved is refused rather than loaded as some other model.
+(Files written before the checksum existed have no ``graphc_sha256`` and load unchecked.)
+
+``load_model`` trusts nothing in the file: every entry's name, compression and ``.npy`` header
+is checked before its bytes are read, arrays must hold plain numbers (nothing is unpickled, so
+no model file can run code), the zip CRCs and the checksum must match, and every field of the
+document must have the type ``save`` writes. Anything else — a truncated or foreign file, a
+directory, a damaged entry, a wrong-typed field, a layer configuration graphc cannot rebuild —
+is a ``ValueError`` naming the file.
+
+``save`` is atomic, and killed saves leave no debris: see ``Sequential.save``.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 import time
 import zipfile
+from collections.abc import Mapping
 
 import numpy as np
 
 import backends
 
+try:
+    import fcntl
+except ImportError:   # not POSIX: saves are still atomic, but killed saves are not cleaned up
+    fcntl = None
+
+from . import arguments
 from . import callbacks as callbacks_module
 from . import layers as layers_module
 from .compiler import function
-from .errors import ShapeError
+from .errors import BackendUnavailable, ShapeError
 from .graph import Graph
 from .host import to_host
 from .layers import InputLayer, Layer, derive_seed, unique_name
@@ -52,7 +73,7 @@ from .ops.reduce import reduce_sum
 from .progress import Progbar
 from .tensor import format_shape, placeholder, variable
 
-__all__ = ["Perceptron", "Sequential", "load_model"]
+__all__ = ["ModelFileError", "Perceptron", "Sequential", "load_model"]
 
 FORMAT = "graphc.model"
 FORMAT_VERSION = 1
@@ -447,17 +468,43 @@ class Sequential:
     def _sample_weights(self, y, n, class_weight, sample_weight, who):
         weights = np.ones(n, dtype=np.float32)
         if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+            try:
+                sw = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{who}: sample_weight must be numbers, one per sample: {exc}") from None
             if len(sw) != n:
                 raise ValueError(f"{who}: sample_weight has {len(sw)} values for {n} samples")
             if not np.isfinite(sw).all() or (sw < 0).any():
                 raise ValueError(f"{who}: sample_weight must be finite and non-negative")
             weights = weights * sw
-        if class_weight:
+        table = self._class_weight_table(class_weight, who)
+        if table:
             labels = self._class_indices(y)
-            table = {int(k): float(v) for k, v in class_weight.items()}
             weights = weights * np.array([table.get(int(c), 1.0) for c in labels], dtype=np.float32)
         return weights
+
+    def _class_weight_table(self, class_weight, who) -> dict | None:
+        """``class_weight`` checked: a mapping {class index: weight} whose indices are classes of
+        the model's output (0..units-1, or 0..1 for one output unit) and whose weights are
+        finite non-negative numbers."""
+        if class_weight is None:
+            return None
+        if not isinstance(class_weight, Mapping):
+            raise TypeError(f"{who}: class_weight must be a dict {{class index: weight}}, "
+                            f"got {type(class_weight).__name__}")
+        units = self.output_shape[-1]
+        classes = units if units is not None and units > 1 else 2
+        table = {}
+        for key, value in class_weight.items():
+            index = arguments.index(key, f"{who}: class_weight key {key!r}")
+            if not 0 <= index < classes:
+                raise ValueError(f"{who}: class_weight names class {index}, but the model has {classes} "
+                                 f"classes (0..{classes - 1})")
+            weight = arguments.real(value, f"{who}: class_weight[{index}]", minimum=0.0)
+            if not math.isfinite(weight):
+                raise ValueError(f"{who}: class_weight[{index}] must be finite, got {weight}")
+            table[index] = weight
+        return table
 
     def _class_indices(self, y):
         if y.ndim >= 2 and y.shape[-1] > 1:
@@ -467,26 +514,35 @@ class Sequential:
     # -- training -----------------------------------------------------------------------------
     def fit(self, x, y, *, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, callbacks=None, verbose=1, class_weight=None, sample_weight=None,
-            initial_epoch=0, distribute=None):
+            initial_epoch=0, steps_per_epoch=None, distribute=None):
         """Train for ``epochs`` passes over (x, y) in mini-batches of ``batch_size`` (the last
         may be smaller); returns the ``History``.
 
         ``validation_split``: the fraction of samples taken from the END of x, y (before
         shuffling) and evaluated after each epoch, as Keras; ``validation_data``: (x_val, y_val)
-        instead. ``class_weight``: {class: weight} scales each sample's loss by its class's
-        weight (classes not listed weigh 1); ``sample_weight``: a weight per sample. Every
-        input is checked before anything is trained (lengths, feature shape, NaN/inf, labels
-        valid for the loss). ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        instead. ``class_weight``: {class index: weight} scales each sample's loss by its
+        class's weight (classes not listed weigh 1; an index that is not a class of the output
+        is an error); ``sample_weight``: a weight per sample. ``initial_epoch``: the epoch to
+        start from (resuming a run: epochs ``initial_epoch``..``epochs - 1`` are trained).
+        ``steps_per_epoch``: train this many batches per epoch instead of one pass over the
+        data; successive epochs continue where the last one stopped, a new pass (reshuffled
+        when ``shuffle``) starting whenever one ends. Every argument and input is checked
+        before anything is trained: integer arguments must be integers (``epochs=2.5`` is a
+        TypeError, not 2 epochs), lengths, feature shape, NaN/inf, labels valid for the loss.
+        ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch ("auto": 1).
         ``distribute``: a ``dask.distributed.Client`` (or ``"threads"``) to train data-parallel
         on Dask, each global batch split across the workers (see ``graphc.distribute``).
         """
         who = f"{self.name}.fit"
         self._require_compiled("fit")
-        if verbose == "auto":
-            verbose = 1
-        if int(epochs) < 0 or int(batch_size) < 1:
-            raise ValueError(f"{who}: epochs must be >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
-        epochs, batch_size = int(epochs), int(batch_size)
+        epochs = arguments.index(epochs, f"{who}: epochs", minimum=0)
+        batch_size = _batch_size(batch_size, who, default=32)
+        initial_epoch = arguments.index(initial_epoch, f"{who}: initial_epoch", minimum=0)
+        steps_per_epoch = arguments.index(steps_per_epoch, f"{who}: steps_per_epoch", minimum=1, allow_none=True)
+        validation_split = arguments.real(validation_split, f"{who}: validation_split", minimum=0.0)
+        if not validation_split < 1.0:
+            raise ValueError(f"{who}: validation_split must be a fraction in [0, 1), got {validation_split}")
+        verbose = _verbosity(verbose, who)
         x = self._as_inputs(x, who)
         y = self._as_targets(y, len(x), who)
         weights = self._sample_weights(y, len(x), class_weight, sample_weight, who)
@@ -499,8 +555,6 @@ class Sequential:
             swv = validation_data[2] if len(validation_data) == 3 else None
             val = (xv, yv, self._sample_weights(yv, len(xv), None, swv, who))
         elif validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"{who}: validation_split must be in (0, 1), got {validation_split}")
             split = int(len(x) * (1.0 - validation_split))
             if split == 0 or split == len(x):
                 raise ValueError(f"{who}: validation_split={validation_split} of {len(x)} samples leaves "
@@ -514,29 +568,34 @@ class Sequential:
         if distribute is not None:   # data-parallel on Dask: graphc/distribute.py
             from .distribute import data_parallel_step
             train_step = data_parallel_step(self, distribute)
-        steps = math.ceil(len(x) / batch_size)
+        n = len(x)
+        steps = steps_per_epoch if steps_per_epoch is not None else math.ceil(n / batch_size)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
-                  "samples": len(x)}
+                  "samples": n}
         cbs = callbacks_module.CallbackList(callbacks, self, params, add_history=True, add_progbar=verbose != 0)
         self.stop_training = False
         metric_slices = self._metric_slices()
-        n = len(x)
         cbs.on_train_begin()
         epoch_logs = {}
-        for epoch in range(int(initial_epoch), epochs):
+        position = n   # where the next batch starts in the current pass over the data (xe, ye, we)
+        for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            if shuffle:
-                order = self._rng.permutation(n)
-                xe, ye, we = x[order], y[order], weights[order]
-            else:
-                xe, ye, we = x, y, weights
             batch_logs = cbs.wants_batch_logs()
             batch_begin = cbs.wants_batch_begin
             loss_sum, seen = 0.0, 0
             totals = [0.0] * sum(self._stat_counts)
+            if steps_per_epoch is None:
+                position = n   # each epoch is one whole pass
             for i in range(steps):
-                lo = i * batch_size
-                hi = min(lo + batch_size, n)
+                if position >= n:   # a new pass over the data, in a new order when shuffling
+                    if shuffle:
+                        order = self._rng.permutation(n)
+                        xe, ye, we = x[order], y[order], weights[order]
+                    else:
+                        xe, ye, we = x, y, weights
+                    position = 0
+                lo = position
+                hi = position = min(lo + batch_size, n)
                 if batch_begin:
                     cbs.on_train_batch_begin(i)
                 outs = train_step(xe[lo:hi], ye[lo:hi], we[lo:hi])
@@ -595,6 +654,8 @@ class Sequential:
         results do not depend on it beyond float rounding)."""
         who = f"{self.name}.evaluate"
         self._require_compiled("evaluate")
+        batch_size = _batch_size(batch_size, who, default=None)
+        verbose = _verbosity(verbose, who)
         x = self._as_inputs(x, who)
         y = self._as_targets(y, len(x), who)
         weights = self._sample_weights(y, len(x), None, sample_weight, who)
@@ -650,9 +711,11 @@ class Sequential:
         """The model's outputs for x (inference graph: no dropout), as one NumPy array.
         ``batch_size=None`` predicts up to 1024 samples per call; ``verbose=1`` prints the
         progress line (Keras prints it by default; graphc is silent by default)."""
-        x = self._as_inputs(x, f"{self.name}.predict")
+        who = f"{self.name}.predict"
+        batch_size = _batch_size(batch_size, who, default=EVAL_BATCH)
+        verbose = _verbosity(verbose, who)
+        x = self._as_inputs(x, who)
         fn = self.predict_function
-        batch_size = int(batch_size or EVAL_BATCH)
         bar = Progbar(math.ceil(len(x) / batch_size), verbose=verbose) if verbose else None
         parts = [fn(x[lo:lo + batch_size]) for lo in range(0, len(x), batch_size)]
         if bar is not None:
@@ -728,37 +791,54 @@ class Sequential:
 
     def save(self, path):
         """Write the architecture, the weights and the optimizer state to ONE file (see the
-        module docstring for the format), atomically: a temporary file in the same directory,
-        then ``os.replace``. Returns the path."""
+        module docstring for the format); returns the path.
+
+        Atomic: the archive is written to a temporary file beside ``path`` named
+        ``.<basename>.<pid>.<random>.tmp`` (``pid``: the writing process, which holds an
+        advisory ``flock`` on it while it writes), flushed to disk (``fsync``) and renamed over
+        ``path`` (``os.replace``), so ``path`` holds the previous file or the new one, whole,
+        even if the process is killed mid-save.
+
+        Killed saves leave no debris for long: each save first removes the temporaries of
+        earlier saves of the same ``path`` whose writer is gone — its PID no longer runs (or is
+        a zombie) and no process holds the lock on the file. Temporaries of saves still
+        running, in this process or another, are never touched, nor are other files.
+        """
         path = os.fspath(path)
         document = {"format": FORMAT, "version": FORMAT_VERSION,
                     "model": {"class_name": type(self).__name__, "config": self.get_config()},
                     "compile": self._compile_config()}
-        arrays = {"graphc_model": np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)}
+        arrays = {MODEL_ENTRY: np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)}
         for i, w in enumerate(self.get_weights()):
             arrays[f"weight_{i:04d}"] = w
         if self._functions and "train" in self._functions:
             for i, v in enumerate(self.optimizer.variables()):
                 arrays[f"optimizer_{i:04d}"] = to_host(v.value)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        arrays[DIGEST_ENTRY] = np.frombuffer(_content_digest(arrays), dtype=np.uint8)
+        _write_archive_atomically(path, arrays)
         return path
 
     def __repr__(self):
         return f"<Sequential {self.name!r}: {len(self._layers)} layers, {'built' if self.built else 'not built'}>"
+
+
+def _batch_size(value, who: str, default):
+    """A batch size: an integer >= 1, or None for ``default``."""
+    value = arguments.index(value, f"{who}: batch_size", minimum=1, allow_none=True)
+    return default if value is None else value
+
+
+def _verbosity(value, who: str) -> int:
+    """Keras' ``verbose``: 0, 1, 2 or "auto" (1); False and True read as 0 and 1."""
+    if isinstance(value, str) and value == "auto":
+        return 1
+    if isinstance(value, bool):
+        return int(value)
+    value = arguments.index(value, f"{who}: verbose")
+    if value not in (0, 1, 2):
+        raise ValueError(f"{who}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) "
+                         f"or 'auto', got {value}")
+    return value
 
 
 def _base_name(name: str) -> str:
@@ -795,62 +875,370 @@ def _readable_size(nbytes: float) -> str:
     return f"{size:.2f} {units[unit]}"
 
 
-def _read_archive(path):
-    """(document, weights, optimizer state) from a file written by ``save``; ValueError naming
-    the path for anything else."""
+# -- model files: writing ------------------------------------------------------------------------
+
+MODEL_ENTRY = "graphc_model"      # the JSON document, as a uint8 array of its UTF-8 bytes
+DIGEST_ENTRY = "graphc_sha256"    # SHA-256 of the document and every array (_content_digest)
+_NUMBERED_ENTRY = re.compile(r"(weight|optimizer)_([0-9]{4,})")
+
+
+def _content_digest(arrays: dict) -> bytes:
+    """SHA-256 over every entry but the digest itself, in name order: its name, dtype, shape
+    and bytes (C order). ``save`` stores it; ``load_model`` recomputes it from what it read."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == DIGEST_ENTRY:
+            continue
+        array = np.asarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode("utf-8"))
+        digest.update(np.ascontiguousarray(array).view(np.uint8).reshape(-1))
+    return digest.digest()
+
+
+def _write_archive_atomically(path: str, arrays: dict) -> None:
+    """``np.savez`` into ``.<basename>.<pid>.<random>.tmp`` beside ``path`` (locked with
+    ``flock`` while written), fsync, rename over ``path``, fsync the directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    _remove_stale_temporaries(directory, base)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)   # released when the file closes or we die
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_current_umask())     # mkstemp made it 0600
+            os.replace(tmp, path)
+        _fsync_directory(directory)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _temporary_pattern(base: str):
+    """The names ``save`` gives its temporaries for a file called ``base``: group 1 is the PID."""
+    return re.compile(re.escape(f".{base}.") + r"([0-9]{1,10})\.[A-Za-z0-9_]+\.tmp")
+
+
+def _remove_stale_temporaries(directory: str, base: str) -> list:
+    """Remove the temporaries of killed saves of ``directory/base`` (see ``Sequential.save``)
+    and return their paths. Best effort: a file that cannot be removed (gone already, another
+    user's) is left where it is."""
+    if os.name != "posix":
+        return []
+    pattern = _temporary_pattern(base)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or _writer_alive(int(match.group(1))):
+            continue
+        tmp = os.path.join(directory, name)
+        try:
+            with open(tmp, "rb") as f:
+                if fcntl is not None:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live writer holds it
+                os.unlink(tmp)
+            removed.append(tmp)
+        except OSError:   # BlockingIOError: still being written (a writer in another PID namespace)
+            continue
+    return removed
+
+
+def _writer_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be writing: it exists and is not a zombie."""
+    if pid <= 0:
+        return True    # not a PID save writes: leave the file alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True    # another user's running process
+    except OverflowError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            status = f.read()
+        return status[status.rindex(b")") + 2:][:1] not in (b"Z", b"X")   # Z: killed, not reaped
+    except (OSError, ValueError):
+        return True
+
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``os.umask`` sets it
+    process-wide for an instant, which another thread creating a file could observe)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable. Some file systems cannot fsync a directory: nothing to do there."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- model files: reading ------------------------------------------------------------------------
+
+class ModelFileError(ValueError):
+    """A file ``load_model`` cannot load: damaged, truncated, foreign or changed after it was
+    saved. A ValueError; the message names the file and what is wrong with it."""
+
+
+def _read_model_file(path: str):
+    """(document, weights, optimizer state) of a file written by ``save``, every entry and
+    field checked; ``ModelFileError`` (a ValueError naming the path) for anything else.
+    FileNotFoundError and PermissionError come through as they are."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise ModelFileError(f"load_model: {path!r} is a directory, not a graphc model file")
+    if not stat.S_ISREG(mode):
+        raise ModelFileError(f"load_model: {path!r} is not a regular file, so not a graphc model file")
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"PK\x03\x04":
-        raise ValueError(f"load_model: {path!r} is not a graphc model file (not an .npz archive; "
-                         "models are written by model.save)")
+        raise ModelFileError(f"load_model: {path!r} is not a graphc model file (not an .npz archive; "
+                           "models are written by model.save)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "graphc_model" not in archive.files:
-                raise ValueError(f"load_model: {path!r} is an .npz archive but not a graphc model "
-                                 "(no 'graphc_model' entry)")
-            document = json.loads(archive["graphc_model"].tobytes().decode("utf-8"))
-            weights = [archive[k] for k in sorted(f for f in archive.files if f.startswith("weight_"))]
-            state = [archive[k] for k in sorted(f for f in archive.files if f.startswith("optimizer_"))]
-    except ValueError as exc:
-        if str(exc).startswith("load_model:"):
-            raise
-        raise ValueError(f"load_model: {path!r} is damaged or truncated: {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, UnicodeDecodeError) as exc:
-        raise ValueError(f"load_model: {path!r} is damaged or truncated ({type(exc).__name__}: {exc})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path!r} is not a graphc model file (format {document.get('format')!r})")
-    if document.get("version") != FORMAT_VERSION:
-        raise ValueError(f"load_model: {path!r} has format version {document.get('version')}; "
-                         f"this graphc reads version {FORMAT_VERSION}")
+        with zipfile.ZipFile(path) as archive:
+            arrays = _read_entries(archive, path, os.path.getsize(path))
+    except ModelFileError:
+        raise
+    except Exception as exc:   # zipfile, struct, zlib, numpy header errors...: all are damage
+        raise ModelFileError(f"load_model: {path!r} is damaged or truncated "
+                           f"({type(exc).__name__}: {exc})") from exc
+    if MODEL_ENTRY not in arrays:
+        raise ModelFileError(f"load_model: {path!r} is an .npz archive but not a graphc model file "
+                           f"(no {MODEL_ENTRY!r} entry)")
+    text, digest = arrays.pop(MODEL_ENTRY), arrays.pop(DIGEST_ENTRY, None)
+    for name, value in ((MODEL_ENTRY, text), (DIGEST_ENTRY, digest)):
+        if value is not None and (value.dtype != np.uint8 or value.ndim != 1):
+            raise ModelFileError(f"load_model: {path!r} is damaged: entry {name!r} must be bytes (a 1-d "
+                               f"uint8 array), got {value.dtype} {format_shape(value.shape)}")
+    if digest is not None and digest.tobytes() != _content_digest({MODEL_ENTRY: text, **arrays}):
+        raise ModelFileError(f"load_model: {path!r} is damaged: its content does not match the SHA-256 "
+                           "checksum written by save (the file was changed after it was saved)")
+    try:
+        document = json.loads(text.tobytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:   # UnicodeDecodeError and JSONDecodeError included
+        raise ModelFileError(f"load_model: {path!r} is damaged: its document is not UTF-8 JSON "
+                           f"({type(exc).__name__}: {exc})") from exc
+    _check_document(document, path)
+    weights, state = _numbered_entries(arrays, "weight", path), _numbered_entries(arrays, "optimizer", path)
+    if state and document["compile"] is None:
+        raise ModelFileError(f"load_model: {path!r} is damaged: it holds optimizer state ({len(state)} arrays) "
+                           "but no optimizer (its 'compile' field is null)")
     return document, weights, state
+
+
+def _read_entries(archive: zipfile.ZipFile, path: str, file_size: int) -> dict:
+    """{name without .npy: array} of every entry, each checked before it is read: a known
+    name, not twice, stored uncompressed and unencrypted (as ``np.savez`` writes them), no
+    larger than the file."""
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ModelFileError(f"load_model: {path!r} is damaged: entries {twice} appear more than once")
+    arrays = {}
+    for info in infos:
+        name = info.filename[:-4] if info.filename.endswith(".npy") else None
+        if name not in (MODEL_ENTRY, DIGEST_ENTRY) and (name is None or not _NUMBERED_ENTRY.fullmatch(name)):
+            raise ModelFileError(f"load_model: {path!r} is not a graphc model file: unexpected entry "
+                               f"{info.filename!r} (graphc writes {MODEL_ENTRY}.npy, weight_0000.npy, ..., "
+                               f"optimizer_0000.npy, ... and {DIGEST_ENTRY}.npy)")
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"load_model: {path!r} is not a graphc model file: entry {info.filename!r} "
+                               "is encrypted")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(f"load_model: {path!r} is not a graphc model file: entry {info.filename!r} "
+                               f"is compressed (zip method {info.compress_type}); model.save stores "
+                               "entries uncompressed")
+        if info.file_size != info.compress_size or info.file_size > file_size:
+            raise ModelFileError(f"load_model: {path!r} is damaged: entry {info.filename!r} claims "
+                               f"{info.file_size} bytes in a file of {file_size}")
+        arrays[name] = _parse_npy(archive.read(info), info.filename, path)
+    return arrays
+
+
+def _parse_npy(data: bytes, entry: str, path: str) -> np.ndarray:
+    """The array of one ``.npy`` entry. Only plain numbers (bool, integers, floats): an
+    object array would have to be unpickled, which no model file may make graphc do. The
+    header must describe exactly the bytes that follow it."""
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ModelFileError(f"load_model: {path!r} is damaged: entry {entry!r} is .npy version "
+                           f"{version[0]}.{version[1]}")
+    if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None or dtype.kind not in "biuf":
+        raise ModelFileError(f"load_model: {path!r} is not a graphc model file: entry {entry!r} holds "
+                           f"{dtype} values; model files hold plain numbers (graphc never unpickles)")
+    if any(d < 0 for d in shape):
+        raise ModelFileError(f"load_model: {path!r} is damaged: entry {entry!r} has shape {shape}")
+    count = math.prod(shape)
+    offset = stream.tell()
+    if len(data) - offset != count * dtype.itemsize:
+        raise ModelFileError(f"load_model: {path!r} is damaged or truncated: entry {entry!r} declares "
+                           f"{count * dtype.itemsize} bytes of {dtype} {shape} but holds {len(data) - offset}")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset) if count else np.zeros(0, dtype)
+    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _numbered_entries(arrays: dict, kind: str, path: str) -> list:
+    """[kind_0000, kind_0001, ...]: numbered from 0 without gaps, as ``save`` writes them."""
+    found = {}
+    for name in arrays:
+        match = _NUMBERED_ENTRY.fullmatch(name)
+        if match and match.group(1) == kind:
+            found[int(match.group(2))] = name
+    for i in range(len(found)):
+        if found.get(i) != f"{kind}_{i:04d}":
+            raise ModelFileError(f"load_model: {path!r} is damaged: its {kind} entries are not numbered "
+                               f"0..{len(found) - 1} ({kind}_{i:04d}.npy is missing)")
+    return [arrays[found[i]] for i in range(len(found))]
+
+
+def _check_document(document, path: str) -> None:
+    """Every field of the document that ``load_model`` reads has the type ``save`` writes."""
+    def fail(where, expected, value):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ModelFileError(f"load_model: {path!r} is damaged: field {where} must be {expected}, "
+                           f"got {type(value).__name__} {shown}")
+
+    def need(container, key, where):
+        if key not in container:
+            raise ModelFileError(f"load_model: {path!r} is damaged: field {where}.{key} is missing")
+        return container[key]
+
+    def is_int(value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not isinstance(document, dict):
+        raise ModelFileError(f"load_model: {path!r} is not a graphc model file (its document is a "
+                           f"{type(document).__name__}, not an object)")
+    if document.get("format") != FORMAT:
+        raise ModelFileError(f"load_model: {path!r} is not a graphc model file (format {document.get('format')!r})")
+    version = need(document, "version", "document")
+    if not is_int(version) or version != FORMAT_VERSION:
+        raise ModelFileError(f"load_model: {path!r} has format version {version!r}; "
+                           f"this graphc reads version {FORMAT_VERSION}")
+    spec = need(document, "model", "document")
+    if not isinstance(spec, dict):
+        fail("model", "an object {class_name, config}", spec)
+    class_name = need(spec, "class_name", "model")
+    if class_name != "Sequential":
+        raise ModelFileError(f"load_model: {path!r} holds an unknown model class {class_name!r}")
+    config = need(spec, "config", "model")
+    if not isinstance(config, dict):
+        fail("model.config", "an object", config)
+    name = need(config, "name", "model.config")
+    if name is not None and not isinstance(name, str):
+        fail("model.config.name", "a string or null", name)
+    seed = need(config, "seed", "model.config")
+    if seed is not None and not is_int(seed):
+        fail("model.config.seed", "an integer or null", seed)
+    layer_list = need(config, "layers", "model.config")
+    if not isinstance(layer_list, list):
+        fail("model.config.layers", "a list", layer_list)
+    for i, layer in enumerate(layer_list):
+        where = f"model.config.layers[{i}]"
+        if not isinstance(layer, dict):
+            fail(where, "an object {class_name, config}", layer)
+        if not isinstance(need(layer, "class_name", where), str):
+            fail(f"{where}.class_name", "a string", layer["class_name"])
+        if not isinstance(need(layer, "config", where), dict):
+            fail(f"{where}.config", "an object", layer["config"])
+    shape = need(config, "build_input_shape", "model.config")
+    if shape is not None and (not isinstance(shape, list)
+                              or not all(d is None or (is_int(d) and d >= 0) for d in shape)):
+        fail("model.config.build_input_shape", "null or a list of sizes (integers >= 0 or null)", shape)
+    compiled = need(document, "compile", "document")
+    if compiled is None:
+        return
+    if not isinstance(compiled, dict):
+        fail("compile", "an object {optimizer, loss, metrics, backend} or null", compiled)
+    for key in ("optimizer", "loss"):
+        if not isinstance(need(compiled, key, "compile"), (str, dict)):
+            fail(f"compile.{key}", "a name or an object {class_name, config}", compiled[key])
+    metrics = need(compiled, "metrics", "compile")
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        fail("compile.metrics", "a list of metric names", metrics)
+    backend = need(compiled, "backend", "compile")
+    if not isinstance(backend, str) or backend not in _known_backends():
+        raise ModelFileError(f"load_model: {path!r} is damaged: field compile.backend must name a graphc "
+                           f"backend ({', '.join(sorted(_known_backends()))}), got {backend!r}")
+
+
+def _known_backends() -> set:
+    return set(backends._MODULES) | set(backends._FACTORIES)
 
 
 def load_model(path):
     """A model saved by ``save``: same architecture and weights (so it predicts identically),
-    compiled again as it was, with its optimizer state restored so training can resume."""
+    compiled again as it was, with its optimizer state restored so training can resume.
+
+    Raises ``ModelFileError`` (a ``ValueError``) naming the file for anything but an intact
+    file written by ``save`` (see the module docstring: nothing in a model file can run code); ``FileNotFoundError`` /
+    ``PermissionError`` when it cannot be opened; ``BackendUnavailable`` when the model was
+    compiled for a backend this machine cannot run (the file itself is fine)."""
     path = os.fspath(path)
-    document, weights, state = _read_archive(path)
-    spec = document["model"]
-    if spec.get("class_name") != "Sequential":
-        raise ValueError(f"load_model: {path!r} holds an unknown model class {spec.get('class_name')!r}")
-    model = Sequential.from_config(spec["config"])
-    model.set_weights(weights)
-    compile_config = document.get("compile")
-    if compile_config:
-        model.compile(optimizer=_optimizers().deserialize(compile_config["optimizer"]),
-                      loss=_losses().deserialize(compile_config["loss"]),
-                      metrics=compile_config.get("metrics") or None,
-                      backend=compile_config.get("backend", "numpy"))
+    document, weights, state = _read_model_file(path)
+    compile_config = document["compile"]
+    try:
+        model = Sequential.from_config(document["model"]["config"])
+        model.set_weights(weights)
+        if compile_config is not None:
+            model.compile(optimizer=_optimizers().deserialize(compile_config["optimizer"])
+                          if isinstance(compile_config["optimizer"], dict) else compile_config["optimizer"],
+                          loss=_losses().deserialize(compile_config["loss"])
+                          if isinstance(compile_config["loss"], dict) else compile_config["loss"],
+                          metrics=compile_config["metrics"] or None,
+                          backend=compile_config["backend"])
         if state:
             model.train_function  # builds the training step, which creates the optimizer's slots
             variables = model.optimizer.variables()
             if len(variables) != len(state) or any(v.shape != s.shape for v, s in zip(variables, state)):
-                raise ValueError(f"load_model: {path!r}: the saved optimizer state ({len(state)} arrays) does not "
-                                 f"fit the optimizer ({len(variables)} variables)")
+                raise ModelFileError(f"load_model: {path!r}: the saved optimizer state ({len(state)} arrays) does "
+                                   f"not fit the optimizer ({len(variables)} variables)")
             for var, value in zip(variables, state):
                 var.assign(value)
+    except ModelFileError:
+        raise
+    except BackendUnavailable as exc:   # an intact file, compiled for a backend this machine lacks
+        raise BackendUnavailable(f"load_model: {path!r}: {exc}") from exc
+    except Exception as exc:   # a layer, loss, optimizer or metric its configuration cannot make
+        raise ModelFileError(f"load_model: {path!r} holds a model graphc cannot rebuild "
+                           f"({type(exc).__name__}: {exc})") from exc
     return model
-
 
 # -- Rosenblatt's perceptron ---------------------------------------------------------------------
 
@@ -873,7 +1261,7 @@ class Perceptron:
     """
 
     def __init__(self, learning_rate=1.0):
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = arguments.real(learning_rate, "Perceptron: learning_rate")
         self.errors_: list[int] = []
         self.steps_: list[dict] = []
         self._w = None
@@ -890,6 +1278,7 @@ class Perceptron:
                                       name="perceptron_step")
 
     def fit(self, X, y, epochs=100):
+        epochs = arguments.index(epochs, "Perceptron.fit: epochs", minimum=0)
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         if X.ndim != 2 or len(X) != len(y):
@@ -900,7 +1289,7 @@ class Perceptron:
         self._compile(X.shape[1])
         augmented = np.hstack([np.ones((len(X), 1)), X])
         self.errors_, self.steps_ = [], []
-        for epoch in range(1, int(epochs) + 1):
+        for epoch in range(1, epochs + 1):
             errors = 0
             for xi, ti in zip(augmented, y):
                 output, error = self.step_function(xi, ti)

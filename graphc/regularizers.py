@@ -6,6 +6,7 @@ training loss: L1 = l1 * sum(|w|), L2 = l2 * sum(w^2) (no 1/2, as Keras), L1L2 =
 from __future__ import annotations
 
 import graphc as gc
+from graphc import arguments
 from graphc.catalog import Catalog, Configurable
 
 
@@ -20,19 +21,17 @@ class Regularizer(Configurable):
         raise NotImplementedError
 
 
-def _factor(value, name):
-    value = float(value)
-    if value < 0:
-        raise ValueError(f"regularizer: {name} must be >= 0, got {value}")
-    return value
+def _factor(value, what):
+    return arguments.real(value, what, minimum=0.0)
 
 
 class L1L2(Regularizer):
     """l1 * sum(|w|) + l2 * sum(w^2)."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor(l1, "l1")
-        self.l2 = _factor(l2, "l2")
+        kind = type(self).__name__
+        self.l1 = _factor(l1, f"{kind}: l1")
+        self.l2 = _factor(l2, f"{kind}: l2")
 
     def __call__(self, weight):
         w = _tensor(weight)

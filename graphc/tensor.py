@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import sys
 
 import numpy as np
 
 from . import dtypes
-from .errors import GraphError, ShapeError
+from . import arguments
+from .errors import DTypeError, GraphError, ShapeError
 
 _ids = itertools.count()
 _name_counts: dict[str, itertools.count] = {}
@@ -27,6 +30,19 @@ def tagging(tag: str):
         yield
     finally:
         _tag_stack.pop()
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_site():
+    """The first frame outside graphc: the line of the user's program that built a node."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
 
 
 def _auto_name(op: str) -> str:
@@ -46,7 +62,7 @@ class Tensor:
     ``shape`` is a tuple whose entries are ints or None (known only at call time).
     """
 
-    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "tag", "id", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "tag", "id", "site", "__weakref__")
     # NumPy must not broadcast its ufuncs over a Tensor: np.array + t calls t.__radd__.
     __array_ufunc__ = None
 
@@ -59,6 +75,7 @@ class Tensor:
         self.id = next(_ids)
         self.name = name if name is not None else _auto_name(op)
         self.tag = tag if tag is not None else (_tag_stack[-1] if _tag_stack else None)
+        self.site = _user_site()   # (file, line, function) that built it, for error messages
 
     # -- descriptive properties -------------------------------------------------------
     @property
@@ -204,13 +221,12 @@ class Variable(Tensor):
 
     def assign(self, new) -> "Variable":
         """Replace the value; the shape must match and the dtype must cast safely (same kind)."""
-        arr = np.asarray(new)
+        arr = _to_array(new, None, f"assign: variable {self.name!r}", weak=False)
         if arr.shape != self.shape:
             raise ShapeError(
                 f"assign: variable {self.name!r} has shape {format_shape(self.shape)}, "
                 f"the new value has shape {format_shape(arr.shape)}")
         if not np.can_cast(arr.dtype, self.dtype, "same_kind"):
-            from .errors import DTypeError
             raise DTypeError(f"assign: variable {self.name!r} is {self.dtype}, cannot take a {arr.dtype} value")
         self._value = np.array(arr, dtype=self.dtype, copy=True)
         return self
@@ -221,43 +237,65 @@ class Variable(Tensor):
 
 # -- sources of a graph -----------------------------------------------------------------
 
-def _check_shape_arg(shape, what: str):
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(None if d is None else int(d) for d in shape)
-    except TypeError as exc:
-        raise ShapeError(f"{what}: shape must be a tuple of ints or None, got {shape!r}") from exc
-    if any(d is not None and d < 0 for d in shape):
-        raise ShapeError(f"{what}: negative dimension in shape {shape!r}")
-    return shape
-
-
 def placeholder(shape=(), dtype="float32", name=None) -> Tensor:
     """A graph input fed at call time; None in ``shape`` is a size known only then."""
-    shape = _check_shape_arg(shape, "placeholder")
-    return Tensor("placeholder", (), {}, shape, dtypes.as_dtype(dtype), name=name)
+    shape = arguments.shape(shape, "placeholder: shape", allow_unknown=True)
+    return Tensor("placeholder", (), {}, shape, arguments.dtype(dtype, "placeholder: dtype"), name=name)
 
 
-def _to_array(value, dtype, what: str) -> np.ndarray:
-    """Python floats (and lists of them) -> float32, ints -> int64, arrays keep their dtype."""
-    if dtype is not None:
-        return np.asarray(value, dtype=dtypes.as_dtype(dtype))
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        arr = np.asarray(value)
-    else:
-        arr = np.asarray(value)
+
+def _to_array(value, dtype, what: str, weak: bool = True) -> np.ndarray:
+    """``value`` as a NumPy array of a dtype graphc supports, or a ShapeError (ragged nested
+    lists) / DTypeError (strings, objects, values ``dtype`` cannot hold) naming ``what``.
+    ``weak``: Python floats (and lists of them) -> float32, ints -> int64; NumPy arrays and
+    scalars keep their dtype."""
+    if isinstance(value, Tensor):
+        raise GraphError(f"{what}: the value must be a NumPy array or (nested lists of) numbers, "
+                         f"got the symbolic tensor {value.name!r}")
+    target = None if dtype is None else arguments.dtype(dtype, f"{what}: dtype")
+    try:
+        arr = np.asarray(value, dtype=target)
+    except (ValueError, TypeError, OverflowError) as exc:
+        if _is_ragged(value):
+            raise ShapeError(f"{what}: the value is a ragged nested sequence (its lists differ in "
+                             f"length), got {_shown(value)}") from None
+        into = f" as {target}" if target is not None else ""
+        raise DTypeError(f"{what}: cannot represent {_shown(value)}{into} ({exc})") from None
+    if weak and target is None and not isinstance(value, (np.ndarray, np.generic)):
         if arr.dtype.kind == "f":
             arr = arr.astype(dtypes.DEFAULT_FLOAT)
         elif arr.dtype.kind in "iu":
             arr = arr.astype(dtypes.DEFAULT_INT)
-    dtypes.as_dtype(arr.dtype)  # rejects strings, objects, complex
+    if arr.dtype.kind not in "biuf":
+        raise DTypeError(f"{what}: unsupported value {_shown(value)} of dtype {arr.dtype} (graphc "
+                         "supports bool, integers and floats)")
     return arr
+
+
+def _is_ragged(value) -> bool:
+    """Whether nested lists/tuples differ in length, or mix scalars and sequences, at some depth."""
+    level = [value]
+    while True:
+        seqs = [v for v in level if isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim)]
+        if not seqs:
+            return False
+        if len(seqs) != len(level) or len({len(v) for v in seqs}) > 1:
+            return True
+        level = [item for v in seqs for item in v]
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def constant(value, dtype=None, name=None) -> Tensor:
     """A literal. The value is copied and frozen."""
-    arr = np.array(_to_array(value, dtype, "constant"), copy=True)
+    return _frozen(_to_array(value, dtype, "constant"), name)
+
+
+def _frozen(arr: np.ndarray, name=None) -> Tensor:
+    arr = np.array(arr, copy=True)
     arr.flags.writeable = False
     return Tensor("constant", (), {"value": arr}, arr.shape, arr.dtype, name=name)
 
@@ -268,11 +306,12 @@ def variable(value, dtype=None, name=None, trainable=True) -> Variable:
     return Variable(arr, name=name, trainable=trainable)
 
 
-def as_tensor(value, dtype=None) -> Tensor:
-    """A Tensor as is; anything else becomes a constant (Python scalars take ``dtype`` if given)."""
+def as_tensor(value, dtype=None, what: str = "constant") -> Tensor:
+    """A Tensor as is; anything else becomes a constant (Python scalars take ``dtype`` if given).
+    ``what`` (e.g. ``"reshape: x"``) names the op and argument when the value is no array."""
     if isinstance(value, Tensor):
         return value
-    return constant(value, dtype=dtype)
+    return _frozen(_to_array(value, dtype, what))
 
 
 def is_constant(t: Tensor) -> bool:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 import graphc as gc
@@ -176,3 +177,210 @@ def test_python_dash_m_graphc_render(tmp_path):
                                str(tmp_path / "x.svg")], capture_output=True, text=True, cwd=ROOT)
     assert rejected.returncode == 2
     assert "not allowed" in rejected.stderr
+
+
+# -- every bad input: one line on stderr, exit status 2, nothing written, nothing evaluated -------
+
+LONG_SUM = "+".join(["x"] * 5000)
+
+BAD_INPUTS = [
+    # dtypes, shapes, gradients, output files
+    (["x + y", "--dtype", "object"], "dtype"),
+    (["x + y", "--dtype", "float17"], "dtype"),
+    (["x", "--shape", "x=2xq"], "dimension"),
+    (["x", "--shape", "x=²"], "dimension"),
+    (["x", "--shape", "x=-3"], "dimension"),
+    (["x", "--shape", "=3"], "NAME=SHAPE"),
+    (["x", "--shape", "x"], "NAME=SHAPE"),
+    (["x", "--shape", "y=3"], "does not use"),
+    (["x", "--shape", "x=2", "--shape", "x=3"], "twice"),
+    (["x + y", "--grad", "z"], "not a name"),
+    (["x + y", "--grad", ","], "not a name"),
+    (["x", "-o", "out.bmp"], "suffix"),
+    (["x", "-o", "out"], "suffix"),
+    (["x", "-o", "missing/out.svg"], "does not exist"),
+    # syntax errors
+    (["x +"], "cannot parse"),
+    (["(x"], "cannot parse"),
+    (["x y"], "cannot parse"),
+    ([""], "empty"),
+    (["x\0y"], "parse"),
+    (["(" * 300 + "x" + ")" * 300], "parse"),
+    (["exp(" + LONG_SUM + ")"], "nested too deeply"),
+    ([LONG_SUM + " < y"], "not allowed"),
+    ([LONG_SUM + ", y"], "not allowed"),
+    # constructs that are not allowed
+    (["x.real"], "Attribute"),
+    (["().__class__"], "Attribute"),
+    (["x.__class__.__bases__"], "Attribute"),
+    (["x[0]"], "Subscript"),
+    (["lambda: 1"], "Lambda"),
+    (["[i for i in x]"], "ListComp"),
+    (["x if y else z"], "IfExp"),
+    (["x < y"], "Compare"),
+    (["x and y"], "BoolOp"),
+    (["not x"], "not allowed"),
+    (["~x"], "not allowed"),
+    (["x // y"], "FloorDiv"),
+    (["x % y"], "Mod"),
+    (["x | y"], "BitOr"),
+    (["x << 2"], "LShift"),
+    (["(y := x)"], "NamedExpr"),
+    (["f'{x}'"], "JoinedStr"),
+    (["b'x' + x"], "literal"),
+    (["1j * x"], "literal"),
+    (["exp(*x)"], "*args"),
+    (["exp(**x)"], "**kwargs"),
+    (["_secret + 1"], "'_'"),
+    # calls of anything but graphc's whitelisted functions
+    (["foo(x)"], "'foo' is not allowed"),
+    (["open('f')"], "'open' is not allowed"),
+    (["eval('1') + x"], "'eval' is not allowed"),
+    (["exec('import os')"], "'exec' is not allowed"),
+    (["getattr(x, 'shape')"], "'getattr' is not allowed"),
+    (["__import__('os').system('touch PWNED')"], "allowed"),
+    (["render(x, 'stolen.svg')"], "'render' is not allowed"),
+    (["exp(x)(y)"], "plain name"),
+    # graphs graphc refuses to build
+    (["exp(x, y)"], "cannot build"),
+    (["reduce_sum(x, axis='a')"], "cannot build"),
+    (["reshape(x, 1e400)"], "cannot build"),
+    (["x @ y", "--shape", "x=2x3", "--shape", "y=4x5"], "matmul"),
+    (["x ** 10**1000"], "cannot build"),
+    (["9**9**9**9 * x"], "too large"),
+    (["(x,) * 10**10"], "takes tensors and numbers"),
+    (["'a' * 10**10 + x"], "takes tensors and numbers"),
+    (["-(x, y)"], "takes tensors and numbers"),
+    (["1/0 + x"], "ZeroDivisionError"),
+    (["1 + 2"], "constant"),
+    (["x", "--grad", "x", "--dtype", "int32"], "cannot build"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_INPUTS, ids=[str(i) for i in range(len(BAD_INPUTS))])
+def test_every_bad_input_is_one_line_and_exit_status_2(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if "-o" not in argv:
+        argv = argv + ["-o", "out.svg"]
+    assert main(["render"] + argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("graphc render: error: ") and message in err, err
+    assert "Traceback" not in err and captured.out == ""
+    assert os.listdir(tmp_path) == []
+
+
+def test_argparse_errors_are_one_line_too(capsys, tmp_path):
+    for argv in ([], ["render"], ["render", "x"], ["render", "x", "-o", "a.svg", "--bogus"], ["draw"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "error:" in err and "usage" not in err, (argv, err)
+    assert main(["render", "-x", "-o", str(tmp_path / "neg.dot")]) == 2
+    assert "goes after --" in capsys.readouterr().err
+    assert main(["render", "-o", str(tmp_path / "neg.dot"), "--", "-x * y"]) == 0
+
+
+def test_bad_inputs_through_python_dash_m_graphc(tmp_path):
+    cases = [["x+y", "--dtype", "object"], [LONG_SUM + " < y"], ["x.real"], ["foo(x)"], ["x +"],
+             ["x", "--shape", "x=2xq"], ["x", "--grad", "z"], ["exp(" + LONG_SUM + ")"],
+             ["__import__('os').system('touch PWNED')"]]
+    children = [subprocess.Popen([sys.executable, "-m", "graphc", "render", *argv, "-o", str(tmp_path / "out.svg")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                for argv in cases]
+    for argv, child in zip(cases, children):
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 2, (argv[0][:40], err)
+        assert err.startswith("graphc render: error: ") and err.count("\n") == 1, err
+        assert out == ""
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_5000_term_sum_renders_with_real_dot(tmp_path):
+    path = tmp_path / "long.svg"
+    result = subprocess.run([sys.executable, "-m", "graphc", "render", LONG_SUM, "-o", str(path), "--grad", "x"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and str(path) in result.stdout
+    texts = svg_texts(path)
+    assert "add" in texts and "x" in texts and "d/dx" in texts
+    # balanced, and the equal pairs of x + x + ... shared: a few dozen nodes, not 10 000
+    assert len(re.findall(r'<g id="node', path.read_text())) < 100
+
+
+def test_a_long_sum_of_distinct_terms_is_a_balanced_tree(tmp_path):
+    from graphc.cli import build_expression, free_names, parse_expression
+    names = [f"x{i}" for i in range(5000)]
+    tree = parse_expression(" + ".join(names))
+    assert free_names(tree) == names
+    env = {n: gc.placeholder((), name=n) for n in names}
+    y = build_expression(tree, env)
+    depth, nodes, stack = {}, set(), [y]
+    while stack:   # iterative walk of the built graph
+        t = stack.pop()
+        if id(t) in nodes:
+            continue
+        nodes.add(id(t))
+        stack += list(t.inputs)
+    assert len(nodes) == 5000 + 4999
+    level, frontier = 0, [y]
+    while frontier:
+        frontier = [i for t in frontier for i in t.inputs]
+        level += 1
+    assert level == 14   # ceil(log2(5000)) + 1, instead of 5000
+    code = main(["render", " + ".join(names), "-o", str(tmp_path / "long.dot")])
+    assert code == 0 and (tmp_path / "long.dot").read_text().count("class=placeholder") == 5000
+
+
+@pytest.mark.parametrize("operators", ["+-", "*/", "+-*/", "@"])
+def test_long_chains_keep_their_value(operators):
+    from graphc.cli import build_expression, parse_expression
+    rng = np.random.default_rng(len(operators))
+    for n in (5, 40, 3000):   # left to right as Python groups them, balanced beyond 32 terms
+        terms = [f"x{i}" for i in rng.integers(0, 6, size=n)]
+        ops = [operators[k] for k in rng.integers(0, len(operators), size=n - 1)]
+        text = terms[0] + "".join(f" {op} {t}" for op, t in zip(ops, terms[1:]))
+        shape = (3, 3) if operators == "@" else ()
+        values = {f"x{i}": (np.eye(3) * 1.01 + 0.01 * i if shape else 1.0 + 0.01 * i) for i in range(6)}
+        tree = parse_expression(text)
+        env = {name: gc.placeholder(shape, "float64", name=name) for name in values}
+        f = gc.function(list(env.values()), [build_expression(tree, env)])
+        # Python's grouping: products (* / @) left to right within each term of the sum (+ -)
+        total, sign, product = 0.0, 1.0, values[terms[0]]
+        for op, t in zip(ops, terms[1:]):
+            if op in "+-":
+                total, sign, product = total + sign * product, (1.0 if op == "+" else -1.0), values[t]
+            else:
+                product = {"*": np.multiply, "/": np.divide, "@": np.matmul}[op](product, values[t])
+        expected = total + sign * product
+        np.testing.assert_allclose(f(*values.values())[0], expected, rtol=1e-9)
+
+
+def test_the_cli_never_evaluates_user_text(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the command line evaluated user text")
+
+    monkeypatch.setattr(builtins, "eval", forbidden)
+    monkeypatch.setattr(builtins, "exec", forbidden)
+    monkeypatch.chdir(tmp_path)
+    assert main(["render", "tanh(x @ w) + reduce_sum(x, axis=1, keepdims=True)", "-o", "ok.dot",
+                 "--shape", "x=2x3", "--shape", "w=3x1", "--grad", "w"]) == 0
+    for text in ["__import__('os').system('touch PWNED')", "open('PWNED', 'w')", "exec('open(\"PWNED\", \"w\")')",
+                 "().__class__.__base__.__subclasses__()", "x.__init__.__globals__"]:
+        assert main(["render", text, "-o", "bad.svg"]) == 2
+    assert sorted(os.listdir(tmp_path)) == ["ok.dot"]
+
+
+def test_a_crashing_dot_is_one_line_and_exit_status_1(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text("#!/bin/sh\necho 'Segmentation fault' >&2\necho 'core dumped' >&2\nexit 139\n")
+    (fake / "dot").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run([sys.executable, "-m", "graphc", "render", "x + y", "-o", str(tmp_path / "a.svg")],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "dot failed" in result.stderr and "Segmentation" in result.stderr
+    assert not (tmp_path / "a.svg").exists()

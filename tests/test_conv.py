@@ -385,8 +385,11 @@ def test_conv2d_errors():
     _expect(DTypeError, lambda: conv.conv2d(img, placeholder((3, 3, 3, 4), "float64", name="k64")),
             "conv2d", "img", "k64", "dtype")
     for bad in (dict(strides=0), dict(strides=(1, 2, 3)), dict(padding="full"), dict(padding=-1),
-                dict(strides=1.5), dict(padding=(1, 2, 3))):
+                dict(padding=(1, 2, 3))):
         with pytest.raises(ValueError, match="conv2d"):
+            conv.conv2d(img, kern, **bad)
+    for bad in (dict(strides=1.5), dict(padding=1.5), dict(strides=(1, True))):   # not integers
+        with pytest.raises(TypeError, match="conv2d: (strides|padding)"):
             conv.conv2d(img, kern, **bad)
 
 
@@ -637,10 +640,12 @@ def test_conv2d_dilation_and_group_errors():
     # SAME padding makes the dilated window fit; output ceil(H / s)
     same = conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="k3"), padding="same", dilations=4)
     assert same.shape == (2, 8, 8, 4) and same.attrs["pads"] == ((4, 4), (4, 4))
-    for bad in (dict(dilations=0), dict(dilations=(1, 2, 3)), dict(groups=0), dict(groups=1.5),
+    for bad in (dict(dilations=0), dict(dilations=(1, 2, 3)), dict(groups=0),
                 dict(dilations=2, dilation_rate=3)):
         with pytest.raises(ValueError, match="conv2d"):
             conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="kern"), **bad)
+    with pytest.raises(TypeError, match="conv2d: groups must be an integer"):
+        conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="kern"), groups=1.5)
     from graphc.ops.registry import apply
     y = conv.conv2d(img, placeholder((3, 3, 3, 4), "float32", name="kg"), groups=2)
     _expect(ShapeError, lambda: apply("conv2d_backprop_input", [placeholder(y.shape, "float32", name="g"),

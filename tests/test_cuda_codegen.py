@@ -392,14 +392,14 @@ def test_w2_is_one_kernel_with_its_constants_inlined():
     assert [p.name for p in ck.inputs] == ["in0"]          # x only: 1.5, 0.5, 0.1 are literals
     assert "(1.5f)" in ck.source and "(0.5f)" in ck.source
     assert not any(kind == "constant" for kind, _ in module.bindings.values())
-    body = module.source[module.source.index("def f("):]
+    body = module.source[module.source.index("def fn_f("):]
     assert len(re.findall(r"^    gc_\w+\(", body, re.M)) == 1   # one launch per call
 
 
 def test_dense_bias_relu_is_a_gemm_then_one_epilogue_kernel():
     inputs, outputs, _ = _dense_relu()
     module = host_codegen.generate(program_of(inputs, outputs))
-    body = module.source[module.source.index("def f("):]
+    body = module.source[module.source.index("def fn_f("):]
     assert "np.matmul(" in body
     (ck,) = module.kernels
     assert ck.kernel.anchor is not None and [m.op for m in ck.kernel.members] == ["add", "relu"]

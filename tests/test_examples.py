@@ -15,7 +15,7 @@ def _run(script, *args, cwd):
 
 def test_quickstart(tmp_path):
     out = _run("quickstart.py", str(tmp_path), cwd=tmp_path)
-    assert "[21.0, 7.0, 3.0]" in out and "def graph_fn" in out
+    assert "[21.0, 7.0, 3.0]" in out and "def fn_graph_fn" in out
     assert (tmp_path / "quickstart_h.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
 
 

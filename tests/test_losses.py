@@ -1,4 +1,6 @@
 """gc.losses: each loss against its NumPy formula, stability, gradients, lookup and configs."""
+from decimal import Decimal, localcontext
+
 import numpy as np
 import pytest
 
@@ -192,6 +194,161 @@ def test_categorical_from_logits_at_1000_is_finite_and_exact():
     np.testing.assert_allclose(per, [0.0, 2000.0], rtol=1e-6)
     per = run(losses.SparseCategoricalCrossentropy(from_logits=True), np.array([0, 1]), z, per_sample=True)
     np.testing.assert_allclose(per, [0.0, 2000.0], rtol=1e-6)
+
+
+# -- extreme logits: finite wherever the true loss is, against exact decimal references ---------
+
+def exact_softmax_xent(y, z):
+    """-sum(y log softmax(z)) per row and the gradient softmax(z) sum(y) - y, in decimal
+    arithmetic from the logits as given (a label of 0 contributes 0, whatever its logit)."""
+    with localcontext() as ctx:
+        ctx.prec = 400  # 1.7e308 has 309 digits: held exactly, so z - max is exact
+        losses_, grads = [], []
+        for yr, zr in zip(np.asarray(y, np.float64), np.asarray(z, np.float64)):
+            zd = [Decimal(float(v)) if np.isfinite(v) else None for v in zr]  # None: a -inf logit
+            top = max(v for v in zd if v is not None)
+
+            def exp(d):  # e**d, 0 far below (decimal's exp signals Overflow past its exponents)
+                return d.exp() if d > -10**6 else Decimal(0)
+            lse = top + sum(exp(v - top) for v in zd if v is not None).ln()
+            yd = [Decimal(float(v)) for v in yr]
+            losses_.append(float(-sum(a * (v - lse) for a, v in zip(yd, zd) if a != 0)))
+            p = [Decimal(0) if v is None else exp(v - lse) for v in zd]
+            grads.append([float(pi * sum(yd) - a) for pi, a in zip(p, yd)])
+    return np.array(losses_), np.array(grads)
+
+
+def huge(dtype):
+    return {"float32": 3e38, "float64": 1.7e308}[dtype]
+
+
+EXTREME_CE = [  # (loss, labels -> what the loss takes, labels as a one-hot/soft matrix)
+    ("sparse", lambda: losses.SparseCategoricalCrossentropy(from_logits=True), lambda k, n: k, 0.0),
+    ("categorical", lambda: losses.CategoricalCrossentropy(from_logits=True), lambda k, n: np.eye(n)[k], 0.0),
+    ("smoothed", lambda: losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+     lambda k, n: np.eye(n)[k], 0.1),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, make, labels_for, smoothing", EXTREME_CE, ids=[c[0] for c in EXTREME_CE])
+def test_cross_entropy_from_extreme_logits_is_finite_and_exact(name, make, labels_for, smoothing, dtype):
+    """Logits [0, 3e38, -3e38] with label 1 gave NaN: logits - max overflows to -inf, and the
+    one-hot's 0 times it is NaN. Per sample against the exact value; every label's loss here
+    is finite (a label on the most negative logit would be 6e38: past float32)."""
+    big = huge(dtype)
+    z = np.array([[0.0, big, -big], [0.0, big, -big], [big, -big, 0.0], [0.5, -1.0, 2.0],
+                  [-big, 0.0, big]], dtype)
+    k = np.array([1, 0, 0, 2, 1])
+    y = labels_for(k, 3)
+    one_hot = np.eye(3)[k] * (1 - smoothing) + smoothing / 3
+    want, want_grad = exact_softmax_xent(one_hot, z)
+    if smoothing:   # a smoothed label on a -big logit costs big / 15: fine, but not on two of them
+        assert np.all(np.isfinite(want.astype(dtype)))
+    per = run(make(), y, z, per_sample=True)
+    assert per.dtype == np.dtype(dtype) and np.all(np.isfinite(per))
+    np.testing.assert_allclose(per, want.astype(dtype), rtol=4 * np.finfo(dtype).eps, atol=0)
+
+    # the scalar loss of one sample at a time (a batch mean of two 1e38 losses overflows
+    # float32's sum) and its gradient, softmax - labels
+    t = gc.placeholder((1,) + np.shape(y)[1:], np.asarray(y).dtype, name="t")
+    x = gc.placeholder((1, 3), dtype, name="x")
+    loss = make()(t, x)
+    f = gc.function([t, x], [loss, gc.grad(loss, x)])
+    for i in range(len(z)):
+        value, grad = f(np.asarray(y)[i:i + 1], z[i:i + 1])
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+        np.testing.assert_allclose(value, want[i].astype(dtype), rtol=4 * np.finfo(dtype).eps)
+        np.testing.assert_allclose(grad[0], want_grad[i], rtol=1e-6, atol=np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_of_softmax_probabilities_of_extreme_logits(dtype):
+    """Probabilities that gc.nn.softmax made are scored from its logits: finite too."""
+    big = huge(dtype)
+    z = np.array([[0.0, big, -big], [-big, 0.0, big]], dtype)
+    want, _ = exact_softmax_xent(np.eye(3)[[1, 1]], z)
+    for make, y in ((losses.CategoricalCrossentropy, np.eye(3)[[1, 1]].astype(dtype)),
+                    (losses.SparseCategoricalCrossentropy, np.array([1, 1]))):
+        t = gc.placeholder(y.shape, y.dtype, name="t")
+        x = gc.placeholder(z.shape, dtype, name="x")
+        per = make().call(t, gc.nn.softmax(x))
+        out, grad = gc.function([t, x], [per, gc.grad(gc.reduce_sum(per), x)])(y, z)
+        np.testing.assert_allclose(out, want.astype(dtype), rtol=4 * np.finfo(dtype).eps)
+        assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_ignores_minus_inf_logits_under_zero_labels(dtype):
+    """Masked classes (logit -inf) with label 0: 0 · log 0 counts as 0, not NaN."""
+    z = np.array([[-np.inf, 1.0, 2.0], [0.5, -np.inf, -np.inf]], dtype)
+    want, want_grad = exact_softmax_xent(np.eye(3)[[2, 0]], z)
+    x = gc.placeholder(z.shape, dtype, name="x")
+    for loss in (losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([2, 0]), x),
+                 losses.CategoricalCrossentropy(from_logits=True)(np.eye(3)[[2, 0]].astype(dtype), x)):
+        value, grad = gc.function([x], [loss, gc.grad(loss, x)])(z)
+        np.testing.assert_allclose(value, want.mean().astype(dtype), rtol=4 * np.finfo(dtype).eps)
+        np.testing.assert_allclose(grad, want_grad / 2, rtol=1e-6, atol=np.finfo(dtype).eps)
+
+
+def test_the_extreme_logits_path_agrees_with_the_direct_one_bit_for_bit():
+    """The softmax cross-entropy op's fallback (halved logits) gives the direct sum's bits
+    wherever that is finite."""
+    from graphc.ops.nn import _softmax_xent, _softmax_xent_extreme
+    rng = np.random.default_rng(5)
+    for dtype in ("float32", "float64"):
+        z = (rng.standard_normal((200, 7)) * 30).astype(dtype)
+        y = rng.dirichlet(np.ones(7), 200).astype(dtype) * (rng.uniform(size=(200, 7)) > 0.3)
+        assert np.array_equal(_softmax_xent_extreme(y, z), _softmax_xent(y, z))
+
+
+def exact_bce_logits(y, z):
+    """mean over features of y softplus(-z) + (1 - y) softplus(z), in decimal arithmetic."""
+    def softplus(d):
+        return d + (1 + (-d).exp()).ln() if d > 0 else (1 + d.exp()).ln()
+    with localcontext() as ctx:
+        ctx.prec = 400   # softplus(-700) = 1e-304 after 1: ln(1 + tiny) needs the digits
+        out = []
+        for yr, zr in zip(y, z):
+            pairs = [(Decimal(float(a)), Decimal(float(v))) for a, v in zip(yr, zr)]
+            terms = [a * softplus(-v) + (1 - a) * softplus(v) for a, v in pairs]
+            out.append(float(sum(terms) / len(terms)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_cross_entropies_from_extreme_logits_are_exact(dtype):
+    big = huge(dtype)
+    z = np.array([[0.0, big, -big], [-big, 700.0, -700.0], [big, 20.0, -40.0]], dtype)
+    y = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.5]], dtype)
+    want = exact_bce_logits(y, z).astype(dtype)
+    x = gc.placeholder(z.shape, dtype, name="x")
+    for per in (losses.BinaryCrossentropy(from_logits=True).call(y, x),
+                losses.BinaryCrossentropy().call(y, gc.sigmoid(x))):   # scored from the logits
+        value, grad = gc.function([x], [per, gc.grad(gc.reduce_sum(per), x)])(z)
+        np.testing.assert_allclose(value, want, rtol=8 * np.finfo(dtype).eps)
+        assert np.all(np.isfinite(grad))
+    for loss in (losses.WeightedBinaryCrossentropy(2.0, from_logits=True),
+                 losses.BalancedBinaryCrossentropy(0.3, from_logits=True)):
+        value, grad = gc.function([x], [loss.call(y, x), gc.grad(loss(y, x), x)])(z)
+        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_probability_losses_at_exact_zeros_and_ones_are_finite(dtype):
+    """Saturated probabilities (0 and 1 exactly, as float32 sigmoids give) are clipped: log(0)
+    never meets a label of 0."""
+    p = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype)
+    y = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]], dtype)
+    x = gc.placeholder(p.shape, dtype, name="x")
+    for loss in (losses.BinaryCrossentropy(), losses.CategoricalCrossentropy(),
+                 losses.WeightedBinaryCrossentropy(2.0), losses.BalancedBinaryCrossentropy(0.3)):
+        value, grad = gc.function([x], [loss(y, x), gc.grad(loss(y, x), x)])(p)
+        assert np.isfinite(value) and np.all(np.isfinite(grad)), loss.name
+    sparse = losses.SparseCategoricalCrossentropy()(np.array([0, 0]), x)
+    value, grad = gc.function([x], [sparse, gc.grad(sparse, x)])(p)
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(value, -np.log(np.float64(1e-7)) / 2, rtol=1e-5)
 
 
 def test_label_smoothing_follows_keras():

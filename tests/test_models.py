@@ -319,6 +319,113 @@ def test_fit_rejects_bad_inputs_before_training(make, error, message):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"epochs": 2.5}, TypeError, "epochs must be an integer"),
+    ({"epochs": "3"}, TypeError, "epochs must be an integer"),
+    ({"epochs": True}, TypeError, "epochs must be an integer"),
+    ({"epochs": -1}, ValueError, "epochs must be (at least 0|a non-negative integer), got -1"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be an integer"),
+    ({"batch_size": "32"}, TypeError, "batch_size must be an integer"),
+    ({"batch_size": 0}, ValueError, "batch_size must be (at least 1|a positive integer), got 0"),
+    ({"initial_epoch": 0.5}, TypeError, "initial_epoch must be an integer"),
+    ({"initial_epoch": -1}, ValueError, "initial_epoch must be (at least 0|a non-negative integer)"),
+    ({"steps_per_epoch": 1.5}, TypeError, "steps_per_epoch must be an integer"),
+    ({"steps_per_epoch": 0}, ValueError, "steps_per_epoch must be (at least 1|a positive integer)"),
+    ({"validation_split": "0.2"}, TypeError, "validation_split must be a real number"),
+    ({"validation_split": 1.0}, ValueError, r"validation_split must be a fraction in \[0, 1\)"),
+    ({"validation_split": -0.1}, ValueError, "validation_split must be at least 0"),
+    ({"validation_split": float("nan")}, ValueError, "validation_split"),
+    ({"verbose": 3}, ValueError, "verbose must be 0"),
+    ({"verbose": 1.0}, TypeError, "verbose must be an integer"),
+    ({"verbose": "loud"}, TypeError, "verbose must be an integer"),
+])
+def test_fit_checks_its_arguments_before_training(kwargs, error, message):
+    x, y = classification_data(n=40)
+    model = small_classifier()
+    before = model.get_weights()
+    with pytest.raises(error, match=message):
+        model.fit(x, y, **{"epochs": 2, "verbose": 0, **kwargs})
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_accepts_numpy_integers_none_batch_size_and_keras_verbose_values():
+    x, y = classification_data(n=40)
+    model = small_classifier()
+    history = model.fit(x, y, epochs=np.int64(2), batch_size=None, initial_epoch=np.int32(1), verbose=False,
+                        validation_split=np.float32(0.25))
+    assert history.epoch == [1] and int(model.optimizer.iterations.value) == 1   # 30 samples: one batch of 32
+    model.fit(x, y, epochs=1, verbose="auto", batch_size=np.uint8(16))
+
+
+def test_steps_per_epoch_trains_that_many_batches_continuing_through_the_data():
+    x, y = classification_data(n=10)
+    spaced = small_classifier(seed=5)
+    batches = []
+
+    class Count(gc.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            batches.append(batch)
+
+    history = spaced.fit(x, y, epochs=3, batch_size=4, steps_per_epoch=2, shuffle=False, verbose=0,
+                         callbacks=[Count()])
+    assert batches == [0, 1] * 3 and len(history.history["loss"]) == 3
+    by_hand = small_classifier(seed=5)   # batches [0:4] [4:8] | [8:10] [0:4] | [4:8] [8:10]
+    for lo, hi in [(0, 4), (4, 8), (8, 10), (0, 4), (4, 8), (8, 10)]:
+        by_hand.train_on_batch(x[lo:hi], y[lo:hi])
+    for a, b in zip(spaced.get_weights(), by_hand.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("class_weight, error, message", [
+    ({7: 2.0}, ValueError, r"class_weight names class 7, but the model has 2 classes \(0\.\.1\)"),
+    ({-1: 2.0}, ValueError, "class -1, but the model has 2 classes"),
+    ({0: "heavy"}, TypeError, r"class_weight\[0\] must be a real number"),
+    ({0: None}, TypeError, r"class_weight\[0\] must be a real number"),
+    ({1: -0.5}, ValueError, r"class_weight\[1\] must be at least 0"),
+    ({1: float("nan")}, ValueError, r"class_weight\[1\]"),
+    ({1: float("inf")}, ValueError, r"class_weight\[1\] must be .*finite"),
+    ({"1": 2.0}, TypeError, "class_weight key '1' must be an integer"),
+    ({1.0: 2.0}, TypeError, "class_weight key 1.0 must be an integer"),
+    ([1.0, 2.0], TypeError, "class_weight must be a dict"),
+])
+def test_class_weight_is_checked_against_the_model_classes(class_weight, error, message):
+    x = RNG.normal(size=(10, 3)).astype(np.float32)
+    y = np.array([0, 1] * 5)
+    model = gc.models.Sequential([L.Dense(1, activation="sigmoid", input_shape=(3,))], seed=4)
+    model.compile("sgd", "binary_crossentropy")
+    before = model.get_weights()
+    with pytest.raises(error, match=message):
+        model.fit(x, y, epochs=1, verbose=0, class_weight=class_weight)
+    with pytest.raises(error, match=message):
+        model.train_on_batch(x, y, class_weight=class_weight)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_class_weight_indices_follow_the_output_units():
+    x, y = classification_data()
+    model = small_classifier()   # 3 classes
+    with pytest.raises(ValueError, match=r"class 3, but the model has 3 classes \(0\.\.2\)"):
+        model.fit(x, y, epochs=1, verbose=0, class_weight={0: 1.0, 3: 2.0})
+    model.fit(x, y, epochs=1, verbose=0, class_weight={np.int64(2): 2.0, 0: 0.0})
+
+
+@pytest.mark.parametrize("method", ["evaluate", "predict"])
+def test_evaluate_and_predict_check_batch_size_and_verbose(method):
+    x, y = classification_data(n=20)
+    model = small_classifier()
+    call = getattr(model, method)
+    args = (x, y) if method == "evaluate" else (x,)
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        call(*args, batch_size=2.5)
+    with pytest.raises(ValueError, match="batch_size must be (at least 1|a positive integer)"):
+        call(*args, batch_size=0)
+    with pytest.raises(ValueError, match="verbose must be 0"):
+        call(*args, verbose=7)
+    assert np.allclose(call(*args, batch_size=np.int64(7)), call(*args, batch_size=None))
+
+
 def test_fit_checks_validation_data_before_training():
     x, y = classification_data()
     model = small_classifier()
@@ -474,6 +581,13 @@ def test_perceptron_learns_and_exactly_as_worked_by_hand():
     assert text[0].split() == ["epoch", "x1", "x2", "target", "output", "error", "w0", "w1", "w2"]
     assert text[2].split() == ["1", "0", "0", "0", "1", "-1", "-1", "0", "0"]
     assert len(text) == 2 + 24
+
+
+def test_perceptron_epochs_must_be_an_integer():
+    with pytest.raises(TypeError, match="epochs must be an integer"):
+        gc.models.Perceptron().fit([[0, 0], [1, 1]], [0, 1], epochs=2.5)
+    with pytest.raises(TypeError, match="learning_rate must be a real number"):
+        gc.models.Perceptron(learning_rate="fast")
 
 
 def test_perceptron_predicts_one_at_zero_net_input():

@@ -1,4 +1,6 @@
 """The pass pipeline: each pass on its own, the pipeline's report, and equivalence on random graphs."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -39,12 +41,14 @@ def test_fold_constants_does_not_blow_up_broadcasts_or_fold_random():
 
 @pytest.mark.parametrize("build, expected_ops, rule", [
     (lambda x: x * 1.0, {"placeholder"}, "x * 1 → x"),
-    (lambda x: 0.0 + x, {"placeholder"}, "x + 0 → x"),
+    (lambda x: -0.0 + x, {"placeholder"}, "x + (-0) → x"),
+    (lambda x: x - 0.0, {"placeholder"}, "x - 0 → x"),
+    (lambda x: -0.0 - x, {"placeholder", "neg"}, "(-0) - x → -x"),
     (lambda x: x / 1.0, {"placeholder"}, "x / 1 → x"),
     (lambda x: -(-x), {"placeholder"}, "-(-x) → x"),
-    (lambda x: gc.log(gc.exp(x)), {"placeholder"}, "log(exp(x)) → x"),
-    (lambda x: gc.log(1.0 + x), {"placeholder", "log1p"}, "log(1 + x) → log1p(x)"),
-    (lambda x: gc.exp(x) - 1.0, {"placeholder", "expm1"}, "exp(x) - 1 → expm1(x)"),
+    (lambda x: gc.log(gc.exp(x)), {"placeholder", "add"}, "log(exp(x)) → x + 0"),
+    (lambda x: gc.log(1.0 + x), {"placeholder", "log1p", "add"}, "log(1 + x) → log1p(x) + 0"),
+    (lambda x: gc.exp(x) - 1.0, {"placeholder", "expm1", "add"}, "exp(x) - 1 → expm1(x) + 0"),
     (lambda x: x ** 2.0, {"placeholder", "square"}, "x ** 2 → square(x)"),
     (lambda x: gc.transpose(gc.transpose(gc.reshape(x, (2, 2)), (1, 0)), (1, 0)),
      {"placeholder", "reshape"}, "transpose(transpose(x)) → transpose(x)"),
@@ -61,11 +65,192 @@ def test_simplify_rules(build, expected_ops, rule):
                                gc.function([x], y, optimize=False)(xv), rtol=1e-12)
 
 
+@pytest.mark.parametrize("build, expected_ops, rule", [
+    (lambda x: x + 0, {"placeholder"}, "x + 0 → x"),
+    (lambda x: 0 - x, {"placeholder", "neg"}, "0 - x → -x"),
+    (lambda x: x - x, {"fill"}, "x - x → 0"),
+])
+def test_value_identities_apply_to_integers(build, expected_ops, rule):
+    x = gc.placeholder((4,), "int32", name="x")
+    g, rep = simplify(Graph([build(x)]))
+    assert set(_ops(g)) - {"constant"} == expected_ops
+    assert rule in rep.changes, rep.changes
+    xv = np.array([np.iinfo(np.int32).min, -1, 0, np.iinfo(np.int32).max], np.int32)
+    with np.errstate(over="ignore"):
+        expected = build(xv)
+    out = gc.function([x], build(x))(xv)
+    assert out.dtype == np.int32 and np.array_equal(out, expected)
+
+
 def test_simplify_keeps_inf_and_nan_semantics():
     x = gc.placeholder((2,), "float64", name="x")
-    f = gc.function([x], [x * 0.0, x - x])
-    zero_times, minus_self = f(np.array([np.inf, 1.0]))
-    assert np.isnan(zero_times[0]) and np.isnan(minus_self[0])
+    f = gc.function([x], [x * 0.0, x - x, x / x])
+    with np.errstate(invalid="ignore"):
+        zero_times, minus_self, over_self = f(np.array([np.inf, 1.0]))
+    assert np.isnan(zero_times[0]) and np.isnan(minus_self[0]) and np.isnan(over_self[0])
+
+
+# -- IEEE exactness: every rewrite against NumPy, bit for bit, at the special values ------------
+
+def _specials(dtype):
+    info = np.finfo(dtype)
+    tiny_sub = info.smallest_subnormal
+    values = [-0.0, 0.0, -np.inf, np.inf, np.nan, tiny_sub, -tiny_sub, info.tiny - tiny_sub,
+              -(info.tiny - tiny_sub), info.tiny, 1.0, -1.0, 0.5, -2.5, 3.0, info.max, -info.max]
+    return np.array(values, dtype=dtype)
+
+
+def _same_bits(a, b) -> bool:
+    """Equal dtype, shape and bits, NaN matching any NaN (its sign and payload are not IEEE's)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind != "f":
+        return bool(np.array_equal(a, b))
+    unsigned = f"u{a.dtype.itemsize}"
+    both_nan = np.isnan(a) & np.isnan(b)
+    return bool(np.all(both_nan | (a.view(unsigned) == b.view(unsigned))))
+
+
+def _mixed_zeros(n, dtype):
+    return np.where(np.arange(n) % 2 == 0, 0.0, -0.0).astype(dtype)
+
+
+# (graph expression, the same expression over NumPy arrays, rules that must fire, rules that
+# must not): the optimized function must give NumPy's bits for every pair of special values
+EXACT_REWRITES = [
+    (lambda x, y: x * 1.0, lambda x, y, t: x * t(1.0), {"x * 1 → x"}, set()),
+    (lambda x, y: 1.0 * x, lambda x, y, t: t(1.0) * x, {"x * 1 → x"}, set()),
+    (lambda x, y: x / 1.0, lambda x, y, t: x / t(1.0), {"x / 1 → x"}, set()),
+    (lambda x, y: x - 0.0, lambda x, y, t: x - t(0.0), {"x - 0 → x"}, set()),
+    (lambda x, y: x + -0.0, lambda x, y, t: x + t(-0.0), {"x + (-0) → x"}, set()),
+    (lambda x, y: -0.0 + x, lambda x, y, t: t(-0.0) + x, {"x + (-0) → x"}, set()),
+    (lambda x, y: -0.0 - x, lambda x, y, t: t(-0.0) - x, {"(-0) - x → -x"}, set()),
+    (lambda x, y: x * -1.0, lambda x, y, t: x * t(-1.0), {"x * -1 → -x"}, set()),
+    (lambda x, y: -(-x), lambda x, y, t: -(-x), {"-(-x) → x"}, set()),
+    (lambda x, y: x ** 1.0, lambda x, y, t: x ** t(1.0), {"x ** 1 → x"}, set()),
+    (lambda x, y: x ** 2.0, lambda x, y, t: x ** t(2.0), {"x ** 2 → square(x)"}, set()),
+    (lambda x, y: x ** -1.0, lambda x, y, t: x ** t(-1.0), {"x ** -1 → 1 / x"}, set()),
+    (lambda x, y: x + (-y), lambda x, y, t: x + (-y), {"x + (-y) → x - y"}, set()),
+    (lambda x, y: x - (-y), lambda x, y, t: x - (-y), {"x - (-y) → x + y"}, set()),
+    (lambda x, y: gc.stop_gradient(x) * y, lambda x, y, t: x * y,
+     {"stop_gradient → identity (it matters only to gc.grad)"}, set()),
+    (lambda x, y: x + gc.constant(np.full(x.shape, -0.0, x.dtype)),
+     lambda x, y, t: x + np.full(x.shape, -0.0, x.dtype), {"x + (-0) → x"}, set()),
+    # not value identities for floats: left as they are
+    (lambda x, y: x + 0.0, lambda x, y, t: x + t(0.0), set(), {"x + 0 → x", "x + (-0) → x"}),
+    (lambda x, y: 0.0 + x, lambda x, y, t: t(0.0) + x, set(), {"x + 0 → x", "x + (-0) → x"}),
+    (lambda x, y: 0.0 - x, lambda x, y, t: t(0.0) - x, set(), {"0 - x → -x", "(-0) - x → -x"}),
+    (lambda x, y: x - -0.0, lambda x, y, t: x - t(-0.0), set(), {"x - 0 → x"}),
+    (lambda x, y: x * 0.0, lambda x, y, t: x * t(0.0), set(), set()),
+    (lambda x, y: x - x, lambda x, y, t: x - x, set(), {"x - x → 0"}),
+    (lambda x, y: x / x, lambda x, y, t: x / x, set(), set()),
+    (lambda x, y: x ** 0.5, lambda x, y, t: x ** t(0.5), set(), {"x ** 0.5 → sqrt(x)"}),
+    (lambda x, y: x ** gc.constant(np.full(x.shape, 0.5, x.dtype)),
+     lambda x, y, t: np.power(x, np.full(x.shape, 0.5, x.dtype)), set(), {"uniform full-size operand → scalar"}),
+    (lambda x, y: x + gc.constant(_mixed_zeros(x.shape[0], x.dtype)),
+     lambda x, y, t: x + _mixed_zeros(x.shape[0], x.dtype), set(), {"uniform full-size operand → scalar"}),
+]
+
+
+def _pairs(dtype):
+    """Every (x, y) pair of special values, as two flat arrays."""
+    v = _specials(dtype)
+    return np.repeat(v, v.size), np.tile(v, v.size)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("build, reference, fires, never", EXACT_REWRITES)
+def test_identity_rewrites_keep_ieee_semantics_bit_for_bit(build, reference, fires, never, dtype):
+    xv, yv = _pairs(dtype)
+    x = gc.placeholder(xv.shape, dtype, name="x")
+    y = gc.placeholder(yv.shape, dtype, name="y")
+    out = build(x, y)
+    _, rep = simplify(Graph([out]))
+    assert fires <= set(rep.changes), rep.changes
+    assert not never & set(rep.changes), rep.changes
+    with np.errstate(all="ignore"):
+        expected = reference(xv, yv, np.dtype(dtype).type)
+        got = gc.function([x, y], out)(xv, yv)
+    bad = [(a, b, c, d) for a, b, c, d in zip(xv, yv, np.ravel(got), np.ravel(expected))
+           if not _same_bits(c, d)]
+    assert _same_bits(got, expected), f"(x, y, optimized, numpy): {bad[:6]}"
+
+
+# stability rewrites: bitwise NumPy's own result where that is exact (zeros, infinities, NaN),
+# and the accurate value (Python's math, float64) elsewhere, where the literal form rounds
+STABILITY_REWRITES = [
+    (lambda x: gc.log(1.0 + x), lambda x, t: np.log(t(1.0) + x), math.log1p, "log(1 + x) → log1p(x) + 0"),
+    (lambda x: gc.exp(x) - 1.0, lambda x, t: np.exp(x) - t(1.0), math.expm1, "exp(x) - 1 → expm1(x) + 0"),
+    (lambda x: gc.log(gc.exp(x)), lambda x, t: np.log(np.exp(x)), lambda v: v, "log(exp(x)) → x + 0"),
+    (lambda x: gc.log(gc.sigmoid(x)), lambda x, t: np.log(1 / (1 + np.exp(-x))),
+     lambda v: -math.log1p(math.exp(-v)) if v > -30 else v - math.log1p(math.exp(v)),
+     "log(sigmoid(x)) → -softplus(-x)"),
+    (lambda x: gc.log(1.0 - gc.sigmoid(x)), lambda x, t: np.log(t(1.0) - 1 / (1 + np.exp(-x))),
+     lambda v: -math.log1p(math.exp(v)) if v < 30 else -v - math.log1p(math.exp(-v)),
+     "log(1 - sigmoid(x)) → -softplus(x)"),
+]
+
+
+def _or_nan(f, v):
+    try:
+        return f(v)
+    except ValueError:  # outside the domain (log1p(-20)): NaN, as NumPy
+        return math.nan
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("build, literal, accurate, rule", STABILITY_REWRITES)
+def test_stability_rewrites_keep_special_values_and_the_sign_of_zero(build, literal, accurate, rule, dtype):
+    t = np.dtype(dtype).type
+    special = np.array([-0.0, 0.0, -np.inf, np.inf, np.nan], dtype)
+    tiny = np.finfo(dtype).smallest_subnormal
+    ordinary = np.array([tiny, -tiny, 1e-30, -1e-30, 1e-6, -0.25, 0.5, 3.0, -20.0, 20.0], dtype)
+    x = gc.placeholder((special.size + ordinary.size,), dtype, name="x")
+    f = gc.function([x], build(x))
+    assert rule in f.explain()
+    got = f(np.concatenate([special, ordinary]))
+    with np.errstate(all="ignore"):
+        assert _same_bits(got[:special.size], literal(special, t))
+    want = np.array([_or_nan(accurate, float(v)) for v in ordinary], dtype)
+    np.testing.assert_allclose(got[special.size:], want, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+def test_log_softmax_rewrite_gives_log1s_positive_zero():
+    z = gc.placeholder((2, 2), "float64", name="z")
+    e = gc.exp(z)
+    f = gc.function([z], gc.log(e / gc.reduce_sum(e, axis=-1, keepdims=True)))
+    assert "log(softmax(x)) → log_softmax(x)" in f.explain()
+    zv = np.array([[-0.0, -1e4], [-np.inf, 0.0]])  # the other class underflows: p = 1 exactly
+    out = f(zv)
+    with np.errstate(all="ignore"):
+        literal = np.log(np.exp(zv) / np.exp(zv).sum(-1, keepdims=True))
+    assert literal[0, 1] == -np.inf and out[0, 1] == -1e4  # the rewrite's point: no log(0)
+    mask = np.array([[True, False], [True, True]])
+    assert _same_bits(out[mask], literal[mask]), (out, literal)  # +0, -inf, +0
+    assert not np.signbit(out[0, 0])
+
+
+def test_folding_special_values_is_numpys_arithmetic_bit_for_bit():
+    for dtype in ("float32", "float64"):
+        xv, yv = _pairs(dtype)
+        x, y = gc.constant(xv), gc.constant(yv)
+        exprs = [(x + y, np.add), (x - y, np.subtract), (x * y, np.multiply), (x / y, np.divide),
+                 (gc.maximum(x, y), np.maximum), (x ** y, np.power)]
+        for expr, ufunc in exprs:
+            g, rep = fold_constants(Graph([expr]))
+            (folded,) = g.outputs
+            assert folded.op == "constant"
+            with np.errstate(all="ignore"):
+                assert _same_bits(folded.attrs["value"], ufunc(xv, yv)), (dtype, ufunc)
+
+
+def test_mean_rewrite_is_left_to_numpy_for_float16():
+    x = gc.placeholder((64, 70), "float16", name="x")
+    g, rep = simplify(Graph([gc.reduce_mean(x, axis=1)]))
+    assert "reduce_mean → reduce_sum / count" not in rep.changes
+    xv = np.random.default_rng(0).uniform(0, 1000, (64, 70)).astype("float16")
+    assert _same_bits(gc.function([x], gc.reduce_mean(x, axis=1))(xv), np.mean(xv, axis=1))
 
 
 def test_simplify_does_not_drop_a_broadcasting_identity():
@@ -97,7 +282,7 @@ def test_gc_optimize_returns_tensors_that_compute_the_same():
     y = gc.exp(gc.log(gc.exp(x))) * 1.0
     z = gc.optimize(y)
     assert isinstance(z, gc.Tensor) and z.op == "exp"
-    zs = gc.optimize([y, y + 0.0], passes=["simplify", "cse"])
+    zs = gc.optimize([y, y - 0.0], passes=["simplify", "cse"])
     assert zs[0] is zs[1]
 
 

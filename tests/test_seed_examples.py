@@ -15,7 +15,7 @@ def test_h_equals_a_plus_b_times_c_plus_d():
     assert float(dh_dc) == 3.0  # a + b
     assert all(isinstance(v, np.ndarray) for v in (h_val, dh_da, dh_dc))
     # 0-d values run as NumPy scalars with Python's operators
-    assert "def " in f.source and "a + b" in f.source and "c + d" in f.source
+    assert "def " in f.source and "in_a + in_b" in f.source and "in_c + in_d" in f.source
     assert "cse" in f.explain() and "fold_constants" in f.explain()
 
 

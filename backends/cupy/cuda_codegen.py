@@ -31,7 +31,7 @@ from graphc.kernel import Kernel
 from graphc.ops.registry import OPS
 from graphc.tensor import Tensor, format_shape
 
-from .cuda_types import c_type, index_type, literal
+from .cuda_types import C_TYPES, c_type, index_type, literal
 from .preamble import PREAMBLE
 
 BLOCK = 256              # threads per block (a power of two: the tree reduction halves it)
@@ -145,6 +145,9 @@ def render_member(node: Tensor, operands: list) -> str:
     return cuda_template(node).format(**fields)
 
 
+_DTYPE_NAMES = frozenset(C_TYPES)
+
+
 def _attr_literal(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -152,7 +155,9 @@ def _attr_literal(value) -> str:
         return literal(value, np.float64)
     if isinstance(value, (int, np.integer)):
         return literal(value, np.int64)
-    return str(value)  # e.g. cast's dtype name: not used by any template
+    if isinstance(value, np.dtype) or (type(value) is str and value in _DTYPE_NAMES):
+        return np.dtype(value).name  # cast's dtype: not used by any template
+    raise GraphError(f"a {type(value).__name__} attribute cannot be written into CUDA C")
 
 
 # -- generation ---------------------------------------------------------------------------

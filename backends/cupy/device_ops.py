@@ -98,10 +98,15 @@ def reduced_count(x, axis):
 
 
 def softmax_xent(labels, logits):
+    # graphc/ops/nn.py's form for any finite logits, with no branch (a branch would wait for
+    # the device): halved logits cannot overflow, and a label of 0 adds 0 even where log p is
+    # -inf; it equals the direct sum bit for bit wherever that is finite
     xp = array_module(labels, logits)
-    z = logits - xp.max(logits, axis=-1, keepdims=True)
-    log_p = z - xp.log(xp.sum(xp.exp(z), axis=-1, keepdims=True))
-    return -xp.sum(labels * log_p, axis=-1)
+    half = logits * 0.5
+    half_z = half - xp.max(half, axis=-1, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(half_z + half_z), axis=-1, keepdims=True))
+    terms = xp.where(labels == 0, 0, labels * (half_z - 0.5 * lse))
+    return xp.sum(terms, axis=-1) * -2
 
 
 # -- convolution and pooling (NHWC, HWIO; graphc/ops/conv.py's semantics) ----------------------

@@ -16,6 +16,7 @@ An op in neither table cannot be lowered: ``device_template`` raises, naming it.
 """
 from __future__ import annotations
 
+from graphc.codetext import literal
 from graphc.errors import BackendUnavailable
 from graphc.ops.registry import OPS
 
@@ -74,7 +75,7 @@ def render(node, operands: list, extra: dict) -> str:
     """The device template of ``node`` filled with operand names and attribute literals;
     ``extra`` adds fields (the random generator's name)."""
     od = OPS[node.op]
-    fields = {k: _literal(v) for k, v in node.attrs.items()}
+    fields = {k: literal(v) for k, v in node.attrs.items()}
     if od.args and od.args[0].startswith("*"):
         fields[od.args[0][1:]] = ", ".join(operands)
     else:
@@ -84,8 +85,3 @@ def render(node, operands: list, extra: dict) -> str:
     return device_template(node.op).format(**fields)
 
 
-def _literal(value) -> str:
-    import numpy as np
-    if isinstance(value, np.dtype):
-        return repr(value.name)
-    return repr(value)

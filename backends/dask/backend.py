@@ -56,7 +56,7 @@ class DaskExecutable:
         if code is None:
             program = regions.region_program(plan, region, rows)
             executable = backends.get("numpy").compile(program)
-            code = self._codes[key] = RegionCode(executable.source, program.name, executable.fn.__globals__)
+            code = self._codes[key] = RegionCode(executable.source, executable.fn.__name__, executable.fn.__globals__)
         return code
 
     def _default_plan(self):

@@ -6,22 +6,22 @@ function's namespace under short names listed in the header comment.
 """
 from __future__ import annotations
 
-import keyword
 import time
 
 import numpy as np
 
-from graphc import blas_threads
+from graphc import blas_threads, numerics
+from graphc.codetext import Name, comment, function_identifier, identifier
 from graphc.kernel import Kernel
 from graphc.memory import worth_releasing
 from graphc.ops import gemm
-from graphc.ops.registry import OPS
+from graphc.ops.registry import OPS, helper_names
 from graphc.tensor import format_shape
 
 from . import fused
 from .threads import run_shares
 
-_RESERVED = {"np"}
+_RESERVED = {"np", "run_shares"}  # namespace entries besides the ops' helpers
 
 # 0-d values run as NumPy scalars, where Python's operators cost a tenth of a ufunc call
 # and give the same result (same dtype rules, inf/nan and warnings included)
@@ -30,12 +30,6 @@ _INFIX = {
     "neg": "-{x}", "less": "{x} < {y}", "less_equal": "{x} <= {y}", "greater": "{x} > {y}",
     "greater_equal": "{x} >= {y}",
 }
-
-
-def _identifier(name: str, taken: set) -> str | None:
-    if name.isidentifier() and not keyword.iskeyword(name) and name not in taken and not name.startswith("_"):
-        return name
-    return None
 
 
 def _describe_value(value: np.ndarray) -> str:
@@ -58,7 +52,10 @@ class Module:
 def generate(program, profile=False) -> Module:
     """The module for ``program``. ``profile``: the function also adds each step's wall time
     to ``_step_seconds[step]`` in its namespace (for ``Function.profile``)."""
-    taken = set(_RESERVED) | {program.name}
+    fn_name = function_identifier(program.name)
+    # user names never become identifiers (they live in comments, quoted); generated names
+    # never meet a helper's
+    taken = set(_RESERVED) | {fn_name} | helper_names()
     names: dict[int, str] = {}
     namespace: dict = {"np": np}
     header: list[str] = []
@@ -76,11 +73,19 @@ def generate(program, profile=False) -> Module:
                 taken.add(name)
                 return name
 
-    for i, p in enumerate(program.inputs):
-        name = _identifier(p.name, taken) or fresh("in")
+    def mangled(prefix: str, user_name: str) -> str:
+        # readable, but never the user's text itself: a fixed prefix, ASCII word characters
+        name = identifier(user_name, prefix)
+        if name in taken:
+            return fresh(name + "_")
         taken.add(name)
+        return name
+
+    for p in program.inputs:
+        name = mangled("in_", p.name)
         names[id(p)] = name
         args.append(name)
+        header.append(f"#   {name}: input {comment(p.name)} {format_shape(p.shape)} {p.dtype}")
 
     body: list[tuple[str, object]] = []        # (line, node it computes) in the main function
     definitions: list[tuple[str, object]] = []  # kernel drivers and block functions, before it
@@ -95,14 +100,13 @@ def generate(program, profile=False) -> Module:
             name = fresh("c")
             value = node.attrs["value"]
             namespace[name] = value[()] if value.shape == () else value  # 0-d: a NumPy scalar
-            header.append(f"#   {name} = {_describe_value(node.attrs['value'])}  ({node.dtype}, {node.name!r})")
+            header.append(f"#   {name} = {_describe_value(node.attrs['value'])}  ({node.dtype}, {comment(node.name)})")
         elif node.op == "variable":
             holder = fresh("var")
             namespace[holder] = node
             holders[id(node)] = holder
-            name = _identifier(node.name, taken) or fresh("v")
-            taken.add(name)
-            header.append(f"#   {holder}: variable {node.name!r} {format_shape(node.shape)} {node.dtype}")
+            name = mangled("v_", node.name)
+            header.append(f"#   {holder}: variable {comment(node.name)} {format_shape(node.shape)} {node.dtype}")
             prologue.append(f"    {name} = {holder}._value")
         else:
             od = OPS[node.op]
@@ -112,23 +116,31 @@ def generate(program, profile=False) -> Module:
                 namespace[rng] = np.random.default_rng(node.attrs.get("seed"))
                 header.append(f"#   {rng}: random generator, seed {node.attrs.get('seed')}")
                 attrs = {k: v for k, v in attrs.items() if k not in ("seed", "key")}
-                attrs["rng"] = _Raw(rng)
+                attrs["rng"] = Name(rng)
             namespace.update(od.helpers)
             name = fresh("t")
             operands = [names[id(i)] for i in node.inputs]
-            comment = f"  # {node.op} {format_shape(node.shape)} {node.dtype}"
+            note = f"  # {node.op} {format_shape(node.shape)} {node.dtype}"
             donor = program.memory.in_place.get(id(node))
             statement = fused.out_statement(node, operands, names[id(donor)]) if donor is not None else ""
             if donor is not None and "[...] =" not in statement:
                 # the dying input's buffer takes the result: no new allocation
                 name = names[id(donor)]
                 donated.add(id(donor))
-                body.append((f"    {statement}{comment} (in place)", node))
+                body.append((f"    {statement}{note} (in place)", node))
             elif node.op in _INFIX and node.shape == () and all(i.shape == () for i in node.inputs):
-                body.append((f"    {name} = {_INFIX[node.op].format(**dict(zip(od.args, operands)))}{comment}", node))
+                body.append((f"    {name} = {_INFIX[node.op].format(**dict(zip(od.args, operands)))}{note}", node))
             else:
-                body.append((f"    {name} = {od.render_call(operands, attrs)}{comment}", node))
+                body.append((f"    {name} = {od.render_call(operands, attrs)}{note}", node))
+            guard(node, name)
         names[id(node)] = name
+
+    def guard(node, name):
+        # check_numerics: the value is checked right after the op that makes it
+        if program.check_numerics and numerics.checked(node):
+            ref = fresh("_node")
+            namespace[ref] = node
+            body.append((f"    _check_numerics({name}, {ref})", node))
 
     donated: set[int] = set()  # values whose buffer a later op took over in place
 
@@ -140,6 +152,8 @@ def generate(program, profile=False) -> Module:
         if dead:
             body.append((f"    del {', '.join(dead)}", None))
 
+    if program.check_numerics:
+        namespace["_check_numerics"] = numerics.check
     if profile:
         namespace["_clock"] = time.perf_counter
         namespace["_step_seconds"] = [0.0] * len(program.steps)
@@ -181,10 +195,12 @@ def generate(program, profile=False) -> Module:
             names[id(o)] = name
         body.append((f"    {', '.join(outs)}{',' if len(outs) == 1 else ''} = "
                      f"{fn}({', '.join(names[id(i)] for i in ext)})", last))
+        for o, name in zip(step.outputs, outs):
+            guard(o, name)
         release(number)
         lap(number)
 
-    lines = [f"# generated by graphc's NumPy backend for {program.name!r}"]
+    lines = [f"# generated by graphc's NumPy backend for {comment(program.name)}"]
     if header:
         lines.append("# namespace:")
         lines.extend(header)
@@ -193,35 +209,43 @@ def generate(program, profile=False) -> Module:
         if node is not None:
             line_nodes[len(lines) + 1] = node
         lines.append(text)
-    lines.append(f"def {program.name}({', '.join(args)}):")
+    lines.append(f"def {fn_name}({', '.join(args)}):")
     lines.extend(prologue)
     indent = ""
     if _gemms_on_kernel_threads(program.steps):
         namespace["_serial_blas"] = blas_threads.SerialBlas()
         lines.append("    with _serial_blas:  # BLAS one-threaded: the kernel threads split the GEMMs")
         indent = "    "
+    elif _uses_blas(program.steps):
+        namespace["_found_blas"] = blas_threads.FoundBlas()
+        lines.append("    with _found_blas:  # not while other calls run BLAS one-threaded")
+        indent = "    "
     for text, node in body:
         if node is not None:
             line_nodes[len(lines) + 1] = node
         lines.append(indent + text)
-    for var, value in program.graph.updates:
-        lines.append(f"    {indent}{holders[id(var)]}._value = np.asarray({names[id(value)]})"
-                     f"  # update {var.name!r}")
+    # a variable's new value, and each output, is an array of its own: never the caller's
+    # input, a constant, another variable's storage or another output (the memory plan says
+    # which ones share memory and need a copy)
+    plan = program.memory
+    for j, (var, value) in enumerate(program.graph.updates):
+        wrap = "np.array" if j in plan.copy_updates else "np.asarray"
+        lines.append(f"    {indent}{holders[id(var)]}._value = {wrap}({names[id(value)]})"
+                     f"  # update {comment(var.name)}")
     outs = []
-    for out in program.graph.outputs:
-        ref = names[id(out)]
-        # never hand out a constant's (read-only) array or a variable's live array
-        outs.append(f"np.array({ref})" if not out.inputs else f"np.asarray({ref})")
+    for j, out in enumerate(program.graph.outputs):
+        wrap = "np.array" if j in plan.copy_outputs else "np.asarray"
+        outs.append(f"{wrap}({names[id(out)]})")
     if program.single_output:
         lines.append(f"    {indent}return {outs[0]}")
     else:
         lines.append(f"    {indent}return [{', '.join(outs)}]")
     entry = None
     if all(all(d is not None for d in p.shape) for p in program.inputs):
-        entry = f"{program.name}_checked"
+        entry = f"{fn_name}_checked"
         lines.append("")
-        lines.extend(_checked_entry(program, entry, args, namespace))
-    return Module("\n".join(lines) + "\n", namespace, line_nodes, program.name, entry)
+        lines.extend(_checked_entry(program, fn_name, entry, args, namespace))
+    return Module("\n".join(lines) + "\n", namespace, line_nodes, fn_name, entry)
 
 
 # OpenBLAS threads a GEMM from about this many multiply-adds (m·n·k) on: smaller products lose
@@ -253,7 +277,21 @@ def _gemms_on_kernel_threads(steps) -> bool:
     return split > 0 and 4 * unsplit <= split
 
 
-def _checked_entry(program, entry, args, namespace) -> list:
+# reductions whose helper sums large leading axes as a product with ones through BLAS
+_BLAS_REDUCTIONS = {"reduce_sum"}
+
+
+def _uses_blas(steps) -> bool:
+    """Whether a step calls BLAS or a helper whose method depends on who threads the GEMMs."""
+    for step in steps:
+        for node in ([step.anchor, *step.members] if isinstance(step, Kernel) else [step]):
+            od = None if node is None else OPS.get(node.op)
+            if od is not None and (od.gemm_macs or od.blas_threads or node.op in _BLAS_REDUCTIONS):
+                return True
+    return False
+
+
+def _checked_entry(program, fn_name, entry, args, namespace) -> list:
     """A function that checks and converts each input inline, then runs the graph. Values of
     exactly the right type, dtype and shape pass with one or two comparisons; anything else
     goes through ``convert`` (which casts, or raises ShapeError/DTypeError naming the input)."""
@@ -265,26 +303,22 @@ def _checked_entry(program, entry, args, namespace) -> list:
         dt = f"_dt{k}"
         namespace[dt] = p.dtype
         if p.shape == ():
+            # 0-d inputs run as NumPy scalars; a Python float (bool) for a float (bool) input
+            # converts directly, anything else is checked and cast by `convert`
             scalar = f"_sc{k}"
             namespace[scalar] = p.dtype.type
-            python_types = {"f": "(float, int)", "i": "int", "u": "int", "b": "bool"}[p.dtype.kind]
+            direct = {"f": "float", "b": "bool"}.get(p.dtype.kind)
             lines.append(f"    if type({a}) is not {scalar}:")
-            lines.append(f"        if type({a}) in {python_types}:")
-            lines.append(f"            {a} = {scalar}({a})")
-            lines.append(f"        elif type({a}) is np.ndarray and {a}.dtype is {dt} and {a}.ndim == 0:")
-            lines.append(f"            {a} = {a}[()]")
-            lines.append("        else:")
-            lines.append(f"            {a} = _convert(_p{k}, {a})[()]")
+            if direct:
+                lines.append(f"        if type({a}) is {direct}:")
+                lines.append(f"            {a} = {scalar}({a})")
+                lines.append("        else:")
+                lines.append(f"            {a} = _convert(_p{k}, {a})[()]")
+            else:
+                lines.append(f"        {a} = _convert(_p{k}, {a})[()]")
         else:
             lines.append(f"    if type({a}) is not np.ndarray or {a}.dtype is not {dt} "
                          f"or {a}.shape != {tuple(p.shape)}:")
             lines.append(f"        {a} = _convert(_p{k}, {a})")
-    lines.append(f"    return {program.name}({', '.join(args)})")
+    lines.append(f"    return {fn_name}({', '.join(args)})")
     return lines
-
-
-class _Raw(str):
-    """An attribute pasted into a template as is (a name), not as a repr() literal."""
-
-    def __repr__(self):
-        return str(self)

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from graphc.codetext import literal
 from graphc.ops.registry import OPS
 from graphc.tensor import format_shape
 
@@ -30,7 +31,7 @@ def out_statement(node, args: list, out: str) -> str:
     od = OPS[node.op]
     attrs = dict(node.attrs)
     if od.numpy_out:
-        fields = {**{k: repr(v) for k, v in attrs.items()}, **dict(zip(od.args, args)), "out": out}
+        fields = {**{k: literal(v) for k, v in attrs.items()}, **dict(zip(od.args, args)), "out": out}
         return od.numpy_out.format(**fields)
     expr = od.render_call(args, attrs)
     match = _SINGLE_UFUNC.match(expr)

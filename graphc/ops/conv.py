@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import blas_threads
+from .. import arguments, blas_threads
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import winograd
@@ -55,21 +55,9 @@ from .registry import apply, defop, describe
 # -- argument normalisation ----------------------------------------------------------------
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
 def _pair(op: str, what: str, value, minimum: int) -> tuple:
     """An int or a pair of ints -> (a, b), each >= minimum."""
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {what} must be >= {minimum}, got {value!r}")
-    return pair
+    return arguments.pair(value, f"{op}: {what}", minimum=minimum)
 
 
 def _same_pads(size: int, k: int, s: int) -> tuple:
@@ -92,24 +80,20 @@ def _normalize_padding(op: str, padding, spatial, kernel, strides):
                 return "same"
             return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
         raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a pair, got {padding!r}")
-    if _is_int(padding):
-        p = int(padding)
+    forms = "'valid', 'same', an int, (ph, pw) or ((top, bottom), (left, right))"
+    if arguments.is_integer(padding):
+        p = arguments.index(padding, f"{op}: padding", minimum=0)
         pads = ((p, p), (p, p))
     elif isinstance(padding, (tuple, list)) and len(padding) == 2:
-        if all(_is_int(v) for v in padding):
-            ph, pw = int(padding[0]), int(padding[1])
-            pads = ((ph, ph), (pw, pw))
-        elif all(isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v)
-                 for v in padding):
-            pads = tuple((int(v[0]), int(v[1])) for v in padding)
+        if all(isinstance(v, (tuple, list)) for v in padding):
+            pads = tuple(arguments.pair(v, f"{op}: padding[{k}]", minimum=0) for k, v in enumerate(padding))
         else:
-            raise ValueError(f"{op}: padding must be 'valid', 'same', an int, (ph, pw) or "
-                             f"((top, bottom), (left, right)), got {padding!r}")
+            ph, pw = (arguments.index(v, f"{op}: padding[{k}]", minimum=0) for k, v in enumerate(padding))
+            pads = ((ph, ph), (pw, pw))
+    elif isinstance(padding, (tuple, list)):
+        raise ValueError(f"{op}: padding must be {forms}, got {padding!r}")
     else:
-        raise ValueError(f"{op}: padding must be 'valid', 'same', an int, (ph, pw) or "
-                         f"((top, bottom), (left, right)), got {padding!r}")
-    if min(min(p) for p in pads) < 0:
-        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+        raise TypeError(f"{op}: padding must be {forms}, got {type(padding).__name__} {padding!r}")
     return pads
 
 
@@ -174,10 +158,10 @@ def _check_conv_attrs(op, attrs):
 def _check_filter_attrs(op, attrs):
     """The conv ops' dilations=(dh, dw) and groups=G attributes, checked."""
     dilations, groups = attrs.get("dilations"), attrs.get("groups")
-    if not (isinstance(dilations, tuple) and len(dilations) == 2 and all(_is_int(d) for d in dilations)
+    if not (isinstance(dilations, tuple) and len(dilations) == 2 and all(arguments.is_integer(d) for d in dilations)
             and min(dilations) >= 1):
         raise ShapeError(f"{op}: bad dilations attribute {dilations!r} (expected a pair of ints >= 1)")
-    if not (_is_int(groups) and groups >= 1):
+    if not (arguments.is_integer(groups) and groups >= 1):
         raise ShapeError(f"{op}: bad groups attribute {groups!r} (expected an int >= 1)")
     return dilations, groups
 
@@ -1088,7 +1072,7 @@ def conv2d(x, w, strides=1, padding="valid", dilations=1, groups=1, dilation_rat
     d cells apart, so it spans KH_eff = (KH - 1)·dh + 1 rows. ``groups``: C and O split into
     that many blocks, filter block g convolving input block g only (Keras' ``groups``).
     Result (N, OH, OW, O), OH = (H + top + bottom - KH_eff) // sh + 1."""
-    x, w = as_tensor(x), as_tensor(w)
+    x, w = as_tensor(x, what="conv2d: x"), as_tensor(w, what="conv2d: w")
     strides = _pair("conv2d", "strides", strides, 1)
     dilations = _pair("conv2d", "dilations", dilations, 1)
     if dilation_rate is not None:
@@ -1097,11 +1081,10 @@ def conv2d(x, w, strides=1, padding="valid", dilations=1, groups=1, dilation_rat
             raise ValueError(f"conv2d: give dilations or dilation_rate, not both "
                              f"(dilations={dilations}, dilation_rate={rate})")
         dilations = rate
-    if not _is_int(groups) or groups < 1:
-        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    groups = arguments.index(groups, "conv2d: groups", minimum=1)
     kernel = tuple(w.shape[0:2]) if w.ndim == 4 else (None, None)
     pads = _normalize_padding("conv2d", padding, _spatial(x), effective_kernel(kernel, dilations), strides)
-    return apply("conv2d", [x, w], strides=strides, pads=pads, dilations=dilations, groups=int(groups))
+    return apply("conv2d", [x, w], strides=strides, pads=pads, dilations=dilations, groups=groups)
 
 
 def depthwise_conv2d(x, w, strides=1, padding="valid", dilations=1, dilation_rate=None) -> Tensor:
@@ -1110,7 +1093,7 @@ def depthwise_conv2d(x, w, strides=1, padding="valid", dilations=1, dilation_rat
     channel c·M + m is channel c's filter m. The conv2d op with groups = C over w viewed as
     (KH, KW, 1, C·M)."""
     from .shape_ops import reshape
-    x, w = as_tensor(x), as_tensor(w)
+    x, w = as_tensor(x, what="depthwise_conv2d: x"), as_tensor(w, what="depthwise_conv2d: w")
     if w.ndim != 4 or None in w.shape:
         raise ShapeError(f"depthwise_conv2d: the filter must be 4-D (KH, KW, C, depth_multiplier) with "
                          f"known sizes, got w {describe(w)}")
@@ -1123,7 +1106,7 @@ def depthwise_conv2d(x, w, strides=1, padding="valid", dilations=1, dilation_rat
 
 
 def _pool(op, x, pool_size, strides, padding):
-    x = as_tensor(x)
+    x = as_tensor(x, what=f"{op}: x")
     pool = _pair(op, "pool_size", pool_size, 1)
     strides = pool if strides is None else _pair(op, "strides", strides, 1)
     pads = _normalize_padding(op, padding, _spatial(x), pool, strides)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import arguments, dtypes
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor
 from . import gemm
 from . import math as m
-from .registry import apply, broadcast_shapes, defop, describe
+from .registry import apply, broadcast_shapes, defop, describe, normalize_axis
 from .shape_ops import expand_dims, squeeze, sum_to_like, transpose
 
 
@@ -87,7 +87,7 @@ defop("matmul", ("a", "b"), _matmul_rule, "gemm_matmul({a}, {b})", grad=_matmul_
 
 
 def matmul(a, b):
-    a, b = m.operands(a, b)
+    a, b = m.operands(a, b, what="matmul")
     return apply("matmul", [a, b])
 
 
@@ -133,11 +133,11 @@ defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_gr
 
 
 def inv(x):
-    return apply("inv", [as_tensor(x)])
+    return apply("inv", [as_tensor(x, what="inv: x")])
 
 
 def pinv(x):
-    return apply("pinv", [as_tensor(x)])
+    return apply("pinv", [as_tensor(x, what="pinv: x")])
 
 
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argument name
@@ -149,9 +149,14 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argume
     """
     from ..errors import GraphError
     from .reduce import reduce_max, reduce_min, reduce_sum
-    x = as_tensor(x)
+    x = as_tensor(x, what="norm: x")
     if x.dtype.kind != "f":
         raise DTypeError(f"norm: needs a float tensor, got {describe(x)}")
+    if isinstance(ord, str):
+        if ord not in ("fro", "nuc"):
+            raise ValueError(f"norm: ord must be None, a number, 'fro' or 'nuc', got {ord!r}")
+    elif ord is not None:
+        ord = arguments.real(ord, "norm: ord", finite=False)  # noqa: A001
     if axis is None and (x.ndim == 2 and ord is not None):
         axis = (0, 1)
     if axis is None:
@@ -162,7 +167,9 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argume
                 raise GraphError(f"norm: ord={ord!r} needs axis for a {x.ndim}-d tensor {describe(x)}")
         else:
             return m.sqrt(reduce_sum(m.square(x), keepdims=keepdims))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(normalize_axis("norm", x, a) for a in arguments.indices(axis, "norm: axis", allow_int=True))
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"norm: repeated axis in {axis!r} for {describe(x)}")
     absx = m.abs(x)
     if len(axes) == 1:
         if ord is None or ord == 2:
@@ -181,7 +188,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argume
         return m.pow(reduce_sum(m.pow(absx, p), axis=axes, keepdims=keepdims), m.scalar_like(1.0 / ord, x))
     if len(axes) != 2:
         raise ShapeError(f"norm: axis must be an int or a pair, got {axis!r}")
-    row, col = (a % x.ndim for a in axes)
+    row, col = axes
     if ord in (None, "fro"):
         return m.sqrt(reduce_sum(m.square(x), axis=(row, col), keepdims=keepdims))
     if ord in (1, -1, np.inf, -np.inf):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import arguments, dtypes
 from ..errors import DTypeError
 from ..tensor import Tensor, as_tensor, constant
 from .filled import filled
@@ -16,10 +16,11 @@ from .registry import apply, broadcast_shapes, defop, describe
 
 # -- operands: weak Python scalars take the dtype of the tensor they meet ----------------
 
-def operands(*values) -> list[Tensor]:
-    """Convert the operands of an elementwise op to Tensors under the weak-scalar rules."""
+def operands(*values, what: str = "constant") -> list[Tensor]:
+    """Convert the operands of an elementwise op to Tensors under the weak-scalar rules;
+    ``what`` (the op's name) is named when a value is no array."""
     strong = [v for v in values if not dtypes.is_python_scalar(v)]
-    strong_tensors = [as_tensor(v) for v in strong]
+    strong_tensors = [as_tensor(v, what=what) for v in strong]
     if strong_tensors:
         target = dtypes.promote(*(t.dtype for t in strong_tensors))
     else:
@@ -96,7 +97,7 @@ def _defbinary(name, ufunc, template, grad, result=None, doc="", cuda=None):
           kind="elementwise", doc=doc, scalar={"cuda": cuda})
 
     def build(x, y):
-        return apply(name, operands(x, y))
+        return apply(name, operands(x, y, what=name))
     build.__name__ = name
     build.__doc__ = doc
     return build
@@ -107,7 +108,7 @@ def _defunary(name, template, grad, kind="float", doc="", numpy_out=None, cuda=N
           numpy_out=numpy_out, scalar={"cuda": cuda}, helpers=helpers)
 
     def build(x):
-        return apply(name, [as_tensor(x)])
+        return apply(name, [as_tensor(x, what=name)])
     build.__name__ = name
     build.__doc__ = doc
     return build
@@ -241,12 +242,53 @@ cos = _defunary("cos", "np.cos({x})", lambda n, g: [neg(g * sin(n.inputs[0]))], 
 tanh = _defunary("tanh", "np.tanh({x})",
                  lambda n, g: [g * (scalar_like(1, n) - square(n))], doc="hyperbolic tangent",
                  cuda="tanh({x})")
-# 0.5 tanh(x/2) + 0.5 is the logistic function without overflow for large |x|
-sigmoid = _defunary("sigmoid", "(np.tanh({x} * 0.5) * 0.5 + 0.5)",
-                    lambda n, g: [g * n * (scalar_like(1, n) - n)], doc="1 / (1 + e**-x)",
-                    numpy_out="np.multiply({x}, 0.5, out={out}); np.tanh({out}, out={out}); "
-                              "np.multiply({out}, 0.5, out={out}); np.add({out}, 0.5, out={out})",
-                    cuda="(tanh({x} * ({T})0.5) * ({T})0.5 + ({T})0.5)")
+def logistic(x, out=None):
+    """1 / (1 + e**-x), optionally into ``out`` (x's shape; it may be x itself), to a few ulps
+    over the whole range. With e = e**-|x|, which never overflows, the result is 1 / (1 + e)
+    for x >= 0 and e / (1 + e) for x < 0: e**x itself far out on the left, subnormals
+    included (0.5 tanh(x / 2) + 0.5 loses it below x ≈ -20 and is 0 below -38 in float64).
+    Seven ufunc calls, one exp; the numerator is max(x >= 0, e) rather than np.where, which
+    is several times slower than exp on mixed signs. NaN stays NaN."""
+    x = np.asarray(x)
+    e = np.abs(x, out=np.empty_like(x))
+    np.negative(e, out=e)
+    np.exp(e, out=e)                                   # e**-|x|, in (0, 1]
+    # x is read for the last time here, so out may alias it
+    numerator = np.greater_equal(x, 0, out=np.empty_like(e) if out is None else out)
+    np.maximum(numerator, e, out=numerator)            # 1 where x >= 0, else e**x (= e)
+    np.add(e, 1, out=e)
+    np.divide(numerator, e, out=numerator)
+    return numerator if out is not None or numerator.ndim else numerator[()]
+
+
+def _sigmoid_grad(n, g):
+    """g σ(x) (1 - σ(x)), JAX's and TensorFlow's formula (relative accuracy for x <= 0,
+    absolute accuracy ulp(1) σ for large x > 0). The gradient of log(σ(x)) or log(1 - σ(x))
+    arrives here as g / σ(x) or -(g / (1 - σ(x))), which overflows where σ(x) or 1 - σ(x)
+    rounds to 0 (inf · 0 = NaN): the quotient is cancelled in the formula instead, giving
+    g σ(-x) and -g σ(x), finite for every x, with or without the optimizer."""
+    z = n.inputs[0]
+    if g.op == "div" and g.inputs[1] is n and g.shape == n.shape:
+        return [g.inputs[0] * sigmoid(neg(z))]          # d/dx log σ(x) = σ(-x)
+    quotient = g.inputs[0] if g.op == "neg" else None
+    if (quotient is not None and quotient.op == "div" and quotient.shape == n.shape
+            and quotient.inputs[1].op == "sub" and quotient.inputs[1].inputs[1] is n
+            and _is_one(quotient.inputs[1].inputs[0]) and quotient.inputs[1].shape == n.shape):
+        return [neg(quotient.inputs[0]) * n]            # d/dx log(1 - σ(x)) = -σ(x)
+    return [g * n * (scalar_like(1, n) - n)]
+
+
+def _is_one(t) -> bool:
+    return t.op == "constant" and t.attrs["value"].size > 0 and bool(np.all(t.attrs["value"] == 1))
+
+
+sigmoid = _defunary("sigmoid", "logistic({x})", _sigmoid_grad, doc="1 / (1 + e**-x)",
+                    numpy_out="logistic({x}, {out})", helpers={"logistic": logistic},
+                    # one exp: the branch not taken is not evaluated
+                    cuda="({x} >= ({T})0 ? ({T})1 / (({T})1 + exp(-{x})) "
+                         ": exp({x}) / (({T})1 + exp({x})))")
+
+
 def _relu_grad(n, g):
     # TensorFlow's ReluGrad: g * (x > 0), so relu'(0) = 0; a product, which fuses as one ufunc
     from .shape_ops import cast
@@ -311,7 +353,8 @@ defop("leaky_relu", ("x",), _unary_rule("leaky_relu", "float"),
 
 
 def leaky_relu(x, alpha=0.01):
-    return apply("leaky_relu", [as_tensor(x)], alpha=float(alpha))
+    return apply("leaky_relu", [as_tensor(x, what="leaky_relu")],
+                 alpha=arguments.real(alpha, "leaky_relu: alpha"))
 
 
 def _elu_grad(n, g):
@@ -327,7 +370,7 @@ defop("elu", ("x",), _unary_rule("elu", "float"),
 
 
 def elu(x, alpha=1.0):
-    return apply("elu", [as_tensor(x)], alpha=float(alpha))
+    return apply("elu", [as_tensor(x, what="elu")], alpha=arguments.real(alpha, "elu: alpha"))
 
 
 def _where_rule(inputs, attrs):
@@ -350,14 +393,14 @@ defop("where", ("cond", "x", "y"), _where_rule, "np.where({cond}, {x}, {y})", gr
 
 def where(cond, x, y):
     """Elementwise select: ``x`` where ``cond`` is true, else ``y`` (broadcasting)."""
-    cond = as_tensor(cond)
-    x, y = operands(x, y)
+    cond = as_tensor(cond, what="where: cond")
+    x, y = operands(x, y, what="where")
     return apply("where", [cond, x, y])
 
 
 def clip(x, lo, hi):
     """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (TensorFlow's rule)."""
-    x, lo_t, hi_t = operands(x, lo, hi)
+    x, lo_t, hi_t = operands(x, lo, hi, what="clip")
     return minimum(maximum(x, lo_t), hi_t)
 
 

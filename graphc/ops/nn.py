@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import arguments
 from ..errors import DTypeError, ShapeError
 from ..tensor import as_tensor
 from . import math as m
 from . import random as rnd
 from .math import elu, leaky_relu, relu, sigmoid, softplus, step, tanh  # noqa: F401 - re-exported
 from .reduce import logsumexp, reduce_max, reduce_sum
-from .registry import apply, defop, describe, normalize_axis
+from .registry import apply, defop, describe, normalize_axes, normalize_axis
 from .shape_ops import expand_dims, reshape, transpose
 
 
@@ -24,6 +25,7 @@ def prelu(x, alpha):
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
     x = as_tensor(x)
+    axis = normalize_axes("softmax", x, axis)
     shift = m.stop_gradient(reduce_max(x, axis=axis, keepdims=True))
     e = m.exp(x - shift)
     return e / reduce_sum(e, axis=axis, keepdims=True)
@@ -32,13 +34,16 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis``: the log of softmax without its underflow."""
     x = as_tensor(x)
+    axis = normalize_axes("log_softmax", x, axis)
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
 def maxout(x, num_units, axis=-1):
-    """Max over groups: the ``axis`` of size d becomes ``num_units`` units, each the max of
-    d // num_units consecutive features (TensorFlow's maxout)."""
+    """Max over groups: the ``axis`` of size d becomes ``num_units`` units, unit j the max of
+    the k = d // num_units consecutive features j·k ... j·k + k - 1 along ``axis``
+    (TensorFlow's maxout, for any axis)."""
     x = as_tensor(x)
+    num_units = arguments.index(num_units, "maxout: num_units", minimum=1)
     axis = normalize_axis("maxout", x, axis)
     d = x.shape[axis]
     if d is None:
@@ -48,18 +53,18 @@ def maxout(x, num_units, axis=-1):
                          f"{num_units} units")
     if sum(s is None for s in x.shape) > 1:
         raise ShapeError(f"maxout: at most one unknown dimension, got {describe(x)}")
+    # axis splits in place into (units, k), reduced over k; a (units, ..., k) reshape, with
+    # k appended last, would group elements in flat memory order: right for the last axis only
     shape = [(-1 if s is None else s) for s in x.shape]
-    shape[axis] = num_units
-    shape.append(d // num_units)
-    return reduce_max(reshape(x, tuple(shape)), axis=-1)
+    shape[axis:axis + 1] = [num_units, d // num_units]
+    return reduce_max(reshape(x, tuple(shape)), axis=axis + 1)
 
 
 def dropout(x, rate, training=True, seed=None):
     """Inverted dropout: zero each element with probability ``rate`` and scale the rest by
     1 / (1 - rate), so inference needs no rescaling. ``training=False`` returns x."""
     x = as_tensor(x)
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    rate = arguments.rate(rate, "dropout: rate")
     if not training or rate == 0.0:
         return x
     keep = m.greater_equal(rnd.uniform_like(x, dtype=x.dtype, seed=seed), m.scalar_like(rate, x))
@@ -84,9 +89,30 @@ def batch_norm(x, mean, variance, offset=None, scale=None, epsilon=1e-3):
 
 def _softmax_xent(labels, logits):
     # ufunc.reduce rather than np.max/np.sum: same results, without their Python wrappers
-    z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    log_p = z - np.log(np.add.reduce(np.exp(z), axis=-1, keepdims=True))
-    return -np.add.reduce(labels * log_p, axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+        log_p = z - np.log(np.add.reduce(np.exp(z), axis=-1, keepdims=True))
+        loss = -np.add.reduce(labels * log_p, axis=-1)
+    if np.isfinite(loss).all():
+        return loss
+    return _softmax_xent_extreme(labels, logits)
+
+
+def _softmax_xent_extreme(labels, logits):
+    """The cross-entropy where the direct sum is not finite. Two causes make it so while the
+    true value is finite: logits spanning more than the float range (z = logits - max
+    overflows to -inf, so log p = -inf, and a label of 0 there gives 0 · -inf = NaN, a small
+    one inf) and -inf logits (masked classes) with a label of 0. Here the logits are halved
+    first, which cannot overflow, and a label of 0 contributes 0 whatever its log p. Halving
+    and doubling are exact (outside the subnormals), so where both ways are finite they agree
+    bit for bit."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = logits * 0.5
+        half_z = half - np.maximum.reduce(half, axis=-1, keepdims=True)   # (logits - max) / 2
+        lse = np.log(np.add.reduce(np.exp(half_z + half_z), axis=-1, keepdims=True))
+        half_log_p = half_z - 0.5 * lse
+        terms = np.where(labels == 0, 0, labels * half_log_p)
+        return np.add.reduce(terms, axis=-1) * -2
 
 
 def _xent_rule(inputs, attrs):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 
-from .. import dtypes
-from ..errors import DTypeError, ShapeError
+from .. import arguments, dtypes
+from ..errors import DTypeError
 from ..tensor import as_tensor
 from .registry import apply, defop
 
@@ -35,44 +35,57 @@ defop("random_normal_like", ("ref",), _like_rule, _NORMAL.replace("{shape}", "np
       grad=lambda n, g: [None], kind="random", doc="normal samples shaped like ref at run time")
 
 
-def _check(op, shape, dtype, seed):
-    if isinstance(shape, int):
-        shape = (shape,)
-    shape = tuple(int(d) for d in shape)
-    if any(d < 0 for d in shape):
-        raise ShapeError(f"{op}: negative dimension in shape {shape}")
-    dt = dtypes.as_dtype(dtype)
+def _dtype(op, dtype) -> str:
+    dt = arguments.dtype(dtype, f"{op}: dtype")
     if dt.kind != "f":
         raise DTypeError(f"{op}: dtype must be a float type, got {dt}")
-    if seed is not None:
-        seed = int(seed)
-    return shape, dt.name, seed
+    return dt.name
+
+
+def _like_dtype(op, ref, dtype) -> str:
+    return _dtype(op, dtype if dtype is not None else (ref.dtype if ref.dtype.kind == "f" else "float32"))
+
+
+def _uniform_range(op, minval, maxval) -> dict:
+    """[minval, maxval): finite reals with minval < maxval (checked when the graph is built)."""
+    lo, hi = arguments.real(minval, f"{op}: minval"), arguments.real(maxval, f"{op}: maxval")
+    if not lo < hi:
+        raise ValueError(f"{op}: minval must be less than maxval, got minval={lo} and maxval={hi}")
+    return {"minval": lo, "maxval": hi}
+
+
+def _normal_params(op, mean, stddev) -> dict:
+    return {"mean": arguments.real(mean, f"{op}: mean"),
+            "stddev": arguments.real(stddev, f"{op}: stddev", minimum=0.0)}
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype="float32", seed=None):
     """Uniform samples in [minval, maxval); a fresh sample on every call of a compiled function."""
-    shape, dt, seed = _check("random.uniform", shape, dtype, seed)
-    return apply("random_uniform", [], shape=shape, minval=float(minval), maxval=float(maxval),
-                 dtype=dt, seed=seed, key=next(_keys))
+    op = "random.uniform"
+    return apply("random_uniform", [], shape=arguments.shape(shape, f"{op}: shape"),
+                 **_uniform_range(op, minval, maxval), dtype=_dtype(op, dtype),
+                 seed=arguments.seed(seed, f"{op}: seed"), key=next(_keys))
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
     """Normal samples; a fresh sample on every call of a compiled function."""
-    shape, dt, seed = _check("random.normal", shape, dtype, seed)
-    return apply("random_normal", [], shape=shape, mean=float(mean), stddev=float(stddev),
-                 dtype=dt, seed=seed, key=next(_keys))
+    op = "random.normal"
+    return apply("random_normal", [], shape=arguments.shape(shape, f"{op}: shape"),
+                 **_normal_params(op, mean, stddev), dtype=_dtype(op, dtype),
+                 seed=arguments.seed(seed, f"{op}: seed"), key=next(_keys))
 
 
 def uniform_like(ref, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Uniform samples shaped like ``ref`` (whose sizes may be known only at call time)."""
-    ref = as_tensor(ref)
-    dt = dtypes.as_dtype(dtype or (ref.dtype if ref.dtype.kind == "f" else "float32")).name
-    return apply("random_uniform_like", [ref], minval=float(minval), maxval=float(maxval), dtype=dt,
-                 seed=None if seed is None else int(seed), key=next(_keys))
+    op = "random.uniform_like"
+    ref = as_tensor(ref, what=f"{op}: ref")
+    return apply("random_uniform_like", [ref], **_uniform_range(op, minval, maxval),
+                 dtype=_like_dtype(op, ref, dtype), seed=arguments.seed(seed, f"{op}: seed"), key=next(_keys))
 
 
 def normal_like(ref, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    ref = as_tensor(ref)
-    dt = dtypes.as_dtype(dtype or (ref.dtype if ref.dtype.kind == "f" else "float32")).name
-    return apply("random_normal_like", [ref], mean=float(mean), stddev=float(stddev), dtype=dt,
-                 seed=None if seed is None else int(seed), key=next(_keys))
+    """Normal samples shaped like ``ref`` (whose sizes may be known only at call time)."""
+    op = "random.normal_like"
+    ref = as_tensor(ref, what=f"{op}: ref")
+    return apply("random_normal_like", [ref], **_normal_params(op, mean, stddev),
+                 dtype=_like_dtype(op, ref, dtype), seed=arguments.seed(seed, f"{op}: seed"), key=next(_keys))

@@ -161,7 +161,7 @@ defop("reduce_prod", ("x",), _reduce_rule("reduce_prod", "prod"),
 
 def _reduction(op):
     def build(x, axis=None, keepdims=False):
-        x = as_tensor(x)
+        x = as_tensor(x, what=f"{op}: x")
         axes = normalize_axes(op, x, axis)
         return apply(op, [x], axis=axes, keepdims=bool(keepdims))
     build.__name__ = op
@@ -189,23 +189,24 @@ defop("argmin", ("x",), _arg_rule("argmin"), "np.argmin({x}, axis={axis})", grad
 
 
 def argmax(x, axis=-1):
-    x = as_tensor(x)
+    x = as_tensor(x, what="argmax: x")
     return apply("argmax", [x], axis=normalize_axis("argmax", x, axis))
 
 
 def argmin(x, axis=-1):
-    x = as_tensor(x)
+    x = as_tensor(x, what="argmin: x")
     return apply("argmin", [x], axis=normalize_axis("argmin", x, axis))
 
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) computed stably by shifting by the (gradient-stopped) maximum."""
-    x = as_tensor(x)
-    shift = m.stop_gradient(reduce_max(x, axis=axis, keepdims=True))
-    out = m.log(reduce_sum(m.exp(x - shift), axis=axis, keepdims=True)) + shift
+    x = as_tensor(x, what="logsumexp: x")
+    axes = normalize_axes("logsumexp", x, axis)
+    shift = m.stop_gradient(reduce_max(x, axis=axes, keepdims=True))
+    out = m.log(reduce_sum(m.exp(x - shift), axis=axes, keepdims=True)) + shift
     if keepdims:
         return out
-    return reshape_after_keepdims(out, x, axis)
+    return reshape_after_keepdims(out, x, axes)
 
 
 def reshape_after_keepdims(out, x, axis):

@@ -25,6 +25,8 @@ from typing import Callable
 
 import numpy as np
 
+from .. import arguments
+from ..codetext import literal
 from ..errors import GraphError
 from ..tensor import Tensor, format_shape
 
@@ -53,7 +55,7 @@ class OpDef:
 
     def render_call(self, arg_exprs, attrs) -> str:
         """The template filled with input expressions and attribute literals."""
-        fields = {k: _literal(v) for k, v in attrs.items()}
+        fields = {k: literal(v) for k, v in attrs.items()}
         if self.args and self.args[0].startswith("*"):
             fields[self.args[0][1:]] = ", ".join(arg_exprs)
         else:
@@ -80,13 +82,6 @@ def _compiled(source: str):
     return code
 
 
-def _literal(value) -> str:
-    """An attribute as Python source text (repr, with dtypes spelled as strings)."""
-    if isinstance(value, np.dtype):
-        return repr(value.name)
-    return repr(value)
-
-
 OPS: dict[str, OpDef] = {}
 
 
@@ -101,6 +96,11 @@ def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scal
           numpy_out=None, gemm_macs=None, blas_threads=False):
     return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc,
                           numpy_out, gemm_macs, blas_threads))
+
+
+def helper_names() -> set:
+    """The names the ops' helpers take in a generated namespace."""
+    return {h for od in OPS.values() for h in od.helpers}
 
 
 def opdef(op_name: str) -> OpDef:
@@ -127,7 +127,9 @@ def rebuild(node: Tensor, inputs) -> Tensor:
         return node
     od = OPS[node.op]
     shape, dtype = od.infer(inputs, node.attrs)
-    return Tensor(node.op, inputs, node.attrs, shape, dtype, tag=node.tag)
+    new = Tensor(node.op, inputs, node.attrs, shape, dtype, tag=node.tag)
+    new.site = node.site   # the same op, built where the user built the original
+    return new
 
 
 # -- helpers for shape rules -------------------------------------------------------------
@@ -157,8 +159,11 @@ def broadcast_shapes(op: str, *tensors: Tensor) -> tuple:
     return tuple(out)
 
 
-def normalize_axis(op: str, t: Tensor, axis: int) -> int:
+def normalize_axis(op: str, t: Tensor, axis) -> int:
+    """An axis of ``t`` (an integer, negative counting from the end) as a non-negative int, or
+    a TypeError (not an integer) / ShapeError (out of range) naming op, axis and t."""
     from ..errors import ShapeError
+    axis = arguments.index(axis, f"{op}: axis")
     ndim = t.ndim
     if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
         raise ShapeError(f"{op}: axis {axis} is out of range for {describe(t)}")
@@ -170,9 +175,8 @@ def normalize_axes(op: str, t: Tensor, axis) -> tuple:
     from ..errors import ShapeError
     if axis is None:
         return tuple(range(t.ndim))
-    if isinstance(axis, (int, np.integer)):
-        axis = (int(axis),)
-    axes = tuple(sorted(normalize_axis(op, t, int(a)) for a in axis))
+    given = arguments.indices(axis, f"{op}: axis", allow_int=True)
+    axes = tuple(sorted(normalize_axis(op, t, a) for a in given))
     if len(set(axes)) != len(axes):
         raise ShapeError(f"{op}: repeated axis in {axis} for {describe(t)}")
     return axes

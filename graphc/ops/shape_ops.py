@@ -7,7 +7,7 @@ import math as _pymath
 
 import numpy as np
 
-from .. import dtypes
+from .. import arguments, dtypes
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor, format_shape
 from .registry import apply, broadcast_shapes, defop, describe, normalize_axis, normalize_axes
@@ -35,8 +35,8 @@ defop("cast", ("x",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"])),
 
 
 def cast(x, dtype):
-    x = as_tensor(x)
-    dt = dtypes.as_dtype(dtype)
+    x = as_tensor(x, what="cast: x")
+    dt = arguments.dtype(dtype, "cast: dtype")
     if dt == x.dtype:
         return x
     return apply("cast", [x], dtype=dt.name)
@@ -73,10 +73,8 @@ defop("reshape", ("x",), _reshape_rule, "{x}.reshape({shape})",
 
 
 def reshape(x, shape):
-    x = as_tensor(x)
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    shape = tuple(int(d) for d in shape)
+    x = as_tensor(x, what="reshape: x")
+    shape = arguments.indices(shape, "reshape: shape", minimum=-1, allow_int=True)   # -1: the size that fits
     if shape == x.shape:
         return x
     return apply("reshape", [x], shape=shape)
@@ -123,11 +121,11 @@ defop("transpose", ("x",), _transpose_rule, "{x}.transpose({perm})", grad=_trans
 
 
 def transpose(x, perm=None):
-    x = as_tensor(x)
+    x = as_tensor(x, what="transpose: x")
     if perm is None:
         perm = tuple(reversed(range(x.ndim)))
     else:
-        given = tuple(int(p) for p in perm)
+        given = arguments.indices(perm, "transpose: perm")
         if len(given) != x.ndim or any(not -x.ndim <= p < x.ndim for p in given):
             raise ShapeError(f"transpose: perm {given} is not a permutation of the {x.ndim} axes "
                              f"of {describe(x)}")
@@ -203,8 +201,15 @@ defop("concat_part", ("*parts",),
       doc="the slice of a concat's cotangent that belongs to input `index` (run-time sizes)")
 
 
+def _tensor_list(op: str, xs) -> list:
+    """The tensors of concat/stack: a list or tuple of tensors or arrays."""
+    if isinstance(xs, Tensor) or not isinstance(xs, (list, tuple)):
+        raise TypeError(f"{op}: xs must be a list or tuple of tensors, got {type(xs).__name__}")
+    return [as_tensor(x, what=f"{op}: xs[{k}]") for k, x in enumerate(xs)]
+
+
 def concat(xs, axis=0):
-    xs = [as_tensor(x) for x in xs]
+    xs = _tensor_list("concat", xs)
     if not xs:
         raise ShapeError("concat: needs at least one tensor")
     if len(xs) == 1:
@@ -214,12 +219,13 @@ def concat(xs, axis=0):
 
 
 def stack(xs, axis=0):
-    xs = [as_tensor(x) for x in xs]
+    xs = _tensor_list("stack", xs)
     if not xs:
         raise ShapeError("stack: needs at least one tensor")
     ndim = xs[0].ndim
+    axis = arguments.index(axis, "stack: axis")
     if not -(ndim + 1) <= axis <= ndim:
-        raise ShapeError(f"stack: axis {axis} out of range for {ndim + 1}-d result")
+        raise ShapeError(f"stack: axis {axis} is out of range for the {ndim + 1}-d stack of {describe(xs[0])}")
     axis %= ndim + 1
     for x in xs:
         if x.ndim != ndim or any(a is not None and b is not None and a != b for a, b in zip(x.shape, xs[0].shape)):
@@ -242,10 +248,11 @@ defop("expand_dims", ("x",), _expand_rule, "{x}[(slice(None),) * {axis} + (None,
 
 
 def expand_dims(x, axis):
-    x = as_tensor(x)
+    x = as_tensor(x, what="expand_dims: x")
+    axis = arguments.index(axis, "expand_dims: axis")
     if not -(x.ndim + 1) <= axis <= x.ndim:
-        raise ShapeError(f"expand_dims: axis {axis} out of range for {describe(x)}")
-    return apply("expand_dims", [x], axis=int(axis) % (x.ndim + 1))
+        raise ShapeError(f"expand_dims: axis {axis} is out of range for {describe(x)}")
+    return apply("expand_dims", [x], axis=axis % (x.ndim + 1))
 
 
 def _squeeze_rule(inputs, attrs):
@@ -262,7 +269,7 @@ defop("squeeze", ("x",), _squeeze_rule, "{x}.squeeze({axis})",
 
 
 def squeeze(x, axis=None):
-    x = as_tensor(x)
+    x = as_tensor(x, what="squeeze: x")
     if axis is None:
         axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
     else:
@@ -289,8 +296,8 @@ defop("broadcast_to", ("x",), _broadcast_to_rule, "np.broadcast_to({x}, {shape})
 
 
 def broadcast_to(x, shape):
-    x = as_tensor(x)
-    shape = tuple(int(d) for d in shape)
+    x = as_tensor(x, what="broadcast_to: x")
+    shape = arguments.shape(shape, "broadcast_to: shape")
     if shape == x.shape:
         return x
     return apply("broadcast_to", [x], shape=shape)
@@ -356,27 +363,39 @@ defop("fill_like", ("ref",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"]
 
 def fill(shape, value, dtype=None):
     """A tensor of ``shape`` filled with ``value`` (dtype from the value: float -> float32)."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    shape = tuple(int(d) for d in shape)
-    if any(d < 0 for d in shape):
-        raise ShapeError(f"fill: negative dimension in {shape}")
-    dt = dtypes.as_dtype(dtype) if dtype is not None else (
-        dtypes.python_scalar_dtype(value) if dtypes.is_python_scalar(value) else np.asarray(value).dtype)
+    return _fill("fill", shape, value, dtype)
+
+
+def _fill(op, shape, value, dtype):
+    shape = arguments.shape(shape, f"{op}: shape")
+    dt = _fill_dtype(op, value, dtype)
     return apply("fill", [], shape=shape, value=dt.type(value).item(), dtype=dt.name)
 
 
+def _fill_dtype(op, value, dtype) -> np.dtype:
+    """The dtype of a fill: ``dtype``, else the value's (a Python float -> float32); the value
+    must be a number or a bool."""
+    if dtype is not None:
+        dt = arguments.dtype(dtype, f"{op}: dtype")
+    if isinstance(value, Tensor) or np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf":
+        raise TypeError(f"{op}: value must be a number or a bool, got {type(value).__name__} {value!r:.60}")
+    if dtype is not None:
+        return dt
+    return dtypes.python_scalar_dtype(value) if dtypes.is_python_scalar(value) else np.asarray(value).dtype
+
+
 def zeros(shape, dtype="float32"):
-    return fill(shape, 0, dtype)
+    return _fill("zeros", shape, 0, dtype)
 
 
 def ones(shape, dtype="float32"):
-    return fill(shape, 1, dtype)
+    return _fill("ones", shape, 1, dtype)
 
 
 def _fill_like(t, value, dtype):
-    t = as_tensor(t)
-    dt = t.dtype if dtype is None else dtypes.as_dtype(dtype)
+    op = "zeros_like" if value == 0 else "ones_like"
+    t = as_tensor(t, what=f"{op}: t")
+    dt = t.dtype if dtype is None else arguments.dtype(dtype, f"{op}: dtype")
     if _static(t.shape):
         return fill(t.shape, value, dt)
     return apply("fill_like", [t], value=dt.type(value).item(), dtype=dt.name)
@@ -392,7 +411,7 @@ def ones_like(t, dtype=None):
 
 def shape(x) -> tuple:
     """The static shape (None for sizes known only at call time)."""
-    return as_tensor(x).shape
+    return as_tensor(x, what="shape: x").shape
 
 
 # -- basic indexing -----------------------------------------------------------------------------
@@ -405,8 +424,12 @@ def _normalize_index(x: Tensor, index) -> tuple:
         if isinstance(item, Tensor) or isinstance(item, (list, np.ndarray)):
             raise ShapeError(f"getitem: only basic indexing (ints, slices, None, ...) on {describe(x)}; "
                              "use gc.gather for index tensors")
-        if not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))):
-            raise ShapeError(f"getitem: unsupported index {item!r} on {describe(x)}")
+        if isinstance(item, (bool, np.bool_)):
+            raise TypeError(f"getitem: a bool index ({item!r}) on {describe(x)} is a mask, which basic "
+                            "indexing does not take; use gc.where or an integer")
+        if not (item is None or item is Ellipsis or isinstance(item, slice) or arguments.is_integer(item)):
+            raise TypeError(f"getitem: unsupported index {item!r} on {describe(x)}: use integers, slices, "
+                            "None or ...")
     consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
     if consumed > x.ndim:
         raise ShapeError(f"getitem: too many indices ({consumed}) for {describe(x)}")
@@ -423,20 +446,27 @@ def _normalize_index(x: Tensor, index) -> tuple:
             out.append(None)
             continue
         dim = x.shape[axis]
-        if isinstance(item, (int, np.integer)):
-            item = int(item)
+        if not isinstance(item, slice):
+            item = arguments.index(item, "getitem: index")
             if dim is not None and not -dim <= item < dim:
                 raise ShapeError(f"getitem: index {item} is out of bounds for axis {axis} with size {dim} "
                                  f"of {describe(x)}")
             if dim is not None:
                 item %= dim
         else:
-            item = slice(*(None if v is None else int(v) for v in (item.start, item.stop, item.step)))
+            item = slice(*(_slice_part(v, part) for part, v in (("start", item.start), ("stop", item.stop),
+                                                                   ("step", item.step))))
             if item.step == 0:
                 raise ShapeError("getitem: slice step cannot be zero")
         out.append(item)
         axis += 1
     return tuple(out)
+
+
+def _slice_part(value, part: str):
+    if value is None or type(value) is int:
+        return value
+    return arguments.index(value, f"getitem: slice {part}")
 
 
 def _getitem_rule(inputs, attrs):
@@ -561,8 +591,9 @@ defop("one_hot", ("indices",), _one_hot_rule, "one_hot({indices}, {depth}, {dtyp
 
 
 def one_hot(indices, depth, dtype="float32"):
-    indices = as_tensor(indices)
-    return apply("one_hot", [indices], depth=int(depth), dtype=dtypes.as_dtype(dtype).name)
+    indices = as_tensor(indices, what="one_hot: indices")
+    depth = arguments.index(depth, "one_hot: depth", minimum=0)
+    return apply("one_hot", [indices], depth=depth, dtype=arguments.dtype(dtype, "one_hot: dtype").name)
 
 
 def _gather_rule(inputs, attrs):
@@ -592,8 +623,8 @@ defop("gather_grad", ("g", "indices", "x"), lambda ins, at: (ins[2].shape, ins[0
 
 
 def gather(x, indices, axis=0):
-    x = as_tensor(x)
-    indices = as_tensor(indices)
+    x = as_tensor(x, what="gather: x")
+    indices = as_tensor(indices, what="gather: indices")
     axis = normalize_axis("gather", x, axis)
     iv = indices.attrs.get("value") if indices.op == "constant" else None
     if iv is not None and x.shape[axis] is not None and iv.size and (iv.max() >= x.shape[axis] or iv.min() < -x.shape[axis]):

@@ -46,6 +46,7 @@ import numpy as np
 
 import graphc as gc
 
+from .. import arguments
 from ..catalog import Catalog, Configurable
 from . import schedules
 from .schedules import LearningRateSchedule
@@ -81,10 +82,11 @@ class Optimizer(Configurable):
         if isinstance(value, LearningRateSchedule):
             self._schedule = value
             return
-        if value is None or isinstance(value, (gc.Tensor, str, bool)) or np.ndim(value) != 0:
+        try:
+            value = arguments.real(value, f"{self.name}: learning_rate")
+        except TypeError:
             raise TypeError(f"{self.name}: learning_rate must be a number or a "
-                            f"gc.optimizers.schedules schedule, got {value!r}")
-        value = float(value)
+                            f"gc.optimizers.schedules schedule, got {value!r:.60}") from None
         if not value > 0:
             raise ValueError(f"{self.name}: learning_rate must be > 0, got {value}")
         self._schedule = None
@@ -224,9 +226,7 @@ def _optional_positive(value, what, zero=False):
     """None, or a float > 0 (>= 0 with ``zero``)."""
     if value is None:
         return None
-    if isinstance(value, (bool, str)) or np.ndim(value) != 0:
-        raise TypeError(f"{what} must be a number or None, got {value!r}")
-    value = float(value)
+    value = arguments.real(value, what)
     if not (value >= 0 if zero else value > 0):
         raise ValueError(f"{what} must be {'>= 0' if zero else '> 0'}, got {value}")
     return value
@@ -249,17 +249,18 @@ def _check_params(params, who):
 
 
 def _non_negative(value, what):
-    value = float(value)
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0, got {value}")
-    return value
+    return arguments.real(value, what, minimum=0.0)
 
 
 def _fraction(value, what):
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{what} must be in [0, 1), got {value}")
-    return value
+    return arguments.rate(value, what)
+
+
+
+def _real_pair(values, what, finite=True):
+    if not isinstance(values, (tuple, list)) or len(values) != 2:
+        raise TypeError(f"{what} must be a pair of numbers, got {values!r}")
+    return tuple(arguments.real(v, f"{what}[{k}]", finite=finite) for k, v in enumerate(values))
 
 
 # -- the algorithms --------------------------------------------------------------------------
@@ -270,9 +271,7 @@ class SGD(Optimizer):
     default_name = "SGD"
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **options):
-        self.momentum = float(momentum)
-        if not 0.0 <= self.momentum <= 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
+        self.momentum = arguments.real(momentum, "SGD: momentum", minimum=0.0, maximum=1.0)
         self.nesterov = bool(nesterov)
         self.slots = (("momentum", 0.0),) if self.momentum > 0 else ()
         super().__init__(learning_rate, name, **options)
@@ -298,7 +297,7 @@ class Adagrad(Optimizer):
                  **options):
         self.initial_accumulator_value = _non_negative(initial_accumulator_value,
                                                        "Adagrad: initial_accumulator_value")
-        self.epsilon = float(epsilon)
+        self.epsilon = _non_negative(epsilon, f"{type(self).__name__}: epsilon")
         self.slots = (("accumulator", self.initial_accumulator_value),)
         super().__init__(learning_rate, name, **options)
 
@@ -321,7 +320,7 @@ class RMSprop(Optimizer):
                  name=None, **options):
         self.rho = _fraction(rho, "RMSprop: rho")
         self.momentum = _fraction(momentum, "RMSprop: momentum")
-        self.epsilon = float(epsilon)
+        self.epsilon = _non_negative(epsilon, f"{type(self).__name__}: epsilon")
         self.centered = bool(centered)
         self.slots = (("velocity", 0.0),)
         if self.momentum > 0:
@@ -358,7 +357,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name=None, **options):
         self.rho = _fraction(rho, "Adadelta: rho")
-        self.epsilon = float(epsilon)
+        self.epsilon = _non_negative(epsilon, f"{type(self).__name__}: epsilon")
         self.slots = (("accumulated_grad", 0.0), ("accumulated_delta", 0.0))
         super().__init__(learning_rate, name, **options)
 
@@ -382,7 +381,7 @@ class Adam(Optimizer):
                  name=None, **options):
         self.beta_1 = _fraction(beta_1, "Adam: beta_1")
         self.beta_2 = _fraction(beta_2, "Adam: beta_2")
-        self.epsilon = float(epsilon)
+        self.epsilon = _non_negative(epsilon, f"{type(self).__name__}: epsilon")
         self.amsgrad = bool(amsgrad)
         self.slots = (("m", 0.0), ("v", 0.0)) + ((("v_hat", 0.0),) if self.amsgrad else ())
         super().__init__(learning_rate, name, **options)
@@ -415,10 +414,10 @@ class Rprop(Optimizer):
 
     def __init__(self, learning_rate=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), name=None,
                  **options):
-        eta_minus, eta_plus = (float(e) for e in etas)
+        eta_minus, eta_plus = _real_pair(etas, "Rprop: etas")
         if not 0.0 < eta_minus < 1.0 < eta_plus:
             raise ValueError(f"Rprop: etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas}")
-        step_min, step_max = (float(s) for s in step_sizes)
+        step_min, step_max = _real_pair(step_sizes, "Rprop: step_sizes", finite=False)
         if not 0.0 <= step_min <= step_max:
             raise ValueError(f"Rprop: step_sizes must satisfy 0 <= min <= max, got {step_sizes}")
         self.etas = (eta_minus, eta_plus)

@@ -16,6 +16,7 @@ import math
 import numbers
 
 import graphc as gc
+from graphc import arguments
 from graphc.catalog import Catalog, Configurable
 
 
@@ -53,17 +54,14 @@ class _GraphMath:
 
 
 def _positive(value, what):
-    value = float(value)
+    value = arguments.real(value, what)
     if value <= 0:
         raise ValueError(f"{what} must be > 0, got {value}")
     return value
 
 
 def _non_negative(value, what):
-    value = float(value)
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0, got {value}")
-    return value
+    return arguments.real(value, what, minimum=0.0)
 
 
 class TimeDecay(LearningRateSchedule):

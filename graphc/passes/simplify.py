@@ -1,7 +1,19 @@
 """Algebraic simplification: local rewrites that keep the value, shape and dtype of a node.
 
-Each rule looks at one (already simplified) node and returns a replacement or None. Rules
-never change what is computed for finite inputs or for inf/nan: x * 0 is *not* folded to 0.
+Each rule looks at one (already simplified) node and returns a replacement or None.
+
+Identity rewrites keep IEEE semantics exactly, bit for bit, for every input: signed zeros,
+infinities, NaN and subnormals included. So for floats x - 0 → x and x * 1 → x, but x + 0 is
+left alone (-0 + 0 = +0), x + (-0) → x instead; 0 - x is not -x (0 - 0 = +0), but
+(-0) - x is; x * 0 → 0, x - x → 0 and x / x → 1 are not rewritten (inf, NaN); x ** 0.5 is not
+sqrt(x) (pow(-0, 0.5) = +0, pow(-inf, 0.5) = +inf). Integer and bool arithmetic is exact
+(modular), so there the value identities apply as they are.
+
+Stability rewrites (log(1 + x) → log1p(x), exp(x) - 1 → expm1(x), log(softmax),
+log(sigmoid), log(exp(x)) → x) replace a rounded or overflowed result by the accurate one:
+they change finite results by design, never infinities or NaN that the accurate function
+also gives, and every zero they produce has the sign the literal expression gives (it is a
+log(1) or 1 - 1, so +0: hence the + 0 and 0 - ... in their results).
 """
 from __future__ import annotations
 
@@ -17,11 +29,32 @@ from .report import PassReport
 
 
 def _const_equals(t, value) -> bool:
-    """True for a constant whose every element equals ``value``."""
+    """True for a constant whose every element equals ``value`` (-0.0 == 0.0: see _const_zero)."""
     if t.op != "constant":
         return False
     v = t.attrs["value"]
     return v.size > 0 and bool(np.all(v == value))
+
+
+def _const_zero(t, negative: bool) -> bool:
+    """True for a constant of zeros that are the exact unit wanted: for floats, every element
+    -0.0 (``negative``) or every element +0.0; for integers and bools, any 0."""
+    if not _const_equals(t, 0):
+        return False
+    if t.dtype.kind != "f":
+        return True
+    signs = np.signbit(t.attrs["value"])
+    return bool(np.all(signs)) if negative else not bool(np.any(signs))
+
+
+def _exact_arithmetic(t) -> bool:
+    """Integers and bools: no signed zeros, infinities or NaN, so x - x is 0."""
+    return t.dtype.kind in "iub"
+
+
+def _plus_zero(t):
+    """t + (+0.0): t itself, except that -0 becomes +0 (the sign log(1) and 1 - 1 give)."""
+    return m.add(t, m.scalar_like(0.0, t))
 
 
 def _static(shape) -> bool:
@@ -46,22 +79,24 @@ def _first(*candidates):
 
 def _add(n):
     x, y = n.inputs
-    hit = _first(_identity_operand(n, x, y, 0), _identity_operand(n, y, x, 0))
-    if hit is not None:
-        return hit, "x + 0 → x"
-    if y.op == "neg":
-        return m.sub(x, y.inputs[0]), "x + (-y) → x - y"
+    # the unit of IEEE addition is -0.0: x + (+0.0) turns x = -0 into +0
+    for a, b in ((x, y), (y, x)):
+        if _const_zero(b, negative=True) and _same_type(n, a):
+            return a, "x + (-0) → x" if a.dtype.kind == "f" else "x + 0 → x"
+    if y.op == "neg" and x.dtype.kind != "b":
+        return m.sub(x, y.inputs[0]), "x + (-y) → x - y"  # IEEE defines x - y as x + (-y)
     return None
 
 
 def _sub(n):
     x, y = n.inputs
-    if _identity_operand(n, x, y, 0) is not None:
-        return x, "x - 0 → x"
-    if _const_equals(x, 0) and _same_type(n, y):
-        return m.neg(y), "0 - x → -x"
-    if x is y and _static(n.shape) and n.dtype.kind != "f":
-        return s.zeros_like(x), "x - x → 0"
+    if _const_zero(y, negative=False) and _same_type(n, x):
+        return x, "x - 0 → x"  # x + (-0): exact, -0 - 0 = -0 (but x - (-0) = x + 0 is not)
+    if _const_zero(x, negative=True) and _same_type(n, y):
+        # (-0) - x = -x for every x; 0 - x is not (0 - 0 = +0, -(0) = -0) unless integer
+        return m.neg(y), "(-0) - x → -x" if y.dtype.kind == "f" else "0 - x → -x"
+    if x is y and _static(n.shape) and _exact_arithmetic(n):
+        return s.zeros_like(x), "x - x → 0"  # not for floats: inf - inf and NaN - NaN are NaN
     if y.op == "neg":
         return m.add(x, y.inputs[0]), "x - (-y) → x + y"
     return None
@@ -94,8 +129,8 @@ def _pow(n):
         return x, "x ** 1 → x"
     if p == 2:
         return m.square(x), "x ** 2 → square(x)"
-    if p == 0.5 and x.dtype.kind == "f":
-        return m.sqrt(x), "x ** 0.5 → sqrt(x)"
+    # x ** 0.5 is not sqrt(x): pow(-0, 0.5) = +0 and pow(-inf, 0.5) = +inf, where sqrt gives
+    # -0 and NaN (NumPy's own power takes either path, by the operands' strides)
     if p == -1 and x.dtype.kind == "f":
         return m.div(m.scalar_like(1, x), x), "x ** -1 → 1 / x"
     return None
@@ -111,29 +146,36 @@ def _neg(n):
 def _log(n):
     (x,) = n.inputs
     if x.op == "exp":
-        return x.inputs[0], "log(exp(x)) → x"
+        return _plus_zero(x.inputs[0]), "log(exp(x)) → x + 0"
     if x.op == "div":
         e, total = x.inputs
         if (e.op == "exp" and total.op == "reduce_sum" and total.attrs["keepdims"]
                 and total.inputs[0] is e and _same_type(n, e)):
-            # log(softmax(z)) = z - log(sum(exp(z))): no log of an underflowed 0
-            return m.sub(e.inputs[0], m.log(total)), "log(softmax(x)) → log_softmax(x)"
+            # log(softmax(z)) = z - log(sum(exp(z))): no log of an underflowed 0; written
+            # 0 - (log(sum) - z), equal to it but for the zero's sign: +0, as log(1) (z - log(sum)
+            # is -0 for z = -0)
+            z = e.inputs[0]
+            return (m.sub(m.scalar_like(0.0, z), m.sub(m.log(total), z)),
+                    "log(softmax(x)) → log_softmax(x)")
+    # 0 - softplus: +0 where softplus underflows to 0, as log(sigmoid(inf)) = log(1) = +0
     if x.op == "sigmoid":
-        return m.neg(m.softplus(m.neg(x.inputs[0]))), "log(sigmoid(x)) → -softplus(-x)"
+        z = x.inputs[0]
+        return m.sub(m.scalar_like(0.0, z), m.softplus(m.neg(z))), "log(sigmoid(x)) → -softplus(-x)"
     if x.op == "sub" and _const_equals(x.inputs[0], 1) and x.inputs[1].op == "sigmoid" and _same_type(n, x.inputs[1]):
-        return m.neg(m.softplus(x.inputs[1].inputs[0])), "log(1 - sigmoid(x)) → -softplus(x)"
+        z = x.inputs[1].inputs[0]
+        return m.sub(m.scalar_like(0.0, z), m.softplus(z)), "log(1 - sigmoid(x)) → -softplus(x)"
     if x.op == "add":
         a, b = x.inputs
         for one, rest in ((a, b), (b, a)):
             if _const_equals(one, 1) and _same_type(n, rest):
-                return m.log1p(rest), "log(1 + x) → log1p(x)"
+                return _plus_zero(m.log1p(rest)), "log(1 + x) → log1p(x) + 0"
     return None
 
 
 def _sub_expm1(n):
     x, y = n.inputs
     if x.op == "exp" and _const_equals(y, 1) and _same_type(n, x):
-        return m.expm1(x.inputs[0]), "exp(x) - 1 → expm1(x)"
+        return _plus_zero(m.expm1(x.inputs[0])), "exp(x) - 1 → expm1(x) + 0"
     return None
 
 
@@ -214,13 +256,17 @@ def _broadcast_to(n):
 def _reduce_mean(n):
     (x,) = n.inputs
     sizes = [x.shape[a] for a in n.attrs["axis"]]
-    if n.dtype.kind != "f" or x.dtype != n.dtype or any(d is None for d in sizes):
+    # (not float16: np.mean sums float16 in float32)
+    if n.dtype not in (np.float32, np.float64) or x.dtype != n.dtype or any(d is None for d in sizes):
         return None
+    count = int(np.prod(sizes))
+    if int(n.dtype.type(count)) != count:
+        return None  # np.mean divides by the exact count, a constant would round it
     # np.mean is this sum divided by the count, bit for bit, behind a slow Python wrapper;
     # as a sum the reduction can also fuse into its producer's kernel
     from ..ops.reduce import reduce_sum
     total = reduce_sum(x, axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
-    return m.div(total, constant(int(np.prod(sizes)), dtype=n.dtype)), "reduce_mean → reduce_sum / count"
+    return m.div(total, constant(count, dtype=n.dtype)), "reduce_mean → reduce_sum / count"
 
 
 RULES = {
@@ -241,8 +287,11 @@ def _uniform_value(t):
         return t.attrs["value"]
     if t.op == "constant":
         v = t.attrs["value"]
-        if v.size > 1 and bool(np.all(v == v.flat[0])):
-            return v.flat[0]
+        if v.size > 1:
+            # bit for bit: 0.0 == -0.0, yet [0.0, -0.0] is no uniform constant
+            bits = np.ascontiguousarray(v).reshape(-1).view(f"u{v.dtype.itemsize}")
+            if bool(np.all(bits == bits[0])):
+                return v.flat[0]
     return None
 
 
@@ -253,6 +302,9 @@ def _scalar_fill_operand(n):
     from ..ops.registry import OPS, broadcast_shapes
     if len(n.inputs) < 2 or OPS[n.op].kind != "elementwise":
         return None
+    if n.op == "pow" and n.dtype.kind == "f":
+        return None  # NumPy's float power takes a sqrt/square/reciprocal path for a broadcast
+        #              exponent only: x ** full(0.5) and x ** 0.5 differ at -0 and -inf
     for k, t in enumerate(n.inputs):
         value = _uniform_value(t)
         if value is None:

@@ -1,0 +1,60 @@
+"""The numerics guard: raise at the first op whose value holds NaN or Inf.
+
+Like TensorFlow's ``tf.debugging.enable_check_numerics`` and PyTensor's ``NanGuardMode``. A
+function compiled with ``check_numerics=True`` runs its graph as built (no rewriting passes,
+so each op is the one the user wrote) and checks every floating-point value after the op that
+makes it. Off by default, and then the generated code holds no check at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import NumericsError
+from .tensor import format_shape
+
+_enabled = False
+
+
+def enable_check_numerics() -> None:
+    """Every function compiled from now on checks its values (models' steps included)."""
+    global _enabled
+    _enabled = True
+
+
+def disable_check_numerics() -> None:
+    global _enabled
+    _enabled = False
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def checked(node) -> bool:
+    """Whether ``node``'s values are checked: floating-point ones."""
+    return node.dtype.kind in "fc"
+
+
+def check(value, node) -> None:
+    """Raise NumericsError naming ``node`` if ``value`` holds NaN or Inf."""
+    if np.isfinite(value).all():
+        return
+    value = np.asarray(value)
+    nans = int(np.isnan(value).sum())
+    infs = int(np.isinf(value).sum())
+    found = ", ".join(part for part in (f"{nans} NaN" if nans else "", f"{infs} Inf" if infs else "") if part)
+    inputs = "; ".join(_describe(i) for i in node.inputs) or "none"
+    raise NumericsError(f"check_numerics: {node.op} {_describe(node)} holds {found} "
+                        f"(of {value.size} values); its inputs: {inputs}{_site(node)}")
+
+
+def _describe(t) -> str:
+    return f"{t.name!r} {format_shape(t.shape)} {t.dtype}"
+
+
+def _site(node) -> str:
+    site = getattr(node, "site", None)
+    if not site:
+        return ""
+    filename, line, function = site
+    return f"; built at {filename}:{line} in {function}"
