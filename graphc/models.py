@@ -46,7 +46,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import time
 import zipfile
 from collections.abc import Mapping
@@ -55,12 +54,8 @@ import numpy as np
 
 import backends
 
-try:
-    import fcntl
-except ImportError:   # not POSIX: saves are still atomic, but killed saves are not cleaned up
-    fcntl = None
-
 from . import arguments
+from .atomic_write import write_atomically
 from . import callbacks as callbacks_module
 from . import layers as layers_module
 from .compiler import function
@@ -815,7 +810,7 @@ class Sequential:
             for i, v in enumerate(self.optimizer.variables()):
                 arrays[f"optimizer_{i:04d}"] = to_host(v.value)
         arrays[DIGEST_ENTRY] = np.frombuffer(_content_digest(arrays), dtype=np.uint8)
-        _write_archive_atomically(path, arrays)
+        write_atomically(path, lambda f: np.savez(f, **arrays))
         return path
 
     def __repr__(self):
@@ -893,113 +888,6 @@ def _content_digest(arrays: dict) -> bytes:
         digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode("utf-8"))
         digest.update(np.ascontiguousarray(array).view(np.uint8).reshape(-1))
     return digest.digest()
-
-
-def _write_archive_atomically(path: str, arrays: dict) -> None:
-    """``np.savez`` into ``.<basename>.<pid>.<random>.tmp`` beside ``path`` (locked with
-    ``flock`` while written), fsync, rename over ``path``, fsync the directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    _remove_stale_temporaries(directory, base)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if fcntl is not None:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)   # released when the file closes or we die
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~_current_umask())     # mkstemp made it 0600
-            os.replace(tmp, path)
-        _fsync_directory(directory)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _temporary_pattern(base: str):
-    """The names ``save`` gives its temporaries for a file called ``base``: group 1 is the PID."""
-    return re.compile(re.escape(f".{base}.") + r"([0-9]{1,10})\.[A-Za-z0-9_]+\.tmp")
-
-
-def _remove_stale_temporaries(directory: str, base: str) -> list:
-    """Remove the temporaries of killed saves of ``directory/base`` (see ``Sequential.save``)
-    and return their paths. Best effort: a file that cannot be removed (gone already, another
-    user's) is left where it is."""
-    if os.name != "posix":
-        return []
-    pattern = _temporary_pattern(base)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    removed = []
-    for name in names:
-        match = pattern.fullmatch(name)
-        if match is None or _writer_alive(int(match.group(1))):
-            continue
-        tmp = os.path.join(directory, name)
-        try:
-            with open(tmp, "rb") as f:
-                if fcntl is not None:
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live writer holds it
-                os.unlink(tmp)
-            removed.append(tmp)
-        except OSError:   # BlockingIOError: still being written (a writer in another PID namespace)
-            continue
-    return removed
-
-
-def _writer_alive(pid: int) -> bool:
-    """Whether process ``pid`` may still be writing: it exists and is not a zombie."""
-    if pid <= 0:
-        return True    # not a PID save writes: leave the file alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True    # another user's running process
-    except OverflowError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            status = f.read()
-        return status[status.rindex(b")") + 2:][:1] not in (b"Z", b"X")   # Z: killed, not reaped
-    except (OSError, ValueError):
-        return True
-
-
-def _current_umask() -> int:
-    """The process's umask, read without changing it where Linux allows (``os.umask`` sets it
-    process-wide for an instant, which another thread creating a file could observe)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable. Some file systems cannot fsync a directory: nothing to do there."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- model files: reading ------------------------------------------------------------------------

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 import numpy as np
 
+from .atomic_write import write_atomically
 from .errors import BackendUnavailable
 from .graph import Graph
 from .tensor import Tensor, format_shape
@@ -386,29 +386,6 @@ def pipe(digraph, fmt: str) -> bytes:
         raise BackendUnavailable(f"rendering needs Graphviz's `dot` program on PATH; {INSTALL_HINT}") from None
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".graphc-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def render(obj, path, format=None, *, title=None, legend=False, output_labels=None) -> str:
     """Write the diagram of ``obj`` to ``path`` and return the path (a str).
 
@@ -425,7 +402,7 @@ def render(obj, path, format=None, *, title=None, legend=False, output_labels=No
         raise ValueError(f"render: unknown format {format!r}; use one of svg, png, pdf, dot")
     digraph = build_digraph(obj, title=title, legend=legend, output_labels=output_labels)
     data = digraph.source.encode("utf-8") if fmt == "dot" else pipe(digraph, fmt)
-    write_atomically(path, data)
+    write_atomically(path, lambda f: f.write(data))
     return path
 
 
