@@ -7,7 +7,7 @@ from . import allocator as _allocator
 _allocator.keep_freed_memory()   # compiled steps reuse freed memory instead of page-faulting anew
 from . import debugging, linalg, nn, passes, random
 from .autodiff import check_grad, grad, hessian, jacobian
-from .compile_cache import cache_dir, set_cache_dir
+from .compile_cache import CompileCacheWarning, cache_dir, set_cache_dir
 from .compiler import Function, function, optimize
 from .compiler import backends_available as backends
 from .errors import BackendUnavailable, DTypeError, GraphError, NumericsError, ShapeError

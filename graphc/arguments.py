@@ -47,7 +47,7 @@ def index(value, what: str, *, minimum: int | None = None, allow_none: bool = Fa
         try:
             n = operator.index(value)
         except TypeError:
-            raise TypeError(f"{what} must be an integer, got {_shown(value)}") from None
+            raise TypeError(f"{what} must be an integer, got {shown(value)}") from None
     if minimum is not None and n < minimum:
         bound = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"at least {minimum}")
         raise ValueError(f"{what} must be {bound}, got {n}")
@@ -84,7 +84,7 @@ def pair(value, what: str, *, minimum: int | None = None) -> tuple:
         return (n, n)
     _check_sequence(value, what, "an integer or a pair of integers")
     if len(value) != 2:
-        raise ValueError(f"{what} must be an integer or a pair of integers, got {_shown(value)}")
+        raise ValueError(f"{what} must be an integer or a pair of integers, got {shown(value)}")
     return tuple(index(v, f"{what}[{k}]", minimum=minimum) for k, v in enumerate(value))
 
 
@@ -98,7 +98,7 @@ def real(value, what: str, *, minimum: float | None = None, maximum: float | Non
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {_shown(value)}")
+        raise TypeError(f"{what} must be a real number, got {shown(value)}")
     x = float(value)
     if math.isnan(x) or (finite and math.isinf(x)):
         raise ValueError(f"{what} must be a {'finite ' if finite else ''}number, got {x}")
@@ -135,14 +135,15 @@ def _check_sequence(values, what: str, expected: str = "a sequence of integers")
         return
     sequence = isinstance(values, collections.abc.Sequence) and not isinstance(values, (str, bytes))
     if not (sequence or (isinstance(values, np.ndarray) and values.ndim == 1)):
-        raise TypeError(f"{what} must be {expected}, got {_shown(values)}")
+        raise TypeError(f"{what} must be {expected}, got {shown(values)}")
 
 
 def _shape_text(dims) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """A value as an error message quotes it: its type and a repr cut at 60 characters."""
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."

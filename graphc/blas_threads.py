@@ -83,21 +83,37 @@ def active() -> bool:
 
 
 class _Gate:
-    """Lets blocks of one kind run together and keeps blocks of the other kind out."""
+    """Lets blocks of one kind run together and keeps blocks of the other kind out. The kinds
+    take turns: while a block of the other kind waits, no new block of the current kind enters
+    (so a stream of overlapping calls cannot hold the other kind off for ever). A thread already
+    inside enters again at once, whatever the kind, rather than wait for itself."""
 
     def __init__(self):
         self._changed = threading.Condition()
         self._kind = None
         self._count = 0
+        self._waiting = {"serial": 0, "found": 0}
+        self._turn = None
+        self._inside = threading.local()
 
     def enter(self, kind: str):
+        depth = getattr(self._inside, "depth", 0)
         with self._changed:
-            while self._count and self._kind != kind:
-                self._changed.wait()
-            self._kind = kind
+            if depth == 0:
+                other = "found" if kind == "serial" else "serial"
+                self._waiting[kind] += 1
+                while not ((self._count == 0 or self._kind == kind)
+                           and (self._waiting[other] == 0 or self._turn == kind)):
+                    self._changed.wait()
+                self._waiting[kind] -= 1
+                if self._count == 0:
+                    self._turn = other   # the next run of blocks is the other kind's, if it waits
+                self._kind = kind
             self._count += 1
+        self._inside.depth = depth + 1
 
     def exit(self):
+        self._inside.depth -= 1
         with self._changed:
             self._count -= 1
             if self._count == 0:

@@ -29,8 +29,9 @@ def literal(value) -> str:
         return repr(value)
     if isinstance(value, int):
         return repr(int(value))
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else f"float({repr(value)!r})"
+    if isinstance(value, float) and not isinstance(value, np.floating):
+        x = float(value)   # a subclass's own repr is never pasted
+        return repr(x) if math.isfinite(x) else f"float({repr(x)!r})"
     if isinstance(value, np.dtype):
         return repr(value.name)
     if isinstance(value, (np.bool_, np.integer, np.floating)):

@@ -76,10 +76,11 @@ class Function:
         # a backend may take its own arrays as inputs (CuPy: device arrays stay on the device)
         self._convert = getattr(self.backend, "convert_input", None) or _convert
         self.optimize = optimize
-        self.check_numerics = numerics.enabled() if check_numerics is None else bool(check_numerics)
-        if self.check_numerics and self.backend.name != "numpy":
+        self._numerics_asked = None if check_numerics is None else bool(check_numerics)
+        if self._numerics_asked and self.backend.name != "numpy":
             raise GraphError(f"function {self.name!r}: check_numerics runs on the numpy backend, "
                              f"not {self.backend.name!r}")
+        self._numerics_switch = numerics.switch_count()
         self._by_name = {p.name: i for i, p in enumerate(self.inputs)}
         self._cache: dict[tuple, Specialization] = {}
         self._last: Specialization | None = None
@@ -96,7 +97,17 @@ class Function:
         with self._locks:  # calls updating the same variables run one at a time
             return self._call(args, kwargs)
 
+    @property
+    def check_numerics(self) -> bool:
+        """Whether the values are checked: as asked, else the process-wide switch (numpy
+        backend only)."""
+        if self._numerics_asked is not None:
+            return self._numerics_asked
+        return numerics.enabled() and self.backend.name == "numpy"
+
     def _call(self, args, kwargs):
+        if self._numerics_switch != numerics.switch_count():
+            self._forget()   # the process-wide check switch moved: recompile, checked or not
         checked = self._checked
         if checked is not None and not kwargs and len(args) == self._arity:
             try:  # checks and conversions are inline in the generated code
@@ -116,12 +127,17 @@ class Function:
         self._last = spec
         return spec.executable.run(values)
 
+    def _forget(self):
+        self._cache.clear()
+        self._checked = self._last = None
+        self._numerics_switch = numerics.switch_count()
+
     def trusted(self, *args):
         """Run without checking or converting the inputs: for callers that already pass
         arrays of exactly the placeholders' dtypes and shapes (0-d inputs may be NumPy
         scalars). Wrong inputs give wrong results or NumPy errors, not graphc's errors."""
         spec = self._last if self._static and self._last is not None else None
-        if spec is None:
+        if spec is None or self._numerics_switch != numerics.switch_count():
             return self(*args)
         if self._locks is None:
             return spec.executable.fn(*args)
@@ -133,7 +149,6 @@ class Function:
         step (fused kernel or single op), slowest first (a ``graphc.profile.Profile``; print
         it). An instrumented copy of the generated code does the timing; variables are put
         back as they were, so profiling a training step trains nothing."""
-        from . import profile as _profile
         repeat = arguments.index(repeat, f"{self.name}.profile: repeat", minimum=1)
         values = self._bind(args, kwargs)
         signature = tuple(v.shape for v in values)

@@ -30,8 +30,6 @@ class MemoryPlan:
     peak_bytes: int         # largest total of live intermediates (static shapes only)
     unknown_sizes: bool     # some intermediate's size is known only at run time
     in_place: dict          # id(node) -> the input tensor it overwrites
-    aliases: dict = dataclasses.field(default_factory=dict)  # id(node) -> ids of the buffers
-    #                                                           its value may share memory with
     copy_outputs: frozenset = frozenset()  # output positions returned as a copy
     copy_updates: frozenset = frozenset()  # update positions stored as a copy
 
@@ -128,7 +126,7 @@ def plan(steps, graph) -> MemoryPlan:
         # small values are left to die with the call: a `del` per call would cost more
         dies_after[k] = [v for v in dies_after[k] if worth_releasing(v)]
     copy_updates, copy_outputs = _copies(graph, aliases)
-    return MemoryPlan(dies_after, peak, unknown, in_place, aliases, copy_outputs, copy_updates)
+    return MemoryPlan(dies_after, peak, unknown, in_place, copy_outputs, copy_updates)
 
 
 def _may_overwrite(donor, step, k, pinned, buffer_end, aliases) -> bool:

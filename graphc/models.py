@@ -1017,10 +1017,8 @@ def _numbered_entries(arrays: dict, kind: str, path: str) -> list:
 def _check_document(document, path: str) -> None:
     """Every field of the document that ``load_model`` reads has the type ``save`` writes."""
     def fail(where, expected, value):
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise ModelFileError(f"load_model: {path!r} is damaged: field {where} must be {expected}, "
-                           f"got {type(value).__name__} {shown}")
+                             f"got {arguments.shown(value)}")
 
     def need(container, key, where):
         if key not in container:

@@ -13,17 +13,28 @@ from .errors import NumericsError
 from .tensor import format_shape
 
 _enabled = False
+_switches = 0   # how often the switch moved: functions compiled before recompile on their next call
 
 
 def enable_check_numerics() -> None:
-    """Every function compiled from now on checks its values (models' steps included)."""
-    global _enabled
-    _enabled = True
+    """Every function on the numpy backend checks its values from its next call on (models'
+    steps included), except those compiled with ``check_numerics=False``."""
+    _set(True)
 
 
 def disable_check_numerics() -> None:
-    global _enabled
-    _enabled = False
+    _set(False)
+
+
+def _set(on: bool) -> None:
+    global _enabled, _switches
+    if on != _enabled:
+        _enabled = on
+        _switches += 1
+
+
+def switch_count() -> int:
+    return _switches
 
 
 def enabled() -> bool:

@@ -258,16 +258,16 @@ def _to_array(value, dtype, what: str, weak: bool = True) -> np.ndarray:
     except (ValueError, TypeError, OverflowError) as exc:
         if _is_ragged(value):
             raise ShapeError(f"{what}: the value is a ragged nested sequence (its lists differ in "
-                             f"length), got {_shown(value)}") from None
+                             f"length), got {arguments.shown(value)}") from None
         into = f" as {target}" if target is not None else ""
-        raise DTypeError(f"{what}: cannot represent {_shown(value)}{into} ({exc})") from None
+        raise DTypeError(f"{what}: cannot represent {arguments.shown(value)}{into} ({exc})") from None
     if weak and target is None and not isinstance(value, (np.ndarray, np.generic)):
         if arr.dtype.kind == "f":
             arr = arr.astype(dtypes.DEFAULT_FLOAT)
         elif arr.dtype.kind in "iu":
             arr = arr.astype(dtypes.DEFAULT_INT)
     if arr.dtype.kind not in "biuf":
-        raise DTypeError(f"{what}: unsupported value {_shown(value)} of dtype {arr.dtype} (graphc "
+        raise DTypeError(f"{what}: unsupported value {arguments.shown(value)} of dtype {arr.dtype} (graphc "
                          "supports bool, integers and floats)")
     return arr
 
@@ -282,11 +282,6 @@ def _is_ragged(value) -> bool:
         if len(seqs) != len(level) or len({len(v) for v in seqs}) > 1:
             return True
         level = [item for v in seqs for item in v]
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def constant(value, dtype=None, name=None) -> Tensor:

@@ -75,3 +75,26 @@ def test_other_backends_say_they_cannot_check():
     x, y = _build()
     with pytest.raises(gc.GraphError, match="check_numerics runs on the numpy backend"):
         gc.function([x], y, backend="dask", check_numerics=True)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_the_switch_reaches_functions_compiled_before_it():
+    x, y = _build()
+    f = gc.function([x], y)
+    bad = np.array([2.0, 0.5, 4.0])
+    with np.errstate(invalid="ignore"):
+        f(bad)                                  # compiled unchecked
+    gc.debugging.enable_check_numerics()
+    try:
+        with pytest.raises(gc.NumericsError, match="check_numerics: log"):
+            f(bad)
+        unchecked = gc.function([x], y, check_numerics=False)   # asked for: stays unchecked
+        with np.errstate(invalid="ignore"):
+            assert np.isnan(unchecked(bad)[1])
+        lazy = gc.function([x], y, backend="dask")              # the switch is numpy-only
+        with np.errstate(invalid="ignore"):
+            assert np.isnan(np.asarray(lazy(bad))[1])
+    finally:
+        gc.debugging.disable_check_numerics()
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(f(bad)[1])              # recompiled unchecked again

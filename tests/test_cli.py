@@ -315,7 +315,7 @@ def test_a_long_sum_of_distinct_terms_is_a_balanced_tree(tmp_path):
     assert free_names(tree) == names
     env = {n: gc.placeholder((), name=n) for n in names}
     y = build_expression(tree, env)
-    depth, nodes, stack = {}, set(), [y]
+    nodes, stack = set(), [y]
     while stack:   # iterative walk of the built graph
         t = stack.pop()
         if id(t) in nodes:

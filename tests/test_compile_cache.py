@@ -14,11 +14,14 @@ from graphc import compile_cache
 
 
 @pytest.fixture
-def cache(tmp_path):
-    gc.set_cache_dir(tmp_path)
-    before = dict(compile_cache.stats)
-    yield tmp_path
-    gc.set_cache_dir(None)
+def cache(tmp_path, monkeypatch):
+    """A cache directory, and a signing key outside it (never the real home's)."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("GRAPHC_CACHE_KEY", str(tmp_path / "config" / "cache.key"))
+    saved, before = dict(compile_cache._state), dict(compile_cache.stats)
+    gc.set_cache_dir(directory)
+    yield directory
+    compile_cache._state.update(saved)
     compile_cache.stats.update(before)
 
 
@@ -43,11 +46,17 @@ def _reference_step(xv, wv):
 
 
 def test_off_unless_a_directory_is_set(tmp_path, monkeypatch):
-    gc.set_cache_dir(None)
-    assert gc.cache_dir() is None
-    x = gc.placeholder((2,), name="x")
-    gc.function([x], x * 2.0)(np.ones(2, "float32"))
-    assert not any(tmp_path.iterdir())
+    monkeypatch.delenv("GRAPHC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("GRAPHC_CACHE_KEY", str(tmp_path / "cache.key"))
+    saved = dict(compile_cache._state)
+    compile_cache._state.update(dir=None, env_read=False)  # as in a fresh process
+    try:
+        assert gc.cache_dir() is None
+        x = gc.placeholder((2,), name="x")
+        gc.function([x], x * 2.0)(np.ones(2, "float32"))
+    finally:
+        compile_cache._state.update(saved)
+    assert not any(tmp_path.iterdir())  # no entry, not even a key
 
 
 def test_an_equal_graph_built_again_loads_from_the_cache_and_binds_its_own_variables(cache):
@@ -57,7 +66,7 @@ def test_an_equal_graph_built_again_loads_from_the_cache_and_binds_its_own_varia
     _, _, step1 = _mlp_step(rng.normal(size=(3, 2)))
     step1(xv)
     assert _delta(before, "misses") == 1 and _delta(before, "writes") == 1
-    assert len(list(cache.glob("*.npz"))) == 1
+    assert len(list(cache.glob("*.entry"))) == 1
 
     w2 = rng.normal(size=(3, 2))
     _, w, step2 = _mlp_step(w2)  # new tensors, new variable, another value
@@ -78,7 +87,7 @@ def test_different_constants_or_shapes_are_different_entries(cache):
     np.testing.assert_allclose(f(np.zeros(4)), 2.0)
     np.testing.assert_allclose(g(np.zeros(4)), 3.0)
     np.testing.assert_allclose(f(np.zeros(7)), 2.0)
-    assert len(list(cache.glob("*.npz"))) == 3
+    assert len(list(cache.glob("*.entry"))) == 3
 
 
 def test_large_folded_constants_and_random_draws_survive_the_round_trip(cache):
@@ -104,15 +113,15 @@ def test_large_folded_constants_and_random_draws_survive_the_round_trip(cache):
 def test_an_unreadable_entry_is_compiled_again_and_rewritten(cache):
     x = gc.placeholder((3,), "float64", name="x")
     gc.function([x], gc.sin(x) + 1.0)(np.zeros(3))
-    (entry,) = cache.glob("*.npz")
+    (entry,) = cache.glob("*.entry")
     entry.write_bytes(b"not an archive")
     before = dict(compile_cache.stats)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = gc.function([x], gc.sin(x) + 1.0)(np.full(3, 0.5))
     np.testing.assert_allclose(out, np.sin(0.5) + 1.0)
-    assert _delta(before, "unreadable") == 1 and _delta(before, "writes") == 1
-    assert any("unreadable entry" in str(w.message) for w in caught)
+    assert _delta(before, "discarded") == 1 and _delta(before, "writes") == 1
+    assert any("discarded entry" in str(w.message) and str(entry) in str(w.message) for w in caught)
     before = dict(compile_cache.stats)
     gc.function([x], gc.sin(x) + 1.0)(np.zeros(3))
     assert _delta(before, "hits") == 1

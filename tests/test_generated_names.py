@@ -12,7 +12,7 @@ import graphc as gc
 from backends.cupy import host_codegen
 from graphc import codetext, memory, passes
 from graphc.compiler import Program, _convert
-from graphc.ops.registry import OPS, helper_names
+from graphc.ops.registry import helper_names
 from graphc.schedule import schedule
 
 HOSTILE = ["one_hot", "type", "np", "gemm_matmul", "relu_max0", "sum_reduce", "gather_grad",

@@ -110,3 +110,41 @@ def test_a_variable_never_takes_the_callers_array(optimize):
     f(xv)
     xv[:] = 100
     np.testing.assert_array_equal(w.value, [[0.0, 2.0], [1.0, 3.0]])
+
+
+def test_blas_kinds_take_turns_under_a_stream_of_overlapping_calls():
+    from graphc import blas_threads
+    gate = blas_threads._Gate()
+    stop = threading.Event()
+
+    def stream():
+        while not stop.is_set():
+            gate.enter("found")
+            stop.wait(0.005)
+            gate.exit()
+    streams = [threading.Thread(target=stream) for _ in range(3)]
+    for t in streams:
+        t.start()
+    entered = threading.Event()
+
+    def serial():
+        gate.enter("serial")
+        entered.set()
+        gate.exit()
+    waiter = threading.Thread(target=serial)
+    waiter.start()
+    try:
+        assert entered.wait(2.0), "a serial call waited for ever behind overlapping calls"
+    finally:
+        stop.set()
+        for t in streams + [waiter]:
+            t.join()
+
+
+def test_a_thread_inside_the_gate_enters_again():
+    from graphc import blas_threads
+    gate = blas_threads._Gate()
+    gate.enter("found")
+    gate.enter("serial")     # must not wait for itself
+    gate.exit()
+    gate.exit()

@@ -6,6 +6,7 @@ function's namespace under short names listed in the header comment.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from graphc import blas_threads, numerics
 from graphc.codetext import Name, comment, function_identifier, identifier
 from graphc.kernel import Kernel
 from graphc.memory import worth_releasing
-from graphc.ops import gemm
+from graphc.ops import gemm, reduce
 from graphc.ops.registry import OPS, helper_names
 from graphc.tensor import format_shape
 
@@ -216,7 +217,7 @@ def generate(program, profile=False) -> Module:
         namespace["_serial_blas"] = blas_threads.SerialBlas()
         lines.append("    with _serial_blas:  # BLAS one-threaded: the kernel threads split the GEMMs")
         indent = "    "
-    elif _uses_blas(program.steps):
+    elif blas_threads.controllable() and _uses_blas(program.steps):
         namespace["_found_blas"] = blas_threads.FoundBlas()
         lines.append("    with _found_blas:  # not while other calls run BLAS one-threaded")
         indent = "    "
@@ -277,18 +278,29 @@ def _gemms_on_kernel_threads(steps) -> bool:
     return split > 0 and 4 * unsplit <= split
 
 
-# reductions whose helper sums large leading axes as a product with ones through BLAS
-_BLAS_REDUCTIONS = {"reduce_sum"}
-
-
 def _uses_blas(steps) -> bool:
-    """Whether a step calls BLAS or a helper whose method depends on who threads the GEMMs."""
+    """Whether a step's result could change if BLAS ran one-threaded meanwhile: a product
+    BLAS threads, LAPACK, a convolution (whose method follows who threads the GEMMs), or a sum
+    large enough to go through BLAS."""
     for step in steps:
         for node in ([step.anchor, *step.members] if isinstance(step, Kernel) else [step]):
             od = None if node is None else OPS.get(node.op)
-            if od is not None and (od.gemm_macs or od.blas_threads or node.op in _BLAS_REDUCTIONS):
+            if od is None:
+                continue
+            if od.blas_threads or node.op.startswith("conv2d"):
+                return True
+            if od.gemm_macs and od.gemm_macs(node) >= BLAS_THREADED_MIN_MACS:
+                return True
+            if node.op == "reduce_sum" and _elements(node.inputs[0]) >= reduce.GEMV_MIN_ELEMENTS:
                 return True
     return False
+
+
+def _elements(t) -> float:
+    return math.inf if any(d is None for d in t.shape) else math.prod(t.shape)
+
+
+_EXACT_INT = 2 ** 53
 
 
 def _checked_entry(program, fn_name, entry, args, namespace) -> list:
@@ -307,15 +319,16 @@ def _checked_entry(program, fn_name, entry, args, namespace) -> list:
             # converts directly, anything else is checked and cast by `convert`
             scalar = f"_sc{k}"
             namespace[scalar] = p.dtype.type
-            direct = {"f": "float", "b": "bool"}.get(p.dtype.kind)
+            direct = {"f": [f"type({a}) is float",   # and ints a float64 holds exactly
+                            f"type({a}) is int and -{_EXACT_INT} <= {a} <= {_EXACT_INT}"],
+                      "b": [f"type({a}) is bool"]}.get(p.dtype.kind, [])
             lines.append(f"    if type({a}) is not {scalar}:")
-            if direct:
-                lines.append(f"        if type({a}) is {direct}:")
+            for n, condition in enumerate(direct):
+                lines.append(f"        {'elif' if n else 'if'} {condition}:")
                 lines.append(f"            {a} = {scalar}({a})")
+            if direct:
                 lines.append("        else:")
-                lines.append(f"            {a} = _convert(_p{k}, {a})[()]")
-            else:
-                lines.append(f"        {a} = _convert(_p{k}, {a})[()]")
+            lines.append(f"{'    ' * (3 if direct else 2)}{a} = _convert(_p{k}, {a})[()]")
         else:
             lines.append(f"    if type({a}) is not np.ndarray or {a}.dtype is not {dt} "
                          f"or {a}.shape != {tuple(p.shape)}:")

@@ -114,13 +114,13 @@ def lower_blocked(kernel, name: str, mode, alias_anchor: bool):
     # finite 0-d constants go in as Python literals: NumPy 2 treats them as weak scalars, so
     # the result is the same as with the 0-d array, at a lower cost per ufunc call
     for t in ext:
-        literal = _literal(t)
+        scalar_text = _literal(t)
         readers = [m for m in kernel.members if any(i is t for i in m.inputs)]
         # only where the constant's dtype is the dtype of the op anyway (a weak literal would
         # not promote: float32 array * float64 constant must compute in float64)
-        if literal is not None and all(m.dtype == t.dtype and all(i.dtype == t.dtype for i in m.inputs)
+        if scalar_text is not None and all(m.dtype == t.dtype and all(i.dtype == t.dtype for i in m.inputs)
                                        for m in readers):
-            ref[id(t)] = literal
+            ref[id(t)] = scalar_text
     out_index = {id(o): k for k, o in enumerate(kernel.outputs)}
     members = kernel.members
 

@@ -41,7 +41,8 @@ def log_softmax(x, axis=-1):
 def maxout(x, num_units, axis=-1):
     """Max over groups: the ``axis`` of size d becomes ``num_units`` units, unit j the max of
     the k = d // num_units consecutive features j·k ... j·k + k - 1 along ``axis``
-    (TensorFlow's maxout, for any axis)."""
+    (TensorFlow's maxout on the last axis; on others TensorFlow groups in memory order, which
+    mixes features of different positions)."""
     x = as_tensor(x)
     num_units = arguments.index(num_units, "maxout: num_units", minimum=1)
     axis = normalize_axis("maxout", x, axis)
