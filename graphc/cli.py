@@ -26,7 +26,6 @@ import io
 import keyword
 import numbers
 import os
-import subprocess
 import sys
 import tokenize
 
@@ -478,12 +477,8 @@ def run_render(args) -> int:
 
     title = args.title if args.title is not None else expression
     dot_messages = io.StringIO()   # what dot prints (the graphviz package copies it to stderr)
-    try:
-        with contextlib.redirect_stderr(dot_messages):
-            path = render(outputs, args.output, title=title, legend=args.legend, output_labels=labels)
-    except subprocess.CalledProcessError as exc:
-        exc.stderr = exc.stderr or dot_messages.getvalue()
-        raise
+    with contextlib.redirect_stderr(dot_messages):   # a failing dot: BackendUnavailable, one line
+        path = render(outputs, args.output, title=title, legend=args.legend, output_labels=labels)
     sys.stderr.write(dot_messages.getvalue())   # dot's warnings, if any
     print(f"wrote {path}")
     return EXIT_OK
@@ -598,10 +593,6 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except (BackendUnavailable, OSError) as exc:
         report(exc)
-        return EXIT_FAILED
-    except subprocess.CalledProcessError as exc:   # Graphviz's dot crashed or refused the graph
-        detail = one_line(exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr or "")
-        report(f"Graphviz's dot failed (exit status {exc.returncode}){': ' + shorten(detail, 200) if detail else ''}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         report("interrupted")

@@ -384,6 +384,10 @@ def pipe(digraph, fmt: str) -> bytes:
         return digraph.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         raise BackendUnavailable(f"rendering needs Graphviz's `dot` program on PATH; {INSTALL_HINT}") from None
+    except graphviz.CalledProcessError as exc:   # dot ran and failed (a crash, out of memory)
+        said = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise BackendUnavailable(f"render: Graphviz's dot failed (exit status {exc.returncode})"
+                                 f"{': ' + said[0] if said else ''}") from None
 
 
 def render(obj, path, format=None, *, title=None, legend=False, output_labels=None) -> str:

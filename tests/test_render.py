@@ -333,6 +333,17 @@ def test_missing_dot_program_is_reported(classic, tmp_path, monkeypatch):
     assert (tmp_path / "h.dot").exists()
 
 
+def test_a_failing_dot_program_is_one_line_naming_its_status(classic, tmp_path, monkeypatch):
+    _, h = classic
+    (tmp_path / "dot").write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")
+    (tmp_path / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(BackendUnavailable) as caught:
+        render(h, tmp_path / "h.svg")
+    assert str(caught.value) == "render: Graphviz's dot failed (exit status 139): Segmentation fault"
+    assert not (tmp_path / "h.svg").exists()
+
+
 def test_missing_graphviz_package_is_reported(classic, tmp_path, monkeypatch):
     _, h = classic
     monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz now fails
