@@ -40,6 +40,8 @@ AveragePooling2D, the global poolings), ``layers_normalization`` (BatchNormaliza
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import itertools
 import math
@@ -129,6 +131,34 @@ def _serialize_object(obj, module):
                      f"(objects with get_config) can be serialized")
 
 
+
+# while a model is rebuilt from a file, its weights may hold no more values than the file does:
+# a forged configuration (units=10**9) is refused before anything is allocated
+_weight_budget: contextvars.ContextVar = contextvars.ContextVar("weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(values: int, what: str):
+    """Inside the block, the weights layers create may hold ``values`` values in all (``what``
+    names the source of the limit in the error)."""
+    token = _weight_budget.set([values, what])
+    try:
+        yield
+    finally:
+        _weight_budget.reset(token)
+
+
+def _spend_weight_budget(layer, name, shape) -> None:
+    budget = _weight_budget.get()
+    if budget is None:
+        return
+    size = math.prod(shape)
+    if size > budget[0]:
+        raise ShapeError(f"{layer.name}: weight {name!r} of shape {tuple(shape)} would hold more values "
+                         f"than {budget[1]} ({budget[0]} left)")
+    budget[0] -= size
+
+
 class Layer:
     """Base class of all layers.
 
@@ -165,6 +195,7 @@ class Layer:
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
         """Create a weight: a ``gc.variable`` named ``<layer>/<name>`` holding
         ``initializer(shape)``; seeded from the layer's seed when the initializer has none."""
+        _spend_weight_budget(self, name, shape)
         init = initializers.get(initializer)
         init = self._seeded(init, len(self._weights))
         value = np.asarray(init(tuple(shape), self.dtype), dtype=self.dtype)

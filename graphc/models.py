@@ -1100,8 +1100,9 @@ def load_model(path):
     document, weights, state = _read_model_file(path)
     compile_config = document["compile"]
     try:
-        model = Sequential.from_config(document["model"]["config"])
-        model.set_weights(weights)
+        with layers_module.weight_budget(sum(w.size for w in weights), "the file's weights"):
+            model = Sequential.from_config(document["model"]["config"])
+            model.set_weights(weights)
         if compile_config is not None:
             model.compile(optimizer=_optimizers().deserialize(compile_config["optimizer"])
                           if isinstance(compile_config["optimizer"], dict) else compile_config["optimizer"],

@@ -300,6 +300,14 @@ def test_files_saved_before_the_checksum_still_load(tmp_path):
     assert int(loaded.optimizer.iterations.value) == int(model.optimizer.iterations.value)
 
 
+@pytest.mark.parametrize("seal", [True, False])
+def test_a_configuration_larger_than_the_files_weights_is_refused_before_allocating(seal, tmp_path):
+    entries = read_entries(small_model().save(tmp_path / "good.npz"))
+    huge = replace(document_of(entries), ("model", "config", "layers", 1, "config", "units"), 10 ** 9)
+    path = write_entries(tmp_path / "huge.npz", with_document(entries, huge, seal=seal))
+    assert_refused(path, "more values than the file's weights")   # before any weight is made
+
+
 def test_optimizer_state_without_an_optimizer_is_refused(tmp_path):
     entries = read_entries(small_model(trained=True).save(tmp_path / "good.npz"))
     document = replace(document_of(entries), ("compile",), None)
