@@ -30,10 +30,6 @@ def as_dtype(dtype) -> np.dtype:
     return dt
 
 
-def is_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
-
-
 def is_python_scalar(value) -> bool:
     """True for the weakly typed values: Python bool, int and float (not NumPy scalars)."""
     return isinstance(value, (bool, int, float)) and not isinstance(value, np.generic)

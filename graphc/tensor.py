@@ -243,7 +243,6 @@ def placeholder(shape=(), dtype="float32", name=None) -> Tensor:
     return Tensor("placeholder", (), {}, shape, arguments.dtype(dtype, "placeholder: dtype"), name=name)
 
 
-
 def _to_array(value, dtype, what: str, weak: bool = True) -> np.ndarray:
     """``value`` as a NumPy array of a dtype graphc supports, or a ShapeError (ragged nested
     lists) / DTypeError (strings, objects, values ``dtype`` cannot hold) naming ``what``.
@@ -307,12 +306,3 @@ def as_tensor(value, dtype=None, what: str = "constant") -> Tensor:
     if isinstance(value, Tensor):
         return value
     return _frozen(_to_array(value, dtype, what))
-
-
-def is_constant(t: Tensor) -> bool:
-    return t.op == "constant"
-
-
-def constant_value(t: Tensor):
-    """The NumPy value of a constant tensor, else None."""
-    return t.attrs["value"] if t.op == "constant" else None

@@ -343,13 +343,6 @@ def _conv_setup(x_shape, kernel, strides, pads, dilations):
     return pads, _out_sizes(x_shape[1:3], span, strides, pads)
 
 
-def _im2col(x, kernel, strides, pads, dilations=(1, 1)):
-    """The windows of x, padded: a view (N, OH, OW, KH, KW, C); and (OH, OW)."""
-    pads, out = _conv_setup(x.shape, kernel, strides, pads, dilations)
-    xp = np.ascontiguousarray(_pad(x, pads))
-    return _windows(xp, kernel, strides, out, dilations), out
-
-
 # -- the one-group convolutions: im2col + GEMM, by chunks of images ------------------------------
 #
 # While graphc owns the GEMMs (a compiled call with BLAS serial, see graphc.blas_threads) each
@@ -663,7 +656,6 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
     if groups == 1:
         return _conv_one_group(x, w, strides, pads, dilations)
     kh, kw, cg, o = w.shape
-    n = x.shape[0]
     if cg == 1:     # depthwise: multiply-adds tap by tap, no GEMM
         from . import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.conv(x, w, strides, pads, dilations)

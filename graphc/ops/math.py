@@ -408,7 +408,3 @@ def cast(x, dtype):
     """Convert to ``dtype`` (float -> int truncates toward zero, as NumPy)."""
     from .shape_ops import cast as _cast
     return _cast(x, dtype)
-
-
-def square_difference(x, y):
-    return square(sub(x, y))

@@ -17,10 +17,6 @@ def _static(shape) -> bool:
     return all(d is not None for d in shape)
 
 
-def _shape_of(t: Tensor):
-    return tuple(t.shape)
-
-
 # -- cast ----------------------------------------------------------------------------------
 
 def _cast_grad(n, g):
