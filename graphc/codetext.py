@@ -65,6 +65,18 @@ def identifier(name: str, prefix: str) -> str:
     return ident
 
 
+def unique_identifier(name: str, prefix: str, taken: set) -> str:
+    """``identifier(name, prefix)``, numbered when ``taken`` already holds it; added to
+    ``taken``. Readable, but never the user's text itself."""
+    base = candidate = identifier(name, prefix)
+    number = 1
+    while candidate in taken:
+        candidate = f"{base}_{number}"
+        number += 1
+    taken.add(candidate)
+    return candidate
+
+
 def function_identifier(name: str) -> str:
     """The generated function's identifier for a Function named ``name`` (any text)."""
     return identifier(name, "fn_")

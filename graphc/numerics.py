@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import NumericsError
-from .tensor import format_shape
+from .ops.registry import describe
 
 _enabled = False
 _switches = 0   # how often the switch moved: functions compiled before recompile on their next call
@@ -54,18 +54,13 @@ def check(value, node) -> None:
     nans = int(np.isnan(value).sum())
     infs = int(np.isinf(value).sum())
     found = ", ".join(part for part in (f"{nans} NaN" if nans else "", f"{infs} Inf" if infs else "") if part)
-    inputs = "; ".join(_describe(i) for i in node.inputs) or "none"
-    raise NumericsError(f"check_numerics: {node.op} {_describe(node)} holds {found} "
+    inputs = "; ".join(describe(i) for i in node.inputs) or "none"
+    raise NumericsError(f"check_numerics: {node.op} {describe(node)} holds {found} "
                         f"(of {value.size} values); its inputs: {inputs}{_site(node)}")
 
 
-def _describe(t) -> str:
-    return f"{t.name!r} {format_shape(t.shape)} {t.dtype}"
-
-
 def _site(node) -> str:
-    site = getattr(node, "site", None)
-    if not site:
+    if node.site is None:   # built from no Python frame outside graphc
         return ""
-    filename, line, function = site
+    filename, line, function = node.site
     return f"; built at {filename}:{line} in {function}"

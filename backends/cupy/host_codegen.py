@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 
-from graphc.codetext import Name, comment, function_identifier, identifier
+from graphc.codetext import Name, comment, function_identifier, unique_identifier
 from graphc.errors import GraphError
 from graphc.kernel import Kernel
 from graphc.memory import worth_releasing
@@ -65,20 +65,12 @@ class _Emitter:
                 self.taken.add(name)
                 return name
 
-    def mangled(self, prefix: str, user_name: str) -> str:
-        """A readable identifier for a user's name that is never the name itself."""
-        name = identifier(user_name, prefix)
-        if name in self.taken:
-            return self.fresh(name + "_")
-        self.taken.add(name)
-        return name
-
     # -- the pieces ------------------------------------------------------------------------
     def run(self) -> HostModule:
         program = self.program
         args = []
         for p in program.inputs:
-            name = self.mangled("in_", p.name)
+            name = unique_identifier(p.name, "in_", self.taken)
             self.names[id(p)] = name
             self.fresh_values.add(id(p))
             args.append(name)
@@ -121,7 +113,7 @@ class _Emitter:
             holder = self.fresh("var")
             self.bindings[holder] = ("variable", node)
             self.holders[id(node)] = holder
-            name = self.mangled("v_", node.name)
+            name = unique_identifier(node.name, "v_", self.taken)
             self.header.append(f"#   {holder}: variable {comment(node.name)} {format_shape(node.shape)} "
                                f"{node.dtype}")
             self.prologue.append(f"    {name} = variable_on_device({holder})")

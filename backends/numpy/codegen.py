@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from graphc import blas_threads, numerics
-from graphc.codetext import Name, comment, function_identifier, identifier
+from graphc.codetext import Name, comment, function_identifier, unique_identifier
 from graphc.kernel import Kernel
 from graphc.memory import worth_releasing
 from graphc.ops import gemm, reduce
@@ -74,16 +74,8 @@ def generate(program, profile=False) -> Module:
                 taken.add(name)
                 return name
 
-    def mangled(prefix: str, user_name: str) -> str:
-        # readable, but never the user's text itself: a fixed prefix, ASCII word characters
-        name = identifier(user_name, prefix)
-        if name in taken:
-            return fresh(name + "_")
-        taken.add(name)
-        return name
-
     for p in program.inputs:
-        name = mangled("in_", p.name)
+        name = unique_identifier(p.name, "in_", taken)
         names[id(p)] = name
         args.append(name)
         header.append(f"#   {name}: input {comment(p.name)} {format_shape(p.shape)} {p.dtype}")
@@ -106,7 +98,7 @@ def generate(program, profile=False) -> Module:
             holder = fresh("var")
             namespace[holder] = node
             holders[id(node)] = holder
-            name = mangled("v_", node.name)
+            name = unique_identifier(node.name, "v_", taken)
             header.append(f"#   {holder}: variable {comment(node.name)} {format_shape(node.shape)} {node.dtype}")
             prologue.append(f"    {name} = {holder}._value")
         else:
