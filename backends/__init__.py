@@ -1,55 +1,22 @@
-"""Backends: lowering targets registered by name.
+"""graphc.backends: one package per lowering target (numpy, cupy, dask), each registering itself
+with ``graphc.backend_registry`` on import.
 
-A backend receives a scheduled graph (``graphc.compiler.Program``) and returns an executable
-with ``run(values) -> list of outputs`` and ``source`` (the generated code). It does no graph
-rewriting: what to compute is decided before it is called.
+The facade exports ``gc.backends()`` (the usable names) under the same name as this package, so
+importing a backend rebinds ``graphc.backends`` to this module: it stays callable and answers
+the same.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Callable
+import sys
+import types
 
-_FACTORIES: dict[str, Callable] = {}
-_MODULES = {"numpy": "backends.numpy", "cupy": "backends.cupy", "dask": "backends.dask"}
-_instances: dict[str, object] = {}
+from graphc import backend_registry
 
 
-def register(name: str, factory: Callable) -> None:
-    """Register ``factory() -> backend`` under ``name`` (a backend module calls this on import)."""
-    _FACTORIES[name] = factory
+class _CallablePackage(types.ModuleType):
+    def __call__(self) -> list:
+        """Names of the backends usable on this machine (``gc.backends()``)."""
+        return backend_registry.available()
 
 
-def _load(name: str) -> None:
-    if name not in _FACTORIES and name in _MODULES:
-        try:
-            importlib.import_module(_MODULES[name])
-        except ImportError:
-            pass
-
-
-def get(name: str):
-    """The backend instance called ``name``; BackendUnavailable if unknown or unusable here."""
-    from graphc.errors import BackendUnavailable
-    if name in _instances:
-        return _instances[name]
-    _load(name)
-    if name not in _FACTORIES:
-        known = sorted(set(_MODULES) | set(_FACTORIES))
-        raise BackendUnavailable(f"no backend {name!r} on this machine (known: {known}; usable: {available()})")
-    backend = _FACTORIES[name]()
-    reason = backend.unavailable_reason()
-    if reason:
-        raise BackendUnavailable(f"backend {name!r} cannot run here: {reason}")
-    _instances[name] = backend
-    return backend
-
-
-def available() -> list:
-    """Names of the backends usable on this machine."""
-    usable = []
-    for name in list(_MODULES) + [n for n in _FACTORIES if n not in _MODULES]:
-        _load(name)
-        factory = _FACTORIES.get(name)
-        if factory is not None and not factory().unavailable_reason():
-            usable.append(name)
-    return usable
+sys.modules[__name__].__class__ = _CallablePackage

@@ -127,9 +127,13 @@ def main(argv=None):
           f"backend {args.backend}; reps {args.reps}; size scale {scale:g}")
     try:
         import graphc
+        from graphc.backends.numpy import allocator, blas_threads
+        # the NumPy backend tunes malloc at its first compile; done here first, every
+        # implementation in this process runs under the same malloc
+        allocator.keep_freed_memory()
         print(f"# graphc {getattr(graphc, '__version__', '?')} from {os.path.dirname(graphc.__file__)}; "
-              f"malloc: {graphc.allocator.state} (for every implementation in this process); "
-              f"{graphc.blas_threads.describe()}")
+              f"malloc: {allocator.state} (for every implementation in this process); "
+              f"{blas_threads.describe()}")
     except Exception as exc:
         print(f"# graphc cannot be imported: {type(exc).__name__}: {exc}")
     versions = harness.peer_versions(ctx.peers)

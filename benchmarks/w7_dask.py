@@ -116,7 +116,7 @@ def elementwise(ctx, dask):
 
 
 def data_parallel(ctx, dask):
-    from backends.dask import Shards
+    from graphc.backends.dask import Shards
     n = ctx.scaled(w3.BATCH, minimum=8)
     params0 = w3.initial_weights()
     x, y = w3.batch(n)

@@ -1,6 +1,6 @@
 """``python -m graphc``: the same command line as the ``graphc`` script (graphc.cli)."""
 import sys
 
-from .cli import main
+from graphc.cli import main
 
 sys.exit(main())

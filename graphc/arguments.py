@@ -17,8 +17,8 @@ import operator
 
 import numpy as np
 
-from . import dtypes
-from .errors import DTypeError, ShapeError
+from graphc.ir import dtypes
+from graphc.errors import DTypeError, ShapeError
 
 
 def is_integer(value) -> bool:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arguments
-from .errors import DTypeError, GraphError, ShapeError
-from .graph import topological_order
-from .ops import math as m
-from .ops.registry import OPS, apply, describe
-from .ops.shape_ops import cast, ones_like, reshape, scatter_slices, stack, zeros_like
-from .tensor import Tensor, Variable, as_tensor, format_shape, tagging
+from graphc import arguments
+from graphc.errors import DTypeError, GraphError, ShapeError
+from graphc.ir.graph import topological_order
+from graphc.ops import math as m
+from graphc.ir.opdef import OPS, apply, describe
+from graphc.ops.shape_ops import cast, ones_like, reshape, scatter_slices, stack, zeros_like
+from graphc.ir.tensor import Tensor, Variable, as_tensor, format_shape, tagging
 
 
 def grad(y, xs):
@@ -158,7 +158,7 @@ def check_grad(y, xs, feed_dict, eps=1e-3, rtol=None, atol=None):
     raises AssertionError naming the input and the worst element on a mismatch.
     Defaults: rtol=1e-4, atol=1e-6 for float64; rtol=2e-2, atol=1e-3 otherwise.
     """
-    from .compiler import function, resolve_feeds
+    from graphc.compile.function import function, resolve_feeds
     xs = _targets("check_grad", xs)
     eps = arguments.real(eps, "check_grad: eps")
     if not eps > 0:

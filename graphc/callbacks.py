@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .progress import Progbar
+from graphc.progress import Progbar
 
 __all__ = ["Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
            "ModelCheckpoint", "ProgbarLogger", "TerminateOnNaN"]

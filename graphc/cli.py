@@ -379,7 +379,7 @@ def _apply(op, left, right):
 
 
 def _check_operands(symbol: str, operands) -> None:
-    from .tensor import Tensor
+    from graphc.ir.tensor import Tensor
 
     for value in operands:
         if not isinstance(value, (Tensor, numbers.Real)):
@@ -421,9 +421,9 @@ def parse_shape_options(options) -> dict:
 
 def run_render(args) -> int:
     import graphc as gc
-    from .dtypes import as_dtype
-    from .render import format_of, render
-    from .tensor import Tensor
+    from graphc.ir.dtypes import as_dtype
+    from graphc.render import format_of, render
+    from graphc.ir.tensor import Tensor
 
     try:
         format_of(args.output)
@@ -486,7 +486,7 @@ def run_render(args) -> int:
 
 def run_demo(args) -> int:
     import graphc as gc
-    from .render import render
+    from graphc.render import render
 
     out_dir = args.out
     os.makedirs(out_dir, exist_ok=True)
@@ -534,7 +534,7 @@ def _number(value) -> str:
 
 
 def _shape_text(shape) -> str:
-    from .tensor import format_shape
+    from graphc.ir.tensor import format_shape
     return format_shape(shape)
 
 
@@ -581,7 +581,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    from .errors import BackendUnavailable
+    from graphc.errors import BackendUnavailable
 
     def report(message) -> None:
         print(f"graphc {args.command}: error: {one_line(message)}", file=sys.stderr)

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .errors import GraphError
+from graphc.errors import GraphError
 
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arguments
+from graphc import arguments
 
 __all__ = ["batches", "standardize", "train_val_test_split"]
 

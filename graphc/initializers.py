@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from . import arguments
-from .catalog import Catalog, Configurable
+from graphc import arguments
+from graphc.catalog import Catalog, Configurable
 
 # Keras' correction so that a normal truncated at two standard deviations has the requested
 # standard deviation: the stddev of a unit normal truncated to [-2, 2].
@@ -79,7 +79,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
-        from .tensor import _to_array
+        from graphc.ir.tensor import _to_array
         value = _to_array(self.value, _dtype(dtype, "Constant"), "Constant: value")
         shape = _shape(shape, "Constant")
         try:

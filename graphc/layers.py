@@ -51,13 +51,13 @@ import weakref
 
 import numpy as np
 
-from . import activations, arguments, initializers, regularizers
-from .errors import ShapeError
-from .host import to_host
-from .nn import dropout, elu, leaky_relu, maxout, prelu, softmax
-from .ops.linalg import matmul
-from .ops.shape_ops import reshape
-from .tensor import Tensor, as_tensor, format_shape, variable
+from graphc import activations, arguments, initializers, regularizers
+from graphc.errors import ShapeError
+from graphc.compile.host import to_host
+from graphc.api.nn import dropout, elu, leaky_relu, maxout, prelu, softmax
+from graphc.ops.linalg import matmul
+from graphc.ops.shape_ops import reshape
+from graphc.ir.tensor import Tensor, as_tensor, format_shape, variable
 
 __all__ = ["ELU", "GRU", "LSTM", "Activation", "AveragePooling2D", "BatchNormalization", "Bidirectional", "Conv2D",
            "Dense", "DepthwiseConv2D", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D",
@@ -620,12 +620,12 @@ def register(cls):
 
 
 # The layers of later families live in modules of their own and register themselves.
-from .layers_conv import (AveragePooling2D, Conv2D, DepthwiseConv2D, GlobalAveragePooling1D,  # noqa: E402
+from graphc.layers_conv import (AveragePooling2D, Conv2D, DepthwiseConv2D, GlobalAveragePooling1D,  # noqa: E402
                           GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling2D)
-from .layers_embedding import Embedding  # noqa: E402
-from .layers_normalization import BatchNormalization  # noqa: E402
-from .layers_recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
-from .layers_wrappers import Bidirectional, Masking, TimeDistributed  # noqa: E402
+from graphc.layers_embedding import Embedding  # noqa: E402
+from graphc.layers_normalization import BatchNormalization  # noqa: E402
+from graphc.layers_recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
+from graphc.layers_wrappers import Bidirectional, Masking, TimeDistributed  # noqa: E402
 
 
 def serialize(layer: Layer) -> dict:

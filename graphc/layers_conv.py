@@ -23,14 +23,14 @@ honours a mask (e.g. from ``Embedding(mask_zero=True)``): the mean over the unma
 """
 from __future__ import annotations
 
-from . import activations, arguments, initializers, regularizers
-from .errors import ShapeError
-from .layers import Layer, _serialize_object, register
-from .ops.conv import avg_pool2d, conv2d, effective_kernel, max_pool2d
-from .ops.math import cast, where
-from .ops.reduce import reduce_max, reduce_mean, reduce_sum
-from .ops.shape_ops import expand_dims, reshape
-from .tensor import format_shape
+from graphc import activations, arguments, initializers, regularizers
+from graphc.errors import ShapeError
+from graphc.layers import Layer, _serialize_object, register
+from graphc.ops.conv import avg_pool2d, conv2d, effective_kernel, max_pool2d
+from graphc.ops.math import cast, where
+from graphc.ops.reduce import reduce_max, reduce_mean, reduce_sum
+from graphc.ops.shape_ops import expand_dims, reshape
+from graphc.ir.tensor import format_shape
 
 __all__ = ["AveragePooling2D", "Conv2D", "DepthwiseConv2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling2D"]

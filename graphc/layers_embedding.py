@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arguments, initializers, regularizers
-from .layers import Layer, _serialize_object, register
-from .ops.math import not_equal
-from .ops.shape_ops import cast, gather
+from graphc import arguments, initializers, regularizers
+from graphc.layers import Layer, _serialize_object, register
+from graphc.ops.math import not_equal
+from graphc.ops.shape_ops import cast, gather
 
 __all__ = ["Embedding"]
 

@@ -36,14 +36,14 @@ against the wrong axes, here the mask's axes are the input's non-feature axes in
 """
 from __future__ import annotations
 
-from . import arguments, initializers, regularizers
-from .errors import ShapeError
-from .layers import Layer, _serialize_object, register
-from .ops.math import cast, square
-from .ops.nn import batch_norm
-from .ops.reduce import reduce_mean, reduce_sum
-from .ops.shape_ops import expand_dims, reshape, squeeze
-from .tensor import format_shape
+from graphc import arguments, initializers, regularizers
+from graphc.errors import ShapeError
+from graphc.layers import Layer, _serialize_object, register
+from graphc.ops.math import cast, square
+from graphc.ops.nn import batch_norm
+from graphc.ops.reduce import reduce_mean, reduce_sum
+from graphc.ops.shape_ops import expand_dims, reshape, squeeze
+from graphc.ir.tensor import format_shape
 
 __all__ = ["BatchNormalization", "masked_moments", "moments"]
 

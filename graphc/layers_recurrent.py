@@ -70,15 +70,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, arguments, initializers, regularizers
-from .errors import DTypeError, ShapeError
-from .layers import Layer, _serialize_object, derive_seed, register
-from .ops.linalg import matmul
-from .ops.math import cast, where
-from .ops.nn import dropout as dropout_op
-from .ops.registry import describe
-from .ops.shape_ops import concat, ones_like, stack
-from .tensor import Tensor, as_tensor, format_shape
+from graphc import activations, arguments, initializers, regularizers
+from graphc.errors import DTypeError, ShapeError
+from graphc.layers import Layer, _serialize_object, derive_seed, register
+from graphc.ops.linalg import matmul
+from graphc.ops.math import cast, where
+from graphc.ops.nn import dropout as dropout_op
+from graphc.ir.opdef import describe
+from graphc.ops.shape_ops import concat, ones_like, stack
+from graphc.ir.tensor import Tensor, as_tensor, format_shape
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 

@@ -41,21 +41,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arguments
-from .errors import GraphError, ShapeError
-from .host import to_host
-from .layers import Layer, _call_takes_mask, derive_seed, register
-from .layers_recurrent import Recurrent, time_steps
-from .ops.math import cast, logical_and, not_equal
-from .ops.reduce import reduce_max
-from .ops.shape_ops import concat, ones_like, reshape, stack
-from .tensor import Tensor, format_shape
+from graphc import arguments
+from graphc.errors import GraphError, ShapeError
+from graphc.compile.host import to_host
+from graphc.layers import Layer, _call_takes_mask, derive_seed, register
+from graphc.layers_recurrent import Recurrent, time_steps
+from graphc.ops.math import cast, logical_and, not_equal
+from graphc.ops.reduce import reduce_max
+from graphc.ops.shape_ops import concat, ones_like, reshape, stack
+from graphc.ir.tensor import Tensor, format_shape
 
 __all__ = ["Bidirectional", "Masking", "TimeDistributed"]
 
 
 def _layers_module():
-    from . import layers   # serialize/deserialize are defined after this module is imported
+    from graphc import layers   # serialize/deserialize are defined after this module is imported
     return layers
 
 

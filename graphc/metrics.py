@@ -34,8 +34,8 @@ import numpy as np
 
 import graphc as gc
 
-from . import arguments
-from . import losses as _losses
+from graphc import arguments
+from graphc import losses as _losses
 
 # -- array metrics -------------------------------------------------------------------------------
 

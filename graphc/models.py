@@ -52,21 +52,21 @@ from collections.abc import Mapping
 
 import numpy as np
 
-import backends
+from graphc import backend_registry
 
-from . import arguments
-from .atomic_write import write_atomically
-from . import callbacks as callbacks_module
-from . import layers as layers_module
-from .compiler import function
-from .errors import BackendUnavailable, ShapeError
-from .graph import Graph
-from .host import to_host
-from .layers import InputLayer, Layer, derive_seed, unique_name
-from .ops.math import step
-from .ops.reduce import reduce_sum
-from .progress import Progbar
-from .tensor import format_shape, placeholder, variable
+from graphc import arguments
+from graphc.atomic_write import write_atomically
+from graphc import callbacks as callbacks_module
+from graphc import layers as layers_module
+from graphc.compile.function import function
+from graphc.errors import BackendUnavailable, ShapeError
+from graphc.ir.graph import Graph
+from graphc.compile.host import to_host
+from graphc.layers import InputLayer, Layer, derive_seed, unique_name
+from graphc.ops.math import step
+from graphc.ops.reduce import reduce_sum
+from graphc.progress import Progbar
+from graphc.ir.tensor import format_shape, placeholder, variable
 
 __all__ = ["ModelFileError", "Perceptron", "Sequential", "load_model"]
 
@@ -76,17 +76,17 @@ EVAL_BATCH = 1024   # rows per call of evaluate/predict when batch_size is None
 
 
 def _losses():
-    from . import losses
+    from graphc import losses
     return losses
 
 
 def _optimizers():
-    from . import optimizers
+    from graphc import optimizers
     return optimizers
 
 
 def _metrics():
-    from . import metrics
+    from graphc import metrics
     return metrics
 
 
@@ -270,7 +270,7 @@ class Sequential:
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"{self.name}.compile: metric names must be distinct and not 'loss', got {names}")
-        backends.get(backend)  # BackendUnavailable now, saying why, rather than at the first fit
+        backend_registry.get(backend)  # BackendUnavailable now, saying why, rather than at the first fit
         self.backend = backend
         self.compiled = True
         self._functions = None
@@ -373,7 +373,7 @@ class Sequential:
     def _repr_svg_(self):
         if not self.built:
             return None   # nothing to draw yet: Jupyter shows the text repr
-        from .render import repr_svg
+        from graphc.render import repr_svg
         return repr_svg(self)
 
     # -- data checks --------------------------------------------------------------------------
@@ -561,7 +561,7 @@ class Sequential:
 
         train_step = self.train_function
         if distribute is not None:   # data-parallel on Dask: graphc/distribute.py
-            from .distribute import data_parallel_step
+            from graphc.distribute import data_parallel_step
             train_step = data_parallel_step(self, distribute)
         n = len(x)
         steps = steps_per_epoch if steps_per_epoch is not None else math.ceil(n / batch_size)
@@ -1085,7 +1085,7 @@ def _check_document(document, path: str) -> None:
 
 
 def _known_backends() -> set:
-    return set(backends._MODULES) | set(backends._FACTORIES)
+    return backend_registry.known()
 
 
 def load_model(path):

@@ -27,10 +27,10 @@ import re
 
 import numpy as np
 
-from .atomic_write import write_atomically
-from .errors import BackendUnavailable
-from .graph import Graph
-from .tensor import Tensor, format_shape
+from graphc.atomic_write import write_atomically
+from graphc.errors import BackendUnavailable
+from graphc.ir.graph import Graph
+from graphc.ir.tensor import Tensor, format_shape
 
 INSTALL_HINT = ("install Graphviz: apt-get install -y graphviz (the `dot` program) "
                 "and pip install graphviz (the Python package)")
@@ -157,7 +157,7 @@ def has_own_name(t: Tensor) -> bool:
     m = _AUTO_NAME.fullmatch(t.name)
     if m is None:
         return True
-    from .ops.registry import OPS
+    from graphc.ir.opdef import OPS
     return not (m.group(1) == t.op or m.group(1) in OPS)
 
 

@@ -1,4 +1,4 @@
-"""The op table: one row (at least) per op registered in ``graphc.ops.registry.OPS``.
+"""The op table: one row (at least) per op registered in ``graphc.ir.opdef.OPS``.
 
 A row says how to build the op from placeholders, which arrays to feed, what NumPy says the
 value is (a reference written independently of the op's own template), and which inputs to
@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 import graphc as gc
-from graphc.ops.registry import apply
+from graphc.ir.opdef import apply
 from graphc.ops.shape_ops import scatter_slices
 
 

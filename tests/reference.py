@@ -2,7 +2,7 @@
 
 Three things the oracle tests (tests/test_oracle_numpy.py, tests/test_oracle_jax.py) share:
 
-* ``REFERENCE``: for every op in ``graphc.ops.registry.OPS``, a small NumPy function written
+* ``REFERENCE``: for every op in ``graphc.ir.opdef.OPS``, a small NumPy function written
   here, from the op's documented meaning, not from its template. ``evaluate`` walks a graph in
   topological order and applies them node by node, each result a fresh read-only array: no
   memory plan, no fusion, no generated code. An op with no entry fails loudly

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import compile_cache
+from graphc.compile import cache as compile_cache
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_another_process_reuses_the_entry(cache):
         w = gc.variable(np.eye(4), name="w")
         y = gc.nn.softmax(x @ w + 1.0)
         print(gc.function([x], gc.grad(gc.reduce_sum(y * y), [x])[0])(np.ones((4, 4))).sum())
-        from graphc import compile_cache
+        from graphc.compile import cache as compile_cache
         print(compile_cache.stats["hits"], compile_cache.stats["writes"])
     """)
     env = dict(os.environ, GRAPHC_CACHE_DIR=str(cache))

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import compile_cache as cc
-from graphc.ops.registry import OPS
+from graphc.compile import cache as cc
+from graphc.ir.opdef import OPS
 
 
 @pytest.fixture

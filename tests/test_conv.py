@@ -15,10 +15,10 @@ import pytest
 
 import graphc as gc
 from graphc.errors import DTypeError, ShapeError
-from graphc.graph import topological_order
+from graphc.ir.graph import topological_order
 from graphc.ops import conv
-from graphc.ops.registry import OPS
-from graphc.tensor import placeholder
+from graphc.ir.opdef import OPS
+from graphc.ir.tensor import placeholder
 
 # -- a test-local evaluator ----------------------------------------------------------------------
 
@@ -397,7 +397,7 @@ def test_backprop_op_errors():
     img = placeholder((2, 8, 8, 3), "float32", name="img")
     kern = placeholder((3, 3, 3, 4), "float32", name="kern")
     y = conv.conv2d(img, kern)
-    from graphc.ops.registry import apply
+    from graphc.ir.opdef import apply
     _expect(DTypeError, lambda: apply("conv2d_backprop_input", [placeholder(y.shape, "float64", name="g64"), kern, img],
                                       **y.attrs), "conv2d_backprop_input", "g64")
     _expect(ShapeError, lambda: apply("conv2d_backprop_filter", [img, placeholder((2, 6), "float32", name="flat"), kern],
@@ -646,7 +646,7 @@ def test_conv2d_dilation_and_group_errors():
             conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="kern"), **bad)
     with pytest.raises(TypeError, match="conv2d: groups must be an integer"):
         conv.conv2d(img, placeholder((3, 3, 6, 4), "float32", name="kern"), groups=1.5)
-    from graphc.ops.registry import apply
+    from graphc.ir.opdef import apply
     y = conv.conv2d(img, placeholder((3, 3, 3, 4), "float32", name="kg"), groups=2)
     _expect(ShapeError, lambda: apply("conv2d_backprop_input", [placeholder(y.shape, "float32", name="g"),
                                       placeholder((3, 3, 2, 4), "float32", name="k2"), img], **y.attrs),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.graph import Graph
+from graphc.ir.graph import Graph
 from graphc.passes.conv_bias import conv_bias
 
 RNG = np.random.default_rng(21)
@@ -102,7 +102,7 @@ def test_keras_conv2d_layers_train_through_the_fused_op():
 def test_bias_of_the_wrong_shape_is_refused_by_the_op():
     x = gc.placeholder((2, 6, 5, 3), "float32", name="x")
     k = gc.placeholder((3, 3, 3, 4), "float32", name="k")
-    from graphc.ops.registry import apply
+    from graphc.ir.opdef import apply
     for bad in [gc.placeholder((5,), "float32", name="b5"), gc.placeholder((2, 4), "float32", name="b24"),
                 gc.placeholder((4,), "float64", name="b64")]:
         with pytest.raises(gc.ShapeError, match="conv2d_bias: the bias"):

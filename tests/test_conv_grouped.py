@@ -11,7 +11,7 @@ import pytest
 from test_conv import ALL_DG_CASES, _case_id, ref_conv2d
 from test_gemm_threads import _setup
 
-from graphc import blas_threads
+from graphc.backends.numpy import blas_threads
 from graphc.ops import conv, conv_grouped, gemm
 
 # the cases with several channels per group (depthwise ones, C/G = 1, have their own kernels)

@@ -22,14 +22,15 @@ import sys
 import numpy as np
 import pytest
 
-import backends
+from graphc import backend_registry
 import graphc as gc
-from backends.cupy import cuda_codegen, host_codegen, host_harness, lowering
-from backends.cupy.backend import CupyBackend
-from graphc import memory, passes
-from graphc.compiler import Program, _convert
-from graphc.ops.registry import OPS
-from graphc.schedule import schedule
+from graphc.backends.cupy import cuda_codegen, host_codegen, host_harness, lowering
+from graphc.backends.cupy.backend import CupyBackend
+from graphc import passes
+from graphc.plan import memory
+from graphc.compile.function import Program, _convert
+from graphc.ir.opdef import OPS
+from graphc.plan.schedule import schedule
 
 NVCC = host_harness.find_nvcc()
 needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not installed (looked on PATH and "
@@ -493,7 +494,7 @@ def test_without_cupy_the_reason_is_the_install_hint():
     """A fresh interpreter in which ``import cupy`` fails (as where it is not installed)."""
     code = ("import sys; sys.modules['cupy'] = None\n"
             "import graphc as gc\n"
-            "from backends.cupy.backend import CupyBackend\n"
+            "from graphc.backends.cupy.backend import CupyBackend\n"
             "print(CupyBackend().unavailable_reason()); print(gc.backends())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "CuPy is not installed" in out and "pip install 'graphc[gpu]'" in out
@@ -502,13 +503,13 @@ def test_without_cupy_the_reason_is_the_install_hint():
 
 def test_the_package_imports_without_cupy():
     code = ("import sys; sys.modules['cupy'] = None\n"
-            "import backends.cupy, backends.cupy.backend, backends.cupy.host_codegen, "
-            "backends.cupy.cuda_codegen, backends.cupy.device_ops, backends.cupy.runtime\n"
+            "import graphc.backends.cupy, graphc.backends.cupy.backend, graphc.backends.cupy.host_codegen, "
+            "graphc.backends.cupy.cuda_codegen, graphc.backends.cupy.device_ops, graphc.backends.cupy.runtime\n"
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "ok"
 
 
 def test_backend_registry_knows_cupy():
-    assert "cupy" in backends._MODULES
-    assert backends._FACTORIES.get("cupy") is CupyBackend or "cupy" not in backends._FACTORIES
+    assert "cupy" in backend_registry.known()
+    assert backend_registry._FACTORIES.get("cupy") is CupyBackend

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends.cupy import device_ops
-from graphc.ops.registry import OPS
+from graphc.backends.cupy import device_ops
+from graphc.ir.opdef import OPS
 
 rng = np.random.default_rng(11)
 
@@ -111,7 +111,7 @@ def test_every_helper_a_lowered_template_calls_is_a_device_helper():
     only through device_ops' functions of the same name: none of graphc's host kernels."""
     import re
 
-    from backends.cupy import lowering
+    from graphc.backends.cupy import lowering
     for name in sorted(lowering.SAME_AS_NUMPY):
         od = OPS[name]
         calls = set(re.findall(r"(?<![.\w])([A-Za-z_]\w*)\(", od.numpy))

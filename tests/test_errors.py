@@ -10,7 +10,7 @@ import pytest
 
 import graphc as gc
 from graphc.ops import math as m
-from graphc.ops.registry import OPS
+from graphc.ir.opdef import OPS
 
 
 def ph(shape, name, dtype="float32"):

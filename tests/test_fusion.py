@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from backends.numpy import fused
-from graphc.graph import Graph
+from graphc.backends.numpy import fused
+from graphc.ir.graph import Graph
 from graphc.passes import fuse_elementwise, fuse_epilogues, pipeline
-from graphc.schedule import schedule
+from graphc.plan.schedule import schedule
 
 
 def _kernels(outputs, passes=None):

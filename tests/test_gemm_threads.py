@@ -1,4 +1,4 @@
-"""GEMMs on graphc's kernel threads: BLAS's thread switch (graphc.blas_threads), the split
+"""GEMMs on graphc's kernel threads: BLAS's thread switch (graphc.backends.numpy.blas_threads), the split
 products (graphc.ops.gemm), the convolutions by chunks of images, and the backend's choice of
 which programs run that way.
 
@@ -14,7 +14,7 @@ import pytest
 from test_conv import ALL_CONV_CASES, ALL_DG_CASES, _case_id, _strides2, ref_conv2d, ref_pads
 
 import graphc as gc
-from graphc import blas_threads
+from graphc.backends.numpy import blas_threads
 from graphc.ops import conv, gemm
 
 needs_openblas = pytest.mark.skipif(

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from backends.cupy import host_codegen
-from graphc import codetext, memory, passes
-from graphc.compiler import Program, _convert
-from graphc.ops.registry import helper_names
-from graphc.schedule import schedule
+from graphc.backends.cupy import host_codegen
+from graphc import codetext, passes
+from graphc.plan import memory
+from graphc.compile.function import Program, _convert
+from graphc.ir.opdef import helper_names
+from graphc.plan.schedule import schedule
 
 HOSTILE = ["one_hot", "type", "np", "gemm_matmul", "relu_max0", "sum_reduce", "gather_grad",
            "run_shares", "_convert", "in0", "t1", "v0", "c0", "fn_f", "lambda", "None",

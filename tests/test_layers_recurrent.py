@@ -528,7 +528,7 @@ def test_recurrent_dropout_mask_is_drawn_once_per_sequence():
 
 @pytest.mark.parametrize("name,make,cell,count", STATEFUL, ids=STATEFUL_IDS)
 def test_dropout_draws_a_fixed_number_of_masks_whatever_the_length(name, make, cell, count):
-    from graphc.graph import topological_order
+    from graphc.ir.graph import topological_order
     gates = {"SimpleRNN": 1, "LSTM": 4}.get(name, 3)
     for steps in (3, 8):
         layer = make(dropout=0.2, recurrent_dropout=0.3)

@@ -4,10 +4,10 @@ import re
 import numpy as np
 
 import graphc as gc
-from graphc import memory
-from graphc.graph import Graph
+from graphc.plan import memory
+from graphc.ir.graph import Graph
 from graphc.passes import pipeline
-from graphc.schedule import schedule
+from graphc.plan.schedule import schedule
 
 
 def _plan(outputs, updates=()):

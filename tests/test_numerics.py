@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.ops.registry import OPS
+from graphc.ir.opdef import OPS
 
 
 def exact(f, values, dtype, digits=50):
@@ -139,7 +139,7 @@ def test_log_sigmoid_and_log_one_minus_sigmoid_have_finite_accurate_gradients(dt
 def test_sigmoid_cuda_template_is_accurate_over_the_whole_range():
     """The CUDA template's formula, compiled by nvcc and run on the host (its libm's exp; the
     device's exp is within 1-2 ulps of it), against the exact values."""
-    from backends.cupy import cuda_codegen, host_harness
+    from graphc.backends.cupy import cuda_codegen, host_harness
     if host_harness.find_nvcc() is None:
         pytest.skip("nvcc is not installed: the CUDA template is not compiled")
     cases, wanted = [], []

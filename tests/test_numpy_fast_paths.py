@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import allocator
+from graphc.backends.numpy import allocator
 from graphc.ops.conv import TAP_MAJOR_MAX_CHANNELS, nn_conv2d, nn_conv2d_backprop_filter
 from graphc.ops.math import relu_max0
 from graphc.ops.reduce import sum_reduce

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.graph import topological_order
-from graphc.ops.registry import OPS
+from graphc.ir.graph import topological_order
+from graphc.ir.opdef import OPS
 from op_table import COMPOSITES, ROWS, Row
 
 TESTS = pathlib.Path(__file__).parent

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.ops.registry import OPS, apply
+from graphc.ir.opdef import OPS, apply
 
 from op_table import ROWS
 from reference import (NO_REFERENCE, REFERENCE, MissingReference, assert_close, build_graphc, call_checked,

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
-from graphc.graph import Graph
+from graphc.ir.graph import Graph
 from graphc.passes import cse, dce, fold_constants, simplify
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.graph import Graph
+from graphc.ir.graph import Graph
 from graphc.passes.pool_before_relu import pool_before_relu
 
 

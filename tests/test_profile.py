@@ -2,8 +2,8 @@
 import numpy as np
 
 import graphc as gc
-from graphc.kernel import Kernel
-from graphc.schedule import schedule
+from graphc.ir.fusion import Kernel
+from graphc.plan.schedule import schedule
 
 
 def _train_step():

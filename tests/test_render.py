@@ -12,9 +12,9 @@ import pytest
 
 import graphc as gc
 from graphc.errors import BackendUnavailable
-from graphc.graph import Graph
+from graphc.ir.graph import Graph
 from graphc.render import render, repr_svg, to_dot
-from graphc.tensor import tagging
+from graphc.ir.tensor import tagging
 
 needs_function = pytest.mark.skipif(not hasattr(gc, "function"), reason="gc.function not written yet")
 needs_grad = pytest.mark.skipif(not hasattr(gc, "grad"), reason="gc.grad not written yet")

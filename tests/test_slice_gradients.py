@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import graphc as gc
-from graphc.graph import topological_order
+from graphc.ir.graph import topological_order
 
 
 def _slice_sum(x, steps):

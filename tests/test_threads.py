@@ -113,7 +113,7 @@ def test_a_variable_never_takes_the_callers_array(optimize):
 
 
 def test_blas_kinds_take_turns_under_a_stream_of_overlapping_calls():
-    from graphc import blas_threads
+    from graphc.backends.numpy import blas_threads
     gate = blas_threads._Gate()
     stop = threading.Event()
 
@@ -142,7 +142,7 @@ def test_blas_kinds_take_turns_under_a_stream_of_overlapping_calls():
 
 
 def test_a_thread_inside_the_gate_enters_again():
-    from graphc import blas_threads
+    from graphc.backends.numpy import blas_threads
     gate = blas_threads._Gate()
     gate.enter("found")
     gate.enter("serial")     # must not wait for itself

@@ -8,9 +8,9 @@ import sys
 
 
 from graphc.errors import GraphError
-from graphc.tensor import format_shape
+from graphc.ir.tensor import format_shape
 
-from . import host_codegen, runtime
+from graphc.backends.cupy import host_codegen, runtime
 
 _serial = itertools.count()
 
@@ -87,7 +87,7 @@ class CupyBackend:
         there when the dtype differs but the kind allows it); anything else is checked and
         converted on the host as for the NumPy backend, and copied to the device by the
         generated code."""
-        from graphc.compiler import _convert, check_fed_array
+        from graphc.compile.function import _convert, check_fed_array
         cupy = sys.modules.get("cupy")
         if cupy is None or not isinstance(value, cupy.ndarray):
             return _convert(p, value)

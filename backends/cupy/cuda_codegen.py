@@ -27,12 +27,12 @@ import re
 import numpy as np
 
 from graphc.errors import GraphError, ShapeError
-from graphc.kernel import Kernel
-from graphc.ops.registry import OPS
-from graphc.tensor import Tensor, format_shape
+from graphc.ir.fusion import Kernel
+from graphc.ir.opdef import OPS
+from graphc.ir.tensor import Tensor, format_shape
 
-from .cuda_types import C_TYPES, c_type, index_type, literal
-from .preamble import PREAMBLE
+from graphc.backends.cupy.cuda_types import C_TYPES, c_type, index_type, literal
+from graphc.backends.cupy.preamble import PREAMBLE
 
 BLOCK = 256              # threads per block (a power of two: the tree reduction halves it)
 ELEMENTS_PER_THREAD = 16  # below this many reduced elements per thread, one block per row

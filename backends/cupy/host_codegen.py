@@ -18,12 +18,12 @@ import dataclasses
 
 from graphc.codetext import Name, comment, function_identifier, unique_identifier
 from graphc.errors import GraphError
-from graphc.kernel import Kernel
-from graphc.memory import worth_releasing
-from graphc.ops.registry import OPS, helper_names
-from graphc.tensor import format_shape
+from graphc.ir.fusion import Kernel
+from graphc.plan.memory import worth_releasing
+from graphc.ir.opdef import OPS, helper_names
+from graphc.ir.tensor import format_shape
 
-from . import cuda_codegen, lowering
+from graphc.backends.cupy import cuda_codegen, lowering
 
 
 @dataclasses.dataclass

@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from .cuda_codegen import CudaKernel, combine_expr, finish_expr
+from graphc.backends.cupy.cuda_codegen import CudaKernel, combine_expr, finish_expr
 
 ARCH = "sm_80"
 

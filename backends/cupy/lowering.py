@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from graphc.codetext import literal
 from graphc.errors import BackendUnavailable
-from graphc.ops.registry import OPS
+from graphc.ir.opdef import OPS
 
 SAME_AS_NUMPY = frozenset({
     "reshape", "transpose", "concat", "expand_dims", "squeeze", "broadcast_to", "fill",

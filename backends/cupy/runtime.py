@@ -9,7 +9,7 @@ import hashlib
 
 import numpy
 
-from .cuda_codegen import _strip_comments
+from graphc.backends.cupy.cuda_codegen import _strip_comments
 
 INSTALL_HINT = "pip install 'graphc[gpu]' (CuPy for CUDA 12: cupy-cuda12x)"
 
@@ -104,7 +104,7 @@ def namespace(bindings: dict) -> dict:
     ops, and the device objects its ``bindings`` describe."""
     import cupy
 
-    from .device_ops import HELPERS
+    from graphc.backends.cupy.device_ops import HELPERS
     ns = {"np": cupy, "cupy": cupy, "numpy": numpy, "cuda_module": cuda_module,
           "to_device": to_device, "contiguous": contiguous, "variable_on_device": variable_on_device, **HELPERS}
     for name, (kind, payload) in bindings.items():

@@ -48,9 +48,9 @@ Choices
 Dask (``dask[array,distributed]``, the ``dask`` extra) is imported only when the backend is
 used, so graphc imports without it.
 """
-from .. import register
-from .backend import DaskBackend, DaskExecutable, is_dask_array
-from .lowering import Shards
+from graphc.backend_registry import register
+from graphc.backends.dask.backend import DaskBackend, DaskExecutable, is_dask_array
+from graphc.backends.dask.lowering import Shards
 
 register("dask", DaskBackend)
 

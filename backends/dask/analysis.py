@@ -30,7 +30,7 @@ import math
 from fractions import Fraction
 
 from graphc.errors import GraphError
-from graphc.ops.registry import OPS, describe
+from graphc.ir.opdef import OPS, describe
 
 # reduce op -> how its per-chunk partials combine when it reduces over the batch axis
 REDUCE_COMBINE = {"reduce_sum": "sum", "reduce_mean": "mean", "reduce_max": "max",
@@ -298,7 +298,7 @@ def _reshape_to(x, a, target) -> _Rule:
 
 
 def _shape(shape) -> str:
-    from graphc.tensor import format_shape
+    from graphc.ir.tensor import format_shape
     return format_shape(shape)
 
 

@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 
-import backends
+from graphc import backend_registry
 from graphc.errors import GraphError, ShapeError
 
-from . import analysis, lowering, regions
-from .tasks import RegionCode
+from graphc.backends.dask import analysis, lowering, regions
+from graphc.backends.dask.tasks import RegionCode
 
 INSTALL_HINT = "dask is not installed: pip install graphc[dask]"
 
@@ -55,7 +55,7 @@ class DaskExecutable:
         code = self._codes.get(key)
         if code is None:
             program = regions.region_program(plan, region, rows)
-            executable = backends.get("numpy").compile(program)
+            executable = backend_registry.get("numpy").compile(program)
             code = self._codes[key] = RegionCode(executable.source, executable.fn.__name__, executable.fn.__globals__)
         return code
 
@@ -211,7 +211,7 @@ class DaskBackend:
         """A fed value checked against placeholder ``p``: dask.arrays (and Shards) stay as
         they are (cast lazily when their dtype differs); anything else goes through the usual
         NumPy conversion."""
-        from graphc.compiler import _convert, check_fed_array
+        from graphc.compile.function import _convert, check_fed_array
         if not (is_dask_array(value) or isinstance(value, lowering.Shards)):
             return _convert(p, value)
         return check_fed_array(p, value)

@@ -26,7 +26,7 @@ import uuid
 
 import numpy as np
 
-from .tasks import Combine, Literal, RegionTask, element
+from graphc.backends.dask.tasks import Combine, Literal, RegionTask, element
 
 SPLIT_EVERY = 8   # children per node of a tree reduction (dask.array's reductions use 4 to 32)
 

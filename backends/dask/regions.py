@@ -26,16 +26,16 @@ from __future__ import annotations
 import collections
 import dataclasses
 
-from graphc import memory
-from graphc.compiler import Program
+from graphc.plan import memory
+from graphc.compile.function import Program
 from graphc.errors import GraphError
-from graphc.graph import Graph
-from graphc.kernel import Kernel, close_kernel
-from graphc.ops.registry import OPS, describe
-from graphc.schedule import schedule
-from graphc.tensor import Tensor, placeholder
+from graphc.ir.graph import Graph
+from graphc.ir.fusion import Kernel, close_kernel
+from graphc.ir.opdef import OPS, describe
+from graphc.plan.schedule import schedule
+from graphc.ir.tensor import Tensor, placeholder
 
-from .analysis import SOURCES
+from graphc.backends.dask.analysis import SOURCES
 
 # replicated ops cheap enough to recompute in every chunk rather than ship from a task: views,
 # and elementwise arithmetic or reductions on small values (a mean's division by the count)

@@ -1,6 +1,6 @@
 """The CPU backend: generated Python source over NumPy."""
-from .. import register
-from .backend import NumpyBackend
+from graphc.backend_registry import register
+from graphc.backends.numpy.backend import NumpyBackend
 
 register("numpy", NumpyBackend)
 

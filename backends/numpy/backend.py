@@ -5,10 +5,11 @@ import itertools
 import linecache
 
 from graphc.errors import ShapeError
-from graphc.ops.registry import describe
-from graphc.tensor import format_shape
+from graphc.ir.opdef import describe
+from graphc.ir.tensor import format_shape
 
-from .codegen import generate
+from graphc.backends.numpy import allocator
+from graphc.backends.numpy.codegen import generate
 
 _serial = itertools.count()
 
@@ -64,6 +65,7 @@ class NumpyBackend:
 
     def compile(self, program, profile=False) -> NumpyExecutable:
         """``profile``: the code also times each step (``step_seconds`` per step, summed)."""
+        allocator.keep_freed_memory()   # once per process, when NumPy steps are first compiled
         module = generate(program, profile)
         return NumpyExecutable(module, f"<graphc-numpy-{program.name}-{next(_serial)}>")
 

@@ -11,16 +11,17 @@ import time
 
 import numpy as np
 
-from graphc import blas_threads, numerics
+from graphc.backends.numpy import blas_threads
+from graphc.compile import numerics
 from graphc.codetext import Name, comment, function_identifier, unique_identifier
-from graphc.kernel import Kernel
-from graphc.memory import worth_releasing
+from graphc.ir.fusion import Kernel
+from graphc.plan.memory import worth_releasing
 from graphc.ops import gemm, reduce
-from graphc.ops.registry import OPS, helper_names
-from graphc.tensor import format_shape
+from graphc.ir.opdef import OPS, helper_names
+from graphc.ir.tensor import format_shape
 
-from . import fused
-from .threads import run_shares
+from graphc.backends.numpy import fused
+from graphc.backends.numpy.threads import run_shares
 
 _RESERVED = {"np", "run_shares"}  # namespace entries besides the ops' helpers
 
@@ -248,7 +249,7 @@ BLAS_THREADED_MIN_MACS = 1 << 18
 
 def _gemms_on_kernel_threads(steps) -> bool:
     """Whether the program runs with BLAS serial and its helpers splitting the GEMMs over the
-    kernel threads (graphc.blas_threads): when at least one product is big enough to split, no
+    kernel threads (graphc.backends.numpy.blas_threads): when at least one product is big enough to split, no
     op needs BLAS's own threads (LAPACK routines), and the mid-size products that would lose
     BLAS's threading without being split are a small part of the work."""
     if not blas_threads.controllable():

@@ -14,8 +14,8 @@ import re
 import numpy as np
 
 from graphc.codetext import literal
-from graphc.ops.registry import OPS
-from graphc.tensor import format_shape
+from graphc.ir.opdef import OPS
+from graphc.ir.tensor import format_shape
 
 BLOCK_ELEMENTS = 65536        # per scratch buffer: 256 KiB of float32, about an L2 cache
 MIN_BLOCKED_ELEMENTS = 65536  # below this, one NumPy call per op is as fast and simpler

@@ -29,7 +29,7 @@ im2col GEMM on the padded cotangent with the kernel flipped, otherwise one GEMM 
 scatter-added into the taps' cells (Python loops run over taps, never over pixels). Wide 3×3
 stride-1 layers (64 channels or more on both sides) use Winograd's F(2×2, 3×3) instead, in all
 three (graphc.ops.winograd: 2.25× fewer multiply-adds; 1.0-1.5× faster on such layers). During
-a compiled call that owns the GEMM threading (graphc.blas_threads) each kernel thread runs them
+a compiled call that owns the GEMM threading (graphc.backends.numpy.blas_threads) each kernel thread runs them
 for its share of the batch, a few images at a time, so the im2col rows it copies are still in
 cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G groups
 of several channels the GEMMs become one batched matmul over the groups per chunk, on the same
@@ -45,12 +45,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import arguments, blas_threads
-from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, as_tensor
-from . import winograd
-from .gemm import inner_split_pays, matmul, summed
-from .registry import apply, defop, describe
+from graphc import arguments
+from graphc.backends.numpy import blas_threads
+from graphc.errors import DTypeError, ShapeError
+from graphc.ir.tensor import Tensor, as_tensor
+from graphc.ops import winograd
+from graphc.ops.gemm import inner_split_pays, matmul, summed
+from graphc.ir.opdef import apply, defop, describe
 
 # -- argument normalisation ----------------------------------------------------------------
 
@@ -315,7 +316,7 @@ def _over_batch(work, n: int, elements: int) -> None:
     if elements < PARALLEL_MIN_ELEMENTS or n < 2:
         work(0, n)
         return
-    from backends.numpy.threads import run_shares   # here: backends imports graphc
+    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
     run_shares(work, n, 1)
 
 
@@ -345,7 +346,7 @@ def _conv_setup(x_shape, kernel, strides, pads, dilations):
 
 # -- the one-group convolutions: im2col + GEMM, by chunks of images ------------------------------
 #
-# While graphc owns the GEMMs (a compiled call with BLAS serial, see graphc.blas_threads) each
+# While graphc owns the GEMMs (a compiled call with BLAS serial, see graphc.backends.numpy.blas_threads) each
 # kernel thread runs the whole convolution for its share of the batch, a few images at a time:
 # pad the chunk, copy its im2col rows (about CHUNK_BYTES, so they are still in cache when the
 # GEMM reads them), multiply. Measured on W5's second convolution (64×14×14×32 → 64): forward
@@ -365,13 +366,13 @@ def _by_images(work, n: int, row_bytes: int, image_rows: int, macs: int, budget:
     images (about ``budget`` bytes of rows, CHUNK_BYTES by default) at a time, in shares on the
     kernel threads (in the calling thread only, unless ``split``), when graphc owns the GEMMs
     and the product is large; else once, the whole batch as one chunk."""
-    from .gemm import SPLIT_MIN_MACS
+    from graphc.ops.gemm import SPLIT_MIN_MACS
     if not blas_threads.active() or macs < SPLIT_MIN_MACS:
         return [work(0, n, n)]
     chunk = max(1, (budget or CHUNK_BYTES) // max(1, row_bytes * image_rows))
     if not split:
         return [work(0, n, chunk)]
-    from backends.numpy.threads import run_shares   # here: backends imports graphc
+    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
     return run_shares(lambda lo, hi: work(lo, hi, chunk), n, 1)
 
 
@@ -657,9 +658,9 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
         return _conv_one_group(x, w, strides, pads, dilations)
     kh, kw, cg, o = w.shape
     if cg == 1:     # depthwise: multiply-adds tap by tap, no GEMM
-        from . import conv_depthwise   # here: it builds on this module's helpers
+        from graphc.ops import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.conv(x, w, strides, pads, dilations)
-    from . import conv_grouped   # here: it builds on this module's helpers
+    from graphc.ops import conv_grouped   # here: it builds on this module's helpers
     return conv_grouped.conv(x, w, strides, pads, dilations, groups)
 
 
@@ -671,7 +672,7 @@ def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
     if bias_in_kernel and groups == 1:
         return _conv_one_group(x, w, strides, pads, dilations, bias)
     if bias_in_kernel and w.shape[2] > 1:
-        from . import conv_grouped   # here: it builds on this module's helpers
+        from graphc.ops import conv_grouped   # here: it builds on this module's helpers
         return conv_grouped.conv(x, w, strides, pads, dilations, groups, bias)
     return nn_conv2d(x, w, strides, pads, dilations, groups) + bias
 
@@ -687,10 +688,10 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
             return _input_grad_gather(g, w, (n, h, wd, c), pads, dilations)
         return _input_grad_scatter(g, w, (n, h, wd, c), strides, pads, dilations)
     if cg == 1:     # depthwise: each channel's cotangent is the sum over its multiplier's filters
-        from . import conv_depthwise   # here: it builds on this module's helpers
+        from graphc.ops import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.input_grad(g, w, (n, h, wd, c), strides, pads, dilations)
     if tuple(strides) == (1, 1):
-        from . import conv_grouped   # here: it builds on this module's helpers
+        from graphc.ops import conv_grouped   # here: it builds on this module's helpers
         return conv_grouped.input_grad(g, w, (n, h, wd, c), pads, dilations, groups)
     (t, b), (l, r) = pads
     out = g.shape[1:3]
@@ -712,9 +713,9 @@ def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), grou
     if groups == 1:
         return _filter_grad_one_group(x, g, (kh, kw), strides, pads, dilations)
     if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
-        from . import conv_depthwise   # here: it builds on this module's helpers
+        from graphc.ops import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.filter_grad(x, g, (kh, kw), strides, pads, dilations)
-    from . import conv_grouped   # here: it builds on this module's helpers
+    from graphc.ops import conv_grouped   # here: it builds on this module's helpers
     return conv_grouped.filter_grad(x, g, (kh, kw), strides, pads, dilations, groups)
 
 
@@ -947,8 +948,8 @@ def _conv2d_grad(n, g):
 
 
 def _conv2d_bias_grad(n, g):
-    from .reduce import reduce_sum
-    from .shape_ops import reshape
+    from graphc.ops.reduce import reduce_sum
+    from graphc.ops.shape_ops import reshape
     x, w, b = n.inputs
     at = _conv_attrs(n)
     db = reduce_sum(g, axis=(0, 1, 2))
@@ -1084,7 +1085,7 @@ def depthwise_conv2d(x, w, strides=1, padding="valid", dilations=1, dilation_rat
     (N, H, W, C) convolved with its own ``depth_multiplier`` filters, w (KH, KW, C, M); output
     channel c·M + m is channel c's filter m. The conv2d op with groups = C over w viewed as
     (KH, KW, 1, C·M)."""
-    from .shape_ops import reshape
+    from graphc.ops.shape_ops import reshape
     x, w = as_tensor(x, what="depthwise_conv2d: x"), as_tensor(w, what="depthwise_conv2d: w")
     if w.ndim != 4 or None in w.shape:
         raise ShapeError(f"depthwise_conv2d: the filter must be 4-D (KH, KW, C, depth_multiplier) with "

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import _conv_setup, _pad_into, _tap
-from .gemm import summed
+from graphc.ops.conv import _conv_setup, _pad_into, _tap
+from graphc.ops.gemm import summed
 
 # about this many bytes of output per chunk and scratch buffer: a few hundred KiB stay in a
 # core's L2 while every tap passes over them; much smaller chunks make many short NumPy calls,
@@ -37,7 +37,7 @@ def _shares(work, n: int, elements: int) -> list:
     kernel threads when the layer is large."""
     if elements < PARALLEL_MIN_ELEMENTS or n < 2:
         return [work(0, n)]
-    from backends.numpy.threads import run_shares   # here: backends imports graphc
+    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
     return run_shares(work, n, 1)
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .conv import _by_images, _conv_macs, _conv_setup, _pad_into, gather_pads
-from .gemm import summed
+from graphc.ops.conv import _by_images, _conv_macs, _conv_setup, _pad_into, gather_pads
+from graphc.ops.gemm import summed
 
 
 def filter_blocks(w, groups):

@@ -1,6 +1,6 @@
 """Matrix products split over graphc's kernel threads, for the NumPy backend.
 
-While a compiled call runs with BLAS one-threaded (``graphc.blas_threads``), a large product is
+While a compiled call runs with BLAS one-threaded (``graphc.backends.numpy.blas_threads``), a large product is
 cut into shares that each thread hands to BLAS: by rows of the left operand (the usual case,
 and the batch of a batched product), else by columns of the right one, else — a short, wide
 product such as a weight gradient xᵀ·g — by the inner dimension, the partial products summed.
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .. import blas_threads
+from graphc.backends.numpy import blas_threads
 
 # below this many multiply-adds a product runs whole in the calling thread: handing a share to
 # another thread costs ~60 µs here, about 8 M multiply-adds of one core's SGEMM
@@ -42,7 +42,7 @@ def matmul(a, b):
             or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype not in _SPLIT_DTYPES
             or macs(a.shape, b.shape) < SPLIT_MIN_MACS):
         return np.matmul(a, b)
-    from backends.numpy.threads import run_shares, thread_count   # here: backends imports graphc
+    from graphc.backends.numpy.threads import run_shares, thread_count   # here: backends imports graphc
     threads = thread_count()
     if b.ndim == 2 and (a.ndim == 2 or a.flags.c_contiguous):
         rows = a.reshape(-1, a.shape[-1])               # a view: a is 2-d or contiguous

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import arguments, dtypes
-from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, as_tensor
-from . import gemm
-from . import math as m
-from .registry import apply, broadcast_shapes, defop, describe, normalize_axis
-from .shape_ops import expand_dims, squeeze, sum_to_like, transpose
+from graphc import arguments
+from graphc.ir import dtypes
+from graphc.errors import DTypeError, ShapeError
+from graphc.ir.tensor import Tensor, as_tensor
+from graphc.ops import gemm
+from graphc.ops import math as m
+from graphc.ir.opdef import apply, broadcast_shapes, defop, describe, normalize_axis
+from graphc.ops.shape_ops import expand_dims, squeeze, sum_to_like, transpose
 
 
 def _matmul_rule(inputs, attrs):
@@ -29,7 +30,7 @@ def _matmul_rule(inputs, attrs):
                          f"({ka} vs {kb}){hint}")
     batch_a = a.shape[:-2] if a.ndim >= 2 else ()
     batch_b = b.shape[:-2] if b.ndim >= 2 else ()
-    from ..tensor import Tensor as _T
+    from graphc.ir.tensor import Tensor as _T
     probe_a = _T("placeholder", (), {}, batch_a, a.dtype, name=a.name)
     probe_b = _T("placeholder", (), {}, batch_b, b.dtype, name=b.name)
     batch = broadcast_shapes("matmul", probe_a, probe_b)
@@ -39,7 +40,7 @@ def _matmul_rule(inputs, attrs):
 
 
 def _fmt(t):
-    from ..tensor import format_shape
+    from graphc.ir.tensor import format_shape
     return format_shape(t.shape)
 
 
@@ -147,8 +148,8 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argume
     Matrix ords (axis a pair, or x 2-d with axis None): None/"fro", 1, -1, inf, -inf, "nuc"
     and 2/-2 are not built as graphs here ("nuc", 2, -2 need an SVD) and raise GraphError.
     """
-    from ..errors import GraphError
-    from .reduce import reduce_max, reduce_min, reduce_sum
+    from graphc.errors import GraphError
+    from graphc.ops.reduce import reduce_max, reduce_min, reduce_sum
     x = as_tensor(x, what="norm: x")
     if x.dtype.kind != "f":
         raise DTypeError(f"norm: needs a float tensor, got {describe(x)}")

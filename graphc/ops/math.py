@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import arguments, dtypes
-from ..errors import DTypeError
-from ..tensor import Tensor, as_tensor, constant
-from .filled import filled
-from .registry import apply, broadcast_shapes, defop, describe
+from graphc import arguments
+from graphc.ir import dtypes
+from graphc.errors import DTypeError
+from graphc.ir.tensor import Tensor, as_tensor, constant
+from graphc.ops.filled import filled
+from graphc.ir.opdef import apply, broadcast_shapes, defop, describe
 
 
 # -- operands: weak Python scalars take the dtype of the tensor they meet ----------------
@@ -29,7 +30,7 @@ def operands(*values, what: str = "constant") -> list[Tensor]:
             isinstance(v, float) and dtypes.is_python_scalar(v) for v in values):
         # JAX's rule: a Python float meeting only integer/bool tensors gives the default float
         # (int_tensor * 1.5 is float32, not NumPy's float64): the tensors are cast to it
-        from .shape_ops import cast
+        from graphc.ops.shape_ops import cast
         strong_tensors = [cast(t, dtypes.DEFAULT_FLOAT) for t in strong_tensors]
         target = dtypes.DEFAULT_FLOAT
     out, it = [], iter(strong_tensors)
@@ -88,7 +89,7 @@ def _binary_rule(op, ufunc, result=None):
 
 def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
     """Sum ``g`` down to ``x``'s shape: the adjoint of NumPy broadcasting."""
-    from . import shape_ops
+    from graphc.ops import shape_ops
     return shape_ops.sum_to_like(g, x)
 
 
@@ -158,7 +159,7 @@ def _pow_grad(n, g):
 
 
 def ones_like_value(x):
-    from .shape_ops import ones_like
+    from graphc.ops.shape_ops import ones_like
     return ones_like(x)
 
 
@@ -177,7 +178,7 @@ def _select_grad(pick_x):
 
 
 def zeros_like_g(g):
-    from .shape_ops import zeros_like
+    from graphc.ops.shape_ops import zeros_like
     return zeros_like(g)
 
 
@@ -291,7 +292,7 @@ sigmoid = _defunary("sigmoid", "logistic({x})", _sigmoid_grad, doc="1 / (1 + e**
 
 def _relu_grad(n, g):
     # TensorFlow's ReluGrad: g * (x > 0), so relu'(0) = 0; a product, which fuses as one ufunc
-    from .shape_ops import cast
+    from graphc.ops.shape_ops import cast
     return [g * cast(greater(n.inputs[0], scalar_like(0, n)), g.dtype)]
 
 
@@ -406,5 +407,5 @@ def clip(x, lo, hi):
 
 def cast(x, dtype):
     """Convert to ``dtype`` (float -> int truncates toward zero, as NumPy)."""
-    from .shape_ops import cast as _cast
+    from graphc.ops.shape_ops import cast as _cast
     return _cast(x, dtype)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import arguments
-from ..errors import DTypeError, ShapeError
-from ..tensor import as_tensor
-from . import math as m
-from . import random as rnd
-from .math import elu, leaky_relu, relu, sigmoid, softplus, step, tanh  # noqa: F401 - re-exported
-from .reduce import logsumexp, reduce_max, reduce_sum
-from .registry import apply, defop, describe, normalize_axes, normalize_axis
-from .shape_ops import expand_dims, reshape, transpose
+from graphc import arguments
+from graphc.errors import DTypeError, ShapeError
+from graphc.ir.tensor import as_tensor
+from graphc.ops import math as m
+from graphc.ops import random as rnd
+from graphc.ops.math import elu, leaky_relu, relu, sigmoid, softplus, step, tanh  # noqa: F401 - re-exported
+from graphc.ops.reduce import logsumexp, reduce_max, reduce_sum
+from graphc.ir.opdef import apply, defop, describe, normalize_axes, normalize_axis
+from graphc.ops.shape_ops import expand_dims, reshape, transpose
 
 
 def prelu(x, alpha):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 
-from .. import arguments, dtypes
-from ..errors import DTypeError
-from ..tensor import as_tensor
-from .registry import apply, defop
+from graphc import arguments
+from graphc.ir import dtypes
+from graphc.errors import DTypeError
+from graphc.ir.tensor import as_tensor
+from graphc.ir.opdef import apply, defop
 
 _keys = itertools.count()  # makes every random node distinct, so CSE never merges two draws
 

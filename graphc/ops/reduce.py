@@ -6,13 +6,13 @@ import math as _pymath
 
 import numpy as np
 
-from .. import dtypes
-from ..errors import DTypeError
-from ..tensor import Tensor, as_tensor, constant
-from . import math as m
-from .filled import filled
-from .registry import apply, defop, describe, normalize_axes, normalize_axis
-from .shape_ops import broadcast_like, cast, reshape, expand_dims
+from graphc.ir import dtypes
+from graphc.errors import DTypeError
+from graphc.ir.tensor import Tensor, as_tensor, constant
+from graphc.ops import math as m
+from graphc.ops.filled import filled
+from graphc.ir.opdef import apply, defop, describe, normalize_axes, normalize_axis
+from graphc.ops.shape_ops import broadcast_like, cast, reshape, expand_dims
 
 
 def _reduced_shape(x: Tensor, axes, keepdims) -> tuple:
@@ -210,6 +210,6 @@ def logsumexp(x, axis=None, keepdims=False):
 
 
 def reshape_after_keepdims(out, x, axis):
-    from .shape_ops import squeeze
+    from graphc.ops.shape_ops import squeeze
     axes = normalize_axes("logsumexp", x, axis)
     return squeeze(out, axis=axes) if axes else out

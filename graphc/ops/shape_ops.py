@@ -7,10 +7,11 @@ import math as _pymath
 
 import numpy as np
 
-from .. import arguments, dtypes
-from ..errors import DTypeError, ShapeError
-from ..tensor import Tensor, as_tensor, format_shape
-from .registry import apply, broadcast_shapes, defop, describe, normalize_axis, normalize_axes
+from graphc import arguments
+from graphc.ir import dtypes
+from graphc.errors import DTypeError, ShapeError
+from graphc.ir.tensor import Tensor, as_tensor, format_shape
+from graphc.ir.opdef import apply, broadcast_shapes, defop, describe, normalize_axis, normalize_axes
 
 
 def _static(shape) -> bool:
@@ -319,7 +320,7 @@ def sum_to_like(g: Tensor, x: Tensor) -> Tensor:
     if g.shape == x.shape and _static(x.shape):
         return g
     if _static(g.shape) and _static(x.shape):
-        from .reduce import reduce_sum
+        from graphc.ops.reduce import reduce_sum
         lead = g.ndim - x.ndim
         axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(x.shape)
                                           if d == 1 and g.shape[lead + i] != 1)

@@ -46,10 +46,10 @@ import numpy as np
 
 import graphc as gc
 
-from .. import arguments
-from ..catalog import Catalog, Configurable
-from . import schedules
-from .schedules import LearningRateSchedule
+from graphc import arguments
+from graphc.catalog import Catalog, Configurable
+from graphc.optimizers import schedules
+from graphc.optimizers.schedules import LearningRateSchedule
 
 
 class Optimizer(Configurable):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 
-from ..ops.registry import apply, rebuild
-from ..tensor import tagging
-from .report import PassReport
+from graphc.ir.opdef import apply, rebuild
+from graphc.ir.tensor import tagging
+from graphc.passes.report import PassReport
 
 
 def _per_channel(b, conv) -> bool:

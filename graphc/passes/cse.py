@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.registry import rebuild
-from .report import PassReport
+from graphc.ir.opdef import rebuild
+from graphc.passes.report import PassReport
 
 _SMALL_CONSTANT = 64
 

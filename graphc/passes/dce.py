@@ -2,8 +2,8 @@
 write a variable's own value back (``(v, v)``)."""
 from __future__ import annotations
 
-from ..graph import Graph
-from .report import PassReport
+from graphc.ir.graph import Graph
+from graphc.passes.report import PassReport
 
 
 def dce(graph):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.registry import OPS, rebuild
-from ..tensor import constant
-from .report import PassReport
+from graphc.ir.opdef import OPS, rebuild
+from graphc.ir.tensor import constant
+from graphc.passes.report import PassReport
 
 MAX_FOLDED_ELEMENTS = 4096
 

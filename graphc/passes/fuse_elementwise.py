@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ..kernel import close_kernel
-from ..ops.registry import OPS
-from .report import PassReport
+from graphc.ir.fusion import close_kernel
+from graphc.ir.opdef import OPS
+from graphc.passes.report import PassReport
 
 _SEARCH_LIMIT = 4096  # nodes one convexity check may visit before it gives up (and refuses)
 

@@ -3,9 +3,9 @@ activation, ...) of the same shape becomes that kernel's anchor, so the GEMM's r
 finished in place instead of being written out and read back by separate ops."""
 from __future__ import annotations
 
-from ..kernel import Kernel, close_kernel, kernel_of
-from .fuse_elementwise import fusible
-from .report import PassReport
+from graphc.ir.fusion import Kernel, close_kernel, kernel_of
+from graphc.passes.fuse_elementwise import fusible
+from graphc.passes.report import PassReport
 
 
 def fuse_epilogues(graph):

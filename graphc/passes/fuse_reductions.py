@@ -6,8 +6,8 @@ A reduction reads only its kernel's member, so adding it cannot make the kernel 
 """
 from __future__ import annotations
 
-from ..kernel import kernel_of
-from .report import PassReport
+from graphc.ir.fusion import kernel_of
+from graphc.passes.report import PassReport
 
 FUSIBLE_REDUCTIONS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"}
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import time
 
-from .conv_bias import conv_bias
-from .cse import cse
-from .dce import dce
-from .fold_constants import fold_constants
-from .fuse_elementwise import fuse_elementwise
-from .fuse_epilogues import fuse_epilogues
-from .fuse_reductions import fuse_reductions
-from .pool_before_relu import pool_before_relu
-from .report import PassReport
-from .simplify import simplify
+from graphc.passes.conv_bias import conv_bias
+from graphc.passes.cse import cse
+from graphc.passes.dce import dce
+from graphc.passes.fold_constants import fold_constants
+from graphc.passes.fuse_elementwise import fuse_elementwise
+from graphc.passes.fuse_epilogues import fuse_epilogues
+from graphc.passes.fuse_reductions import fuse_reductions
+from graphc.passes.pool_before_relu import pool_before_relu
+from graphc.passes.report import PassReport
+from graphc.passes.simplify import simplify
 
 REPEATED = [pool_before_relu, conv_bias, fold_constants, simplify, cse]
 FINAL = [dce, fuse_elementwise, fuse_epilogues, fuse_reductions]  # fusion last: it partitions, never rewrites
@@ -60,7 +60,7 @@ def _select(passes):
     for p in passes:
         name = p if isinstance(p, str) else getattr(p, "__name__", repr(p))
         if name not in by_name:
-            from ..errors import GraphError
+            from graphc.errors import GraphError
             raise GraphError(f"unknown pass {name!r}; the pipeline has {names()}")
         chosen.append(by_name[name])
     return [p for p in PIPELINE if p in chosen]

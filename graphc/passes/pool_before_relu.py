@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import contextlib
 
-from ..ops import math as m
-from ..ops.registry import apply, rebuild
-from ..ops.shape_ops import cast
-from ..tensor import tagging
-from .report import PassReport
+from graphc.ops import math as m
+from graphc.ir.opdef import apply, rebuild
+from graphc.ops.shape_ops import cast
+from graphc.ir.tensor import tagging
+from graphc.passes.report import PassReport
 
 
 def _is_zero(t) -> bool:

@@ -21,11 +21,11 @@ import contextlib
 
 import numpy as np
 
-from ..ops import math as m
-from ..ops import shape_ops as s
-from ..ops.registry import rebuild
-from ..tensor import constant, tagging
-from .report import PassReport
+from graphc.ops import math as m
+from graphc.ops import shape_ops as s
+from graphc.ir.opdef import rebuild
+from graphc.ir.tensor import constant, tagging
+from graphc.passes.report import PassReport
 
 
 def _const_equals(t, value) -> bool:
@@ -264,7 +264,7 @@ def _reduce_mean(n):
         return None  # np.mean divides by the exact count, a constant would round it
     # np.mean is this sum divided by the count, bit for bit, behind a slow Python wrapper;
     # as a sum the reduction can also fuse into its producer's kernel
-    from ..ops.reduce import reduce_sum
+    from graphc.ops.reduce import reduce_sum
     total = reduce_sum(x, axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
     return m.div(total, constant(count, dtype=n.dtype)), "reduce_mean → reduce_sum / count"
 
@@ -299,7 +299,7 @@ def _scalar_fill_operand(n):
     """An elementwise op reading a fill (zeros, ones, ...) or a uniform constant reads it as a
     0-d constant when the other operands give the result its shape anyway: no full-size array
     is materialised."""
-    from ..ops.registry import OPS, broadcast_shapes
+    from graphc.ir.opdef import OPS, broadcast_shapes
     if len(n.inputs) < 2 or OPS[n.op].kind != "elementwise":
         return None
     if n.op == "pow" and n.dtype.kind == "f":

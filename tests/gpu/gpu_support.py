@@ -3,7 +3,7 @@ device results with NumPy ones."""
 import numpy as np
 import pytest
 
-from backends.cupy.backend import CupyBackend
+from graphc.backends.cupy.backend import CupyBackend
 
 REASON = CupyBackend().unavailable_reason()
 

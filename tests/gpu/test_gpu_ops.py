@@ -14,7 +14,7 @@ require_gpu()
 import cupy  # noqa: E402
 
 import graphc as gc  # noqa: E402
-from graphc.ops.registry import OPS  # noqa: E402
+from graphc.ir.opdef import OPS  # noqa: E402
 from op_table import COMPOSITES, ROWS  # noqa: E402
 from test_cuda_codegen import OP_CASES, _w2  # noqa: E402
 from test_ops import build, ids, scalar_objective  # noqa: E402

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 
-from .encoding import _encode, _random_ranks
-from .errors import _Refused, _Uncacheable
-from .schema import _DTYPES, _show
+from graphc.compile.cache.encoding import _encode, _random_ranks
+from graphc.compile.cache.errors import _Refused, _Uncacheable
+from graphc.compile.cache.schema import _DTYPES, _show
 
 _FORMAT = 2
 

@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from .errors import DTypeError
+from graphc.errors import DTypeError
 
 DEFAULT_FLOAT = np.dtype("float32")
 DEFAULT_INT = np.dtype("int64")

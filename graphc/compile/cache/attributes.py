@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from ..graph import Graph
-from .encoding import _INLINE
-from .errors import _Refused
-from .schema import _DTYPE_NAMES, _DTYPES, _expect, _int, _ints, _list, _show, _tagged
+from graphc.ir.graph import Graph
+from graphc.compile.cache.encoding import _INLINE
+from graphc.compile.cache.errors import _Refused
+from graphc.compile.cache.schema import _DTYPE_NAMES, _DTYPES, _expect, _int, _ints, _list, _show, _tagged
 
 
 @dataclasses.dataclass

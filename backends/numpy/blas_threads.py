@@ -73,7 +73,7 @@ def _library():
 
 def controllable() -> bool:
     """Whether graphc can take the GEMM threading over: OpenBLAS found, kernel threads on."""
-    from backends.numpy.threads import thread_count   # here: backends imports graphc
+    from graphc.backends.numpy.threads import thread_count   # here: backends imports graphc
     return thread_count() > 1 and _library() is not None
 
 
@@ -170,7 +170,7 @@ class SerialBlas:
 
 def describe() -> str:
     """For benchmark headers: what graphc does with the BLAS threads here."""
-    from backends.numpy.threads import thread_count   # here: backends imports graphc
+    from graphc.backends.numpy.threads import thread_count   # here: backends imports graphc
     if thread_count() == 1:
         return "BLAS threads left to BLAS (one kernel thread: GRAPHC_NUM_THREADS=1 or one CPU)"
     if _library() is None:

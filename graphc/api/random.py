@@ -1,4 +1,4 @@
 """gc.random: random ops (a fresh sample per call of a compiled function; seeds reproduce)."""
-from .ops.random import normal, normal_like, uniform, uniform_like
+from graphc.ops.random import normal, normal_like, uniform, uniform_like
 
 __all__ = ["normal", "normal_like", "uniform", "uniform_like"]

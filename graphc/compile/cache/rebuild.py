@@ -7,16 +7,16 @@ import math
 
 import numpy as np
 
-from ..graph import Graph
-from ..kernel import close_kernel
-from ..ops.registry import OPS
-from ..passes.report import PassReport
-from ..tensor import Tensor
-from .attributes import ATTRIBUTES, _NODE_CHECKS, _Context
-from .encoding import _random_ranks
-from .errors import _Refused
-from .payload import _FORMAT
-from .schema import _DTYPE_STR, _brief, _expect, _fields, _int, _list, _show, _text
+from graphc.ir.graph import Graph
+from graphc.ir.fusion import close_kernel
+from graphc.ir.opdef import OPS
+from graphc.passes.report import PassReport
+from graphc.ir.tensor import Tensor
+from graphc.compile.cache.attributes import ATTRIBUTES, _NODE_CHECKS, _Context
+from graphc.compile.cache.encoding import _random_ranks
+from graphc.compile.cache.errors import _Refused
+from graphc.compile.cache.payload import _FORMAT
+from graphc.compile.cache.schema import _DTYPE_STR, _brief, _expect, _fields, _int, _list, _show, _text
 
 
 def _rebuild(entry, arrays, source):
@@ -121,10 +121,10 @@ def _kernels_of(entries, graph, nodes) -> Graph:
     """The kernel partition, as the fusion passes make it: elementwise members of one shape,
     an optional matmul anchor read only by them, optional reductions of a member; no node in
     two kernels; and no cycle between kernels (the schedule must exist)."""
-    from ..errors import GraphError
-    from ..passes.fuse_elementwise import fusible
-    from ..passes.fuse_reductions import FUSIBLE_REDUCTIONS
-    from ..schedule import schedule
+    from graphc.errors import GraphError
+    from graphc.passes.fuse_elementwise import fusible
+    from graphc.passes.fuse_reductions import FUSIBLE_REDUCTIONS
+    from graphc.plan.schedule import schedule
     users = graph.users()
     roots = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
     last = len(nodes) - 1

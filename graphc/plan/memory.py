@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .kernel import Kernel
-from .ops.registry import OPS
+from graphc.ir.fusion import Kernel
+from graphc.ir.opdef import OPS
 
 # releasing a value smaller than this gains no memory worth a statement per call
 RELEASE_MIN_BYTES = 65536

@@ -5,10 +5,10 @@ import warnings
 
 import numpy as np
 
-from ..ops.registry import OPS
-from .encoding import _random_ranks
-from .errors import _Refused
-from .schema import _expect
+from graphc.ir.opdef import OPS
+from graphc.compile.cache.encoding import _random_ranks
+from graphc.compile.cache.errors import _Refused
+from graphc.compile.cache.schema import _expect
 
 _PROBE_TOLERANCE = {2: 3e-2, 4: 1e-3}  # by float itemsize, relative to max(1, |expected|); else 1e-8
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .tensor import Tensor, format_shape
+from graphc.ir.tensor import Tensor, format_shape
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -43,17 +43,17 @@ import pathlib
 import time
 import warnings
 
-from ..atomic_write import write_atomically
-from ..passes.report import PassReport
-from .attributes import ATTRIBUTES
-from .errors import CompileCacheWarning, _Refused, _Uncacheable, _warn_once
-from .fingerprint import _key
-from .key import _signing_key
-from .payload import _read_payload, _store_payload, _write_payload
-from .probe import _probe
-from .rebuild import _rebuild
-from .schema import _refusing
-from .sealing import _MAGIC, _TAG_BYTES, _read_entry_file, _seal, _unseal
+from graphc.atomic_write import write_atomically
+from graphc.passes.report import PassReport
+from graphc.compile.cache.attributes import ATTRIBUTES
+from graphc.compile.cache.errors import CompileCacheWarning, _Refused, _Uncacheable, _warn_once
+from graphc.compile.cache.fingerprint import _key
+from graphc.compile.cache.key import _signing_key
+from graphc.compile.cache.payload import _read_payload, _store_payload, _write_payload
+from graphc.compile.cache.probe import _probe
+from graphc.compile.cache.rebuild import _rebuild
+from graphc.compile.cache.schema import _refusing
+from graphc.compile.cache.sealing import _MAGIC, _TAG_BYTES, _read_entry_file, _seal, _unseal
 
 # The public API; then what tests/test_compile_cache_security.py forges entries with.
 __all__ = ["ATTRIBUTES", "CompileCacheWarning", "cache_dir", "optimize", "set_cache_dir", "stats",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .kernel import Kernel
-from .tensor import format_shape
+from graphc.ir.fusion import Kernel
+from graphc.ir.tensor import format_shape
 
 
 @dataclasses.dataclass

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from .encoding import _encode, _random_ranks
-from .payload import _FORMAT
+from graphc.compile.cache.encoding import _encode, _random_ranks
+from graphc.compile.cache.payload import _FORMAT
 
 _code: dict = {"digest": None}  # _code_version's result, computed once per process
 

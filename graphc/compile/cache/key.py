@@ -8,7 +8,7 @@ import secrets
 import stat
 import tempfile
 
-from .errors import _Refused, _warn_once
+from graphc.compile.cache.errors import _Refused, _warn_once
 
 _KEY_BYTES = 32
 

@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 
-from . import dtypes
-from . import arguments
-from .errors import DTypeError, GraphError, ShapeError
+from graphc.ir import dtypes
+from graphc import arguments
+from graphc.errors import DTypeError, GraphError, ShapeError
 
 _ids = itertools.count()
 _name_counts: dict[str, itertools.count] = {}
@@ -32,7 +32,7 @@ def tagging(tag: str):
         _tag_stack.pop()
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep   # graphc/
 
 
 def _user_site():
@@ -92,7 +92,7 @@ class Tensor:
     @property
     def T(self) -> "Tensor":
         """Reversed axes, like ndarray.T."""
-        from .ops import shape_ops
+        from graphc.ops import shape_ops
         return shape_ops.transpose(self)
 
     def __repr__(self) -> str:
@@ -103,11 +103,11 @@ class Tensor:
 
     def eval(self, feed_dict=None, backend=None):
         """Compile and run this tensor once; ``feed_dict`` maps placeholders (or names) to values."""
-        from .compiler import evaluate
+        from graphc.compile.function import evaluate
         return evaluate(self, feed_dict, backend)
 
     def _repr_svg_(self):
-        from .render import repr_svg
+        from graphc.render import repr_svg
         return repr_svg(self)
 
     # -- Python protocol ---------------------------------------------------------------
@@ -161,11 +161,11 @@ class Tensor:
         return _math().pow(other, self)
 
     def __matmul__(self, other):  # self @ other, like np.matmul
-        from .ops import linalg
+        from graphc.ops import linalg
         return linalg.matmul(self, other)
 
     def __rmatmul__(self, other):
-        from .ops import linalg
+        from graphc.ops import linalg
         return linalg.matmul(other, self)
 
     def __neg__(self):  # -self
@@ -191,12 +191,12 @@ class Tensor:
         return _math().greater_equal(self, other)
 
     def __getitem__(self, index):  # basic slicing, integer indexing, None/newaxis
-        from .ops import shape_ops
+        from graphc.ops import shape_ops
         return shape_ops.getitem(self, index)
 
 
 def _math():
-    from .ops import math
+    from graphc.ops import math
     return math
 
 

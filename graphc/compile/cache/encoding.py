@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from .errors import _Uncacheable
+from graphc.compile.cache.errors import _Uncacheable
 
 _INLINE = 64  # arrays up to this size are written into the JSON entry itself
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import NumericsError
-from .ops.registry import describe
+from graphc.errors import NumericsError
+from graphc.ir.opdef import describe
 
 _enabled = False
 _switches = 0   # how often the switch moved: functions compiled before recompile on their next call

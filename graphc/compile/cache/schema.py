@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import _Refused
+from graphc.compile.cache.errors import _Refused
 
 _DTYPES = {np.dtype(n).str: np.dtype(n) for n in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

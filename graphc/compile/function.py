@@ -13,18 +13,20 @@ import time
 
 import numpy as np
 
-import backends
+from graphc import backend_registry
 
-from . import arguments, compile_cache, numerics
-from . import passes as _passes
-from .errors import DTypeError, GraphError, ShapeError
-from . import memory
-from .graph import Graph
-from .locks import variable_locks
-from .schedule import schedule
-from .ops.registry import describe, rebuild
-from .ops.shape_ops import cast
-from .tensor import Tensor, Variable, as_tensor, format_shape, placeholder
+from graphc import arguments
+from graphc.compile import cache as compile_cache
+from graphc.compile import numerics
+from graphc import passes as _passes
+from graphc.errors import DTypeError, GraphError, ShapeError
+from graphc.plan import memory
+from graphc.ir.graph import Graph
+from graphc.compile.locks import variable_locks
+from graphc.plan.schedule import schedule
+from graphc.ir.opdef import describe, rebuild
+from graphc.ops.shape_ops import cast
+from graphc.ir.tensor import Tensor, Variable, as_tensor, format_shape, placeholder
 
 _names = itertools.count()
 
@@ -36,7 +38,7 @@ class Program:
     inputs: tuple
     graph: Graph
     steps: list   # the schedule: Tensors (single ops, sources) and Kernels, in run order
-    memory: object = None        # graphc.memory.MemoryPlan over the steps
+    memory: object = None        # graphc.plan.memory.MemoryPlan over the steps
     single_output: bool = False  # the function returns one array, not a list
     convert: object = None       # convert(placeholder, value) -> checked array (or raises)
     check_numerics: bool = False  # raise at the first op whose value holds NaN or Inf
@@ -72,7 +74,7 @@ class Function:
             raise GraphError(f"function: the outputs depend on placeholder(s) "
                              f"{', '.join(repr(p.name) for p in missing)} that are not among the inputs "
                              f"[{', '.join(repr(p.name) for p in self.inputs)}]")
-        self.backend = backends.get(backend)
+        self.backend = backend_registry.get(backend)
         # a backend may take its own arrays as inputs (CuPy: device arrays stay on the device)
         self._convert = getattr(self.backend, "convert_input", None) or _convert
         self.optimize = optimize
@@ -146,7 +148,7 @@ class Function:
 
     def profile(self, *args, repeat: int = 10, **kwargs):
         """Run the function ``repeat`` times on these inputs and report the wall time of each
-        step (fused kernel or single op), slowest first (a ``graphc.profile.Profile``; print
+        step (fused kernel or single op), slowest first (a ``graphc.compile.profile.Profile``; print
         it). An instrumented copy of the generated code does the timing; variables are put
         back as they were, so profiling a training step trains nothing."""
         repeat = arguments.index(repeat, f"{self.name}.profile: repeat", minimum=1)
@@ -163,7 +165,7 @@ class Function:
             return self._profiled(executable, spec, values, variables, saved, repeat)
 
     def _profiled(self, executable, spec, values, variables, saved, repeat):
-        from . import profile as _profile
+        from graphc.compile import profile as _profile
         try:
             executable.run(values)  # warm-up: first-touch allocations, caches
             executable.step_seconds[:] = [0.0] * len(executable.step_seconds)
@@ -252,7 +254,7 @@ class Function:
 
     @property
     def kernels(self) -> list:
-        """The fused kernels of the optimized graph (graphc.kernel.Kernel: .nodes, .inputs,
+        """The fused kernels of the optimized graph (graphc.ir.fusion.Kernel: .nodes, .inputs,
         .outputs), in schedule order."""
         return [s for s in schedule(self.graph) if hasattr(s, "members")]
 
@@ -289,7 +291,7 @@ class Function:
         return "\n".join(lines)
 
     def _repr_svg_(self):
-        from .render import repr_svg
+        from graphc.render import repr_svg
         return repr_svg(self)
 
     def __repr__(self):
@@ -433,4 +435,4 @@ def optimize(outputs, passes=None):
 
 
 def backends_available() -> list:
-    return backends.available()
+    return backend_registry.available()

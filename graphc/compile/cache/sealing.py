@@ -7,7 +7,7 @@ import hmac
 import os
 import stat
 
-from .errors import _Refused
+from graphc.compile.cache.errors import _Refused
 
 _MAGIC = b"graphc compile cache, format 2\n"  # the file starts so; then the tag, then the payload
 _TAG_BYTES = 32      # HMAC-SHA256

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 
-from .kernel import kernel_of
+from graphc.ir.fusion import kernel_of
 
 
 def schedule(graph) -> list:
@@ -41,7 +41,7 @@ def schedule(graph) -> list:
             if waiting[r] == 0:
                 heapq.heappush(ready, (first[r], r))
     if len(steps) != len(units):
-        from .errors import GraphError
+        from graphc.errors import GraphError
         raise GraphError("schedule: the kernels depend on each other in a cycle (a fusion bug)")
     return steps
 

@@ -16,7 +16,7 @@ An OpDef carries
     do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
     ``cuda``) that fused kernels are built from;
   * ``gemm_macs`` / ``blas_threads``: how the op uses BLAS, for the NumPy backend's choice of
-    who threads the GEMMs (``graphc.blas_threads``).
+    who threads the GEMMs (``graphc.backends.numpy.blas_threads``).
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from typing import Callable
 
 import numpy as np
 
-from .. import arguments
-from ..codetext import literal
-from ..errors import GraphError
-from ..tensor import Tensor, format_shape
+from graphc import arguments
+from graphc.codetext import literal
+from graphc.errors import GraphError
+from graphc.ir.tensor import Tensor, format_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ class OpDef:
     numpy_out: str | None = None  # statement writing into an existing array {out}, for fused
     #                               kernels; derived automatically for single-ufunc templates
     gemm_macs: Callable | None = None  # node -> multiply-adds of its GEMMs, which its helpers
-    #                                    split over graphc's kernel threads (graphc.blas_threads)
+    #                                    split over graphc's kernel threads (graphc.backends.numpy.blas_threads)
     blas_threads: bool = False    # it calls BLAS/LAPACK routines graphc does not split, which
     #                               need BLAS's own threads
 
@@ -141,7 +141,7 @@ def describe(t: Tensor) -> str:
 
 def broadcast_shapes(op: str, *tensors: Tensor) -> tuple:
     """NumPy broadcasting over static shapes, with None for sizes known only at call time."""
-    from ..errors import ShapeError
+    from graphc.errors import ShapeError
     ndim = max((t.ndim for t in tensors), default=0)
     out = []
     for axis in range(-ndim, 0):
@@ -162,7 +162,7 @@ def broadcast_shapes(op: str, *tensors: Tensor) -> tuple:
 def normalize_axis(op: str, t: Tensor, axis) -> int:
     """An axis of ``t`` (an integer, negative counting from the end) as a non-negative int, or
     a TypeError (not an integer) / ShapeError (out of range) naming op, axis and t."""
-    from ..errors import ShapeError
+    from graphc.errors import ShapeError
     axis = arguments.index(axis, f"{op}: axis")
     ndim = t.ndim
     if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
@@ -172,7 +172,7 @@ def normalize_axis(op: str, t: Tensor, axis) -> int:
 
 def normalize_axes(op: str, t: Tensor, axis) -> tuple:
     """None -> all axes; int or sequence -> sorted tuple of non-negative axes (no repeats)."""
-    from ..errors import ShapeError
+    from graphc.errors import ShapeError
     if axis is None:
         return tuple(range(t.ndim))
     given = arguments.indices(axis, f"{op}: axis", allow_int=True)

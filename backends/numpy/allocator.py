@@ -1,4 +1,5 @@
-"""Keeping freed memory in the process (glibc malloc tuning), applied once at ``import graphc``.
+"""Keeping freed memory in the process (glibc malloc tuning), applied once, when the NumPy
+backend first compiles (never at ``import graphc``).
 
 Why: a compiled step allocates and frees the same multi-MB arrays on every call. glibc serves
 large blocks with fresh ``mmap``s (and trims the heap's top on free), so every call page-faults
