@@ -1,6 +1,6 @@
 """3×3 stride-1 convolution layers alone: one compiled graphc call computing a layer's forward,
 input gradient and filter gradient, with the Winograd F(2×2, 3×3) kernels (the default for wide
-layers, ``graphc.ops.winograd``) and with im2col + GEMM, beside PyTorch eager (forward +
+layers, ``graphc.backends.numpy.kernels.winograd``) and with im2col + GEMM, beside PyTorch eager (forward +
 ``backward``, NCHW, its default threads). float32, best of 5 rounds; graphc's two kernels
 interleaved within each round so a noisy machine slows them alike, PyTorch's rounds after them.
 
@@ -81,7 +81,7 @@ def best_of_rounds(impls) -> dict:
 
 
 def main():
-    from graphc.ops import winograd
+    from graphc.backends.numpy.kernels import winograd
     try:
         import torch
     except ImportError:

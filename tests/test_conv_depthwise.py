@@ -1,4 +1,4 @@
-"""Depthwise convolution kernels (graphc/ops/conv_depthwise.py) with the batch walked in
+"""Depthwise convolution kernels (backends/numpy/kernels/conv_depthwise.py) with the batch walked in
 chunks and split over the kernel threads: the forward and both gradients against tap-by-tap
 NumPy references written here (no code shared with graphc), for channel multipliers 1 and 3,
 strides 1 and 2, dilations, and zero, symmetric, asymmetric and larger-than-span padding.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.ops import conv, conv_depthwise
+from graphc.backends.numpy.kernels import conv, conv_depthwise
 
 
 def padded(x, pads):

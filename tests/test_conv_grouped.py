@@ -1,4 +1,4 @@
-"""The grouped convolution kernels (graphc.ops.conv_grouped: C/G > 1 channels per group) against
+"""The grouped convolution kernels (graphc.backends.numpy.kernels.conv_grouped: C/G > 1 channels per group) against
 the direct-loop reference of test_conv.py, for the forward (with and without bias), the input
 gradient (stride 1: a grouped convolution of the cotangent; other strides: scatter per tap) and
 the filter gradient; whole batch, and split over three kernel threads in one-image chunks with
@@ -12,7 +12,7 @@ from test_conv import ALL_DG_CASES, _case_id, ref_conv2d
 from test_gemm_threads import _setup
 
 from graphc.backends.numpy import blas_threads
-from graphc.ops import conv, conv_grouped, gemm
+from graphc.backends.numpy.kernels import conv, conv_grouped, gemm
 
 # the cases with several channels per group (depthwise ones, C/G = 1, have their own kernels)
 CASES = [c for c in ALL_DG_CASES if c[10] > 1 and c[3] // c[10] > 1] + [

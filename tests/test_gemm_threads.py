@@ -1,5 +1,5 @@
 """GEMMs on graphc's kernel threads: BLAS's thread switch (graphc.backends.numpy.blas_threads), the split
-products (graphc.ops.gemm), the convolutions by chunks of images, and the backend's choice of
+products (graphc.backends.numpy.kernels.gemm), the convolutions by chunks of images, and the backend's choice of
 which programs run that way.
 
 The split paths are forced on small arrays (split threshold 0, one-image chunks, three
@@ -15,7 +15,7 @@ from test_conv import ALL_CONV_CASES, ALL_DG_CASES, _case_id, _strides2, ref_con
 
 import graphc as gc
 from graphc.backends.numpy import blas_threads
-from graphc.ops import conv, gemm
+from graphc.backends.numpy.kernels import conv, gemm
 
 needs_openblas = pytest.mark.skipif(
     blas_threads._library() is None,

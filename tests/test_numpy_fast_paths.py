@@ -9,9 +9,9 @@ import pytest
 
 import graphc as gc
 from graphc.backends.numpy import allocator
-from graphc.ops.conv import TAP_MAJOR_MAX_CHANNELS, nn_conv2d, nn_conv2d_backprop_filter
-from graphc.ops.math import relu_max0
-from graphc.ops.reduce import sum_reduce
+from graphc.backends.numpy.kernels.conv import TAP_MAJOR_MAX_CHANNELS, nn_conv2d, nn_conv2d_backprop_filter
+from graphc.backends.numpy.kernels.fast_ufuncs import relu_max0
+from graphc.backends.numpy.kernels.fast_ufuncs import sum_reduce
 
 
 @pytest.mark.parametrize("shape", [(7,), (64, 28, 28, 32), (3, 5000), (2, 3, 50000), (9000, 7)])

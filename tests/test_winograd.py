@@ -1,4 +1,4 @@
-"""Winograd F(2×2, 3×3) convolutions (graphc/ops/winograd.py and its drivers in conv.py).
+"""Winograd F(2×2, 3×3) convolutions (backends/numpy/kernels/winograd.py and its drivers in conv.py).
 
 The transforms are checked against the textbook matrices Bᵀ, G, Aᵀ written out here; the
 convolutions and both their gradients against shift-and-sum NumPy references that share no code
@@ -13,7 +13,7 @@ import pytest
 
 import graphc as gc
 from graphc.backends.numpy import blas_threads
-from graphc.ops import conv, winograd
+from graphc.backends.numpy.kernels import conv, winograd
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)

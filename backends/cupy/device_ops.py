@@ -14,7 +14,7 @@ import sys
 
 import numpy
 
-from graphc.ops.conv import _conv_setup, _pad, _pool_setup, _tap
+from graphc.backends.windows import conv_setup, pad, pool_setup, tap
 
 
 def array_module(*arrays):
@@ -111,20 +111,20 @@ def softmax_xent(labels, logits):
 
 # -- convolution and pooling (NHWC, HWIO; graphc/ops/conv.py's semantics) ----------------------
 # The window geometry (SAME pads, output sizes, dilated spans, tap slices) and the padding are
-# conv.py's own (_conv_setup, _pool_setup, _tap; _pad with CuPy as its array module): shape
+# conv.py's own (conv_setup, pool_setup, tap; pad with CuPy as its array module): shape
 # arithmetic and basic slicing, the same on CuPy arrays; only code that makes arrays is here.
 
 def _tap_at(padded, a, b, strides, out, dilations):
     """The cells tap (a, b) of a dilated window reads: rows a·dh + i·sh, columns b·dw + j·sw."""
-    return _tap(padded, a, b, strides, out, dilations)
+    return tap(padded, a, b, strides, out, dilations)
 
 
 def _group_cols(xp, x, kernel, strides, pads, dilations, groups):
     """im2col per group: (G, N·OH·OW, KH·KW·C/G), and (OH, OW). The windows are a strided
     view of the padded input (dilation only changes its strides), copied once."""
     n, h, w, c = x.shape
-    pads, (oh, ow) = _conv_setup(x.shape, kernel, strides, pads, dilations)
-    padded = xp.ascontiguousarray(_pad(x, pads, 0.0, xp))
+    pads, (oh, ow) = conv_setup(x.shape, kernel, strides, pads, dilations)
+    padded = xp.ascontiguousarray(pad(x, pads, 0.0, xp))
     s_n, s_h, s_w, s_c = padded.strides
     (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilations
     windows = xp.lib.stride_tricks.as_strided(
@@ -159,7 +159,7 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
     xp = array_module(g, w)
     n, h, wd, c = x_ref.shape
     kh, kw, cg, o = w.shape
-    pads, out = _conv_setup(x_ref.shape, (kh, kw), strides, pads, dilations)
+    pads, out = conv_setup(x_ref.shape, (kh, kw), strides, pads, dilations)
     (t, b), (l, r) = pads
     g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)   # (G, N·OH·OW, O/G)
     dxp = xp.zeros((n, h + t + b, wd + l + r, c), dtype=g.dtype)
@@ -190,12 +190,12 @@ def _first_maxima(xp, padded, pool, strides, out):
     """Per tap (row-major): ((a, b), mask) with mask true where that tap is its window's first
     maximal cell."""
     taps = _taps(pool)
-    y = _tap(padded, *taps[0], strides, out)
+    y = tap(padded, *taps[0], strides, out)
     for a, b in taps[1:]:
-        y = xp.maximum(y, _tap(padded, a, b, strides, out))
+        y = xp.maximum(y, tap(padded, a, b, strides, out))
     found = None
     for a, b in taps:
-        eq = _tap(padded, a, b, strides, out) == y
+        eq = tap(padded, a, b, strides, out) == y
         first = eq if found is None else eq & ~found
         found = eq if found is None else found | eq
         yield (a, b), first
@@ -203,11 +203,11 @@ def _first_maxima(xp, padded, pool, strides, out):
 
 def nn_max_pool2d(x, pool_size, strides, pads):
     xp = array_module(x)
-    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    padded = _pad(x, pads, -numpy.inf, xp)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    padded = pad(x, pads, -numpy.inf, xp)
     y = None
     for a, b in _taps(pool_size):
-        s = _tap(padded, a, b, strides, out)
+        s = tap(padded, a, b, strides, out)
         y = xp.array(s) if y is None else xp.maximum(y, s)
     return xp.ascontiguousarray(y)
 
@@ -216,24 +216,24 @@ def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
     """Each window's cotangent to its first maximal cell (recomputed from x, as graphc's
     NumPy kernel; ``out_value`` is not read)."""
     xp = array_module(x, g)
-    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
     (t, b), (l, r) = pads
     n, h, w, c = x.shape
     dxp = xp.zeros((n, h + t + b, w + l + r, c), dtype=g.dtype)
     zero = xp.zeros((), dtype=g.dtype)
-    for (a, bb), first in _first_maxima(xp, _pad(x, pads, -numpy.inf, xp), pool_size, strides, out):
-        _tap(dxp, a, bb, strides, out)[...] += xp.where(first, g, zero)
+    for (a, bb), first in _first_maxima(xp, pad(x, pads, -numpy.inf, xp), pool_size, strides, out):
+        tap(dxp, a, bb, strides, out)[...] += xp.where(first, g, zero)
     return xp.ascontiguousarray(dxp[:, t:t + h, l:l + w, :])
 
 
 def nn_max_pool2d_select(x, v, pool_size, strides, pads):
     xp = array_module(x, v)
-    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    vp = _pad(v, pads, 0.0, xp)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    vp = pad(v, pads, 0.0, xp)
     zero = xp.zeros((), dtype=v.dtype)
     y = None
-    for (a, b), first in _first_maxima(xp, _pad(x, pads, -numpy.inf, xp), pool_size, strides, out):
-        part = xp.where(first, _tap(vp, a, b, strides, out), zero)
+    for (a, b), first in _first_maxima(xp, pad(x, pads, -numpy.inf, xp), pool_size, strides, out):
+        part = xp.where(first, tap(vp, a, b, strides, out), zero)
         y = part if y is None else y + part
     return y
 
@@ -250,11 +250,11 @@ def _valid_counts(xp, spatial, pool, strides, pads, out, dtype):
 
 def nn_avg_pool2d(x, pool_size, strides, pads):
     xp = array_module(x)
-    pads, out = _pool_setup(x.shape, pool_size, strides, pads)
-    padded = _pad(x, pads, 0.0, xp)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    padded = pad(x, pads, 0.0, xp)
     y = None
     for a, b in _taps(pool_size):
-        s = _tap(padded, a, b, strides, out)
+        s = tap(padded, a, b, strides, out)
         y = xp.array(s) if y is None else y + s
     return y / _valid_counts(xp, x.shape[1:3], pool_size, strides, pads, out, y.dtype)
 
@@ -262,12 +262,12 @@ def nn_avg_pool2d(x, pool_size, strides, pads):
 def nn_avg_pool2d_grad(g, x_ref, pool_size, strides, pads):
     xp = array_module(g)
     n, h, w, c = x_ref.shape
-    pads, out = _pool_setup((n, h, w, c), pool_size, strides, pads)
+    pads, out = pool_setup((n, h, w, c), pool_size, strides, pads)
     gs = g / _valid_counts(xp, (h, w), pool_size, strides, pads, out, g.dtype)
     (t, b), (l, r) = pads
     dxp = xp.zeros((n, h + t + b, w + l + r, c), dtype=gs.dtype)
     for a, bb in _taps(pool_size):
-        _tap(dxp, a, bb, strides, out)[...] += gs
+        tap(dxp, a, bb, strides, out)[...] += gs
     return xp.ascontiguousarray(dxp[:, t:t + h, l:l + w, :])
 
 

@@ -5,7 +5,7 @@ timeout, about 0.1 s). graphc's kernel threads, which run the copies, pools and 
 elementwise blocks between the GEMMs, then share the cores with spinning workers: W5's pooling
 gradient took 2.4 ms right after a GEMM against 1.3 ms alone. So while a compiled function whose
 BLAS work is large runs, BLAS is set to one thread and graphc's helpers split the products over
-the kernel threads themselves (``graphc.ops.gemm``; the convolutions per batch share), as
+the kernel threads themselves (``graphc.backends.numpy.kernels.gemm``; the convolutions per batch share), as
 PyTorch runs its BLAS and oneDNN on its one intra-op pool. The count found is put back when the
 call returns.
 

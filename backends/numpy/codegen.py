@@ -16,7 +16,8 @@ from graphc.compile import numerics
 from graphc.codetext import Name, comment, function_identifier, unique_identifier
 from graphc.ir.fusion import Kernel
 from graphc.plan.memory import worth_releasing
-from graphc.ops import gemm, reduce
+from graphc.backends.numpy import kernels
+from graphc.backends.numpy.kernels import fast_ufuncs, gemm
 from graphc.ir.opdef import OPS, helper_names
 from graphc.ir.tensor import format_shape
 
@@ -111,7 +112,7 @@ def generate(program, profile=False) -> Module:
                 header.append(f"#   {rng}: random generator, seed {node.attrs.get('seed')}")
                 attrs = {k: v for k, v in attrs.items() if k not in ("seed", "key")}
                 attrs["rng"] = Name(rng)
-            namespace.update(od.helpers)
+            namespace.update(kernels.helpers_of(od))
             name = fresh("t")
             operands = [names[id(i)] for i in node.inputs]
             note = f"  # {node.op} {format_shape(node.shape)} {node.dtype}"
@@ -181,7 +182,7 @@ def generate(program, profile=False) -> Module:
         definitions.extend(fused.lower_blocked(step, fn, mode, alias))
         namespace["run_shares"] = run_shares
         for member in step.members + step.reductions:
-            namespace.update(OPS[member.op].helpers)
+            namespace.update(kernels.helpers_of(OPS[member.op]))
         definitions.append(("", None))
         ext = step.inputs
         outs = [fresh("t") for _ in step.outputs]
@@ -261,9 +262,9 @@ def _gemms_on_kernel_threads(steps) -> bool:
             od = None if node is None else OPS.get(node.op)   # None: no anchor, or a source
             if od is None:
                 continue
-            if od.blas_threads:
+            if node.op in kernels.LAPACK_OPS:
                 return False
-            macs = od.gemm_macs(node) if od.gemm_macs else 0
+            macs = kernels.gemm_macs(node)
             if macs >= gemm.SPLIT_MIN_MACS:
                 split += macs
             elif macs >= BLAS_THREADED_MIN_MACS:
@@ -280,11 +281,11 @@ def _uses_blas(steps) -> bool:
             od = None if node is None else OPS.get(node.op)
             if od is None:
                 continue
-            if od.blas_threads or node.op.startswith("conv2d"):
+            if node.op in kernels.LAPACK_OPS or node.op.startswith("conv2d"):
                 return True
-            if od.gemm_macs and od.gemm_macs(node) >= BLAS_THREADED_MIN_MACS:
+            if kernels.gemm_macs(node) >= BLAS_THREADED_MIN_MACS:
                 return True
-            if node.op == "reduce_sum" and _elements(node.inputs[0]) >= reduce.GEMV_MIN_ELEMENTS:
+            if node.op == "reduce_sum" and _elements(node.inputs[0]) >= fast_ufuncs.GEMV_MIN_ELEMENTS:
                 return True
     return False
 

@@ -5,8 +5,9 @@ An OpDef carries
     ShapeError / DTypeError naming the op and the tensors;
   * ``numpy``: a code template (``"np.add({x}, {y})"``). The NumPy backend pastes it into the
     generated source; compiled once, the same template is the op's reference semantics
-    (``impl``), which the constant folder evaluates. ``helpers`` are the functions a template
-    may call beyond ``np`` (e.g. an im2col convolution);
+    (``impl``), which the constant folder evaluates. ``helpers`` name the functions a template
+    may call beyond ``np``, each with its plain-NumPy reference; backends bind their own
+    kernels to the names;
   * ``grad(node, g) -> [input cotangent or None, ...]``: the gradient rule, which builds graph
     nodes and never touches NumPy arrays;
   * ``numpy_out``: optionally, the op as a statement writing into an existing array
@@ -15,8 +16,6 @@ An OpDef carries
   * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
     do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
     ``cuda``) that fused kernels are built from;
-  * ``gemm_macs`` / ``blas_threads``: how the op uses BLAS, for the NumPy backend's choice of
-    who threads the GEMMs (``graphc.backends.numpy.blas_threads``).
 """
 from __future__ import annotations
 
@@ -44,10 +43,6 @@ class OpDef:
     doc: str = ""
     numpy_out: str | None = None  # statement writing into an existing array {out}, for fused
     #                               kernels; derived automatically for single-ufunc templates
-    gemm_macs: Callable | None = None  # node -> multiply-adds of its GEMMs, which its helpers
-    #                                    split over graphc's kernel threads (graphc.backends.numpy.blas_threads)
-    blas_threads: bool = False    # it calls BLAS/LAPACK routines graphc does not split, which
-    #                               need BLAS's own threads
 
     @property
     def stateful(self) -> bool:
@@ -93,9 +88,9 @@ def register(opdef: OpDef) -> OpDef:
 
 
 def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scalar=None, doc="",
-          numpy_out=None, gemm_macs=None, blas_threads=False):
+          numpy_out=None):
     return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc,
-                          numpy_out, gemm_macs, blas_threads))
+                          numpy_out))
 
 
 def helper_names() -> set:

@@ -7,7 +7,6 @@ from graphc import arguments
 from graphc.ir import dtypes
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir.tensor import Tensor, as_tensor
-from graphc.ops import gemm
 from graphc.ops import math as m
 from graphc.ir.opdef import apply, broadcast_shapes, defop, describe, normalize_axis
 from graphc.ops.shape_ops import expand_dims, squeeze, sum_to_like, transpose
@@ -75,15 +74,8 @@ def _matmul_grad(n, g):
     return [sum_to_like(ga, a), sum_to_like(gb, b)]
 
 
-def _matmul_macs(n):
-    a, b = n.inputs
-    if None in a.shape or None in b.shape:
-        return 0
-    return gemm.macs(a.shape, b.shape)
-
-
 defop("matmul", ("a", "b"), _matmul_rule, "gemm_matmul({a}, {b})", grad=_matmul_grad,
-      helpers={"gemm_matmul": gemm.matmul}, gemm_macs=_matmul_macs,
+      helpers={"gemm_matmul": np.matmul},
       doc="matrix product with np.matmul's batching and 1-d rules")
 
 
@@ -127,9 +119,9 @@ def _pinv_grad(n, g):
     return [m.neg(matmul(matmul(pt, g), pt)) + range_part + corange_part]
 
 
-defop("inv", ("x",), _square_rule("inv"), "np.linalg.inv({x})", grad=_inv_grad, blas_threads=True,
+defop("inv", ("x",), _square_rule("inv"), "np.linalg.inv({x})", grad=_inv_grad,
       doc="matrix inverse (batched)")
-defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_grad, blas_threads=True,
+defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_grad,
       doc="Moore-Penrose pseudo-inverse (batched)")
 
 

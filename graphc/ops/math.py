@@ -11,7 +11,6 @@ from graphc import arguments
 from graphc.ir import dtypes
 from graphc.errors import DTypeError
 from graphc.ir.tensor import Tensor, as_tensor, constant
-from graphc.ops.filled import filled
 from graphc.ir.opdef import apply, broadcast_shapes, defop, describe
 
 
@@ -296,30 +295,8 @@ def _relu_grad(n, g):
     return [g * cast(greater(n.inputs[0], scalar_like(0, n)), g.dtype)]
 
 
-# NumPy 2's maximum has no vectorized loop for a scalar operand: against the scalar 0 it runs
-# 3-4x slower than against an array. So a large contiguous x is compared, as rows, with a
-# cached row of zeros (a row of x's trailing axes, long enough for the vector loop)
-_ZERO_ROW_ELEMENTS = 8192
-
-
-def _zero_row(shape, dtype) -> np.ndarray:
-    """Zeros as long as x's trailing axes, up to _ZERO_ROW_ELEMENTS (or the last axis alone)."""
-    length = 1
-    for d in reversed(shape):
-        if length * d > _ZERO_ROW_ELEMENTS and length > 1:
-            break
-        length *= d
-    return filled(length, dtype, 0)
-
-
 def relu_max0(x, out=None):
-    """np.maximum(x, 0), optionally into ``out`` (same shape, C-contiguous)."""
-    if (type(x) is np.ndarray and x.size >= 4096 and x.flags.c_contiguous
-            and (out is None or (out.flags.c_contiguous and out.shape == x.shape))):
-        zeros = _zero_row(x.shape, x.dtype)
-        rows = (-1, zeros.size)
-        y = np.maximum(x.reshape(rows), zeros, out=None if out is None else out.reshape(rows))
-        return y.reshape(x.shape) if out is None else out
+    """np.maximum(x, 0), optionally into ``out`` (the NumPy backend binds a faster kernel)."""
     return np.maximum(x, 0) if out is None else np.maximum(x, 0, out=out)
 
 

@@ -10,7 +10,6 @@ from graphc.ir import dtypes
 from graphc.errors import DTypeError
 from graphc.ir.tensor import Tensor, as_tensor, constant
 from graphc.ops import math as m
-from graphc.ops.filled import filled
 from graphc.ir.opdef import apply, defop, describe, normalize_axes, normalize_axis
 from graphc.ops.shape_ops import broadcast_like, cast, reshape, expand_dims
 
@@ -126,21 +125,8 @@ def _prod_grad(n, g):
     return [g * others]
 
 
-# a sum over the leading axes of a large float array (a bias gradient: (N, H, W, C) -> (C,)) is
-# a vector-matrix product with ones: BLAS reads the rows once, 5-7x faster than np.add.reduce,
-# which adds row after row (as naive an order as the BLAS one)
-GEMV_MIN_ELEMENTS = 1 << 16
-
-
 def sum_reduce(x, axis, keepdims):
-    """np.add.reduce(x, axis, keepdims), through BLAS when ``axis`` is the leading axes of a large
-    C-contiguous float32/float64 array."""
-    k = len(axis)
-    if (type(x) is np.ndarray and x.size >= GEMV_MIN_ELEMENTS and 0 < k < x.ndim
-            and axis == tuple(range(k)) and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous):
-        rows = _pymath.prod(x.shape[:k])
-        total = filled(rows, x.dtype, 1) @ x.reshape(rows, -1)
-        return total.reshape((1,) * k + x.shape[k:] if keepdims else x.shape[k:])
+    """np.add.reduce(x, axis, keepdims) (the NumPy backend binds a faster kernel)."""
     return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from graphc.ops.conv import _by_images, _conv_macs, _conv_setup, _pad_into, gather_pads
-from graphc.ops.gemm import summed
+from graphc.backends.numpy.kernels.conv import _by_images, _conv_macs, _pad_into, gather_pads
+from graphc.backends.windows import conv_setup
+from graphc.backends.numpy.kernels.gemm import summed
 
 
 def filter_blocks(w, groups):
@@ -90,7 +91,7 @@ def _forward(x, w, strides, pads, out, dilations, groups, bias=None):
 
 def conv(x, w, strides, pads, dilations, groups, bias=None):
     """conv2d with ``groups`` groups of C/G > 1 channels, plus ``bias`` (O,) if given."""
-    pads, out = _conv_setup(x.shape, w.shape[:2], strides, pads, dilations)
+    pads, out = conv_setup(x.shape, w.shape[:2], strides, pads, dilations)
     return _forward(x, w, strides, pads, out, dilations, groups, bias)
 
 
@@ -115,7 +116,7 @@ def filter_grad(x, g, kernel, strides, pads, dilations, groups):
     n, c, o = x.shape[0], x.shape[3], g.shape[3]
     kh, kw = kernel
     cg, og = c // groups, o // groups
-    pads, out = _conv_setup(x.shape, kernel, strides, pads, dilations)
+    pads, out = conv_setup(x.shape, kernel, strides, pads, dilations)
     rows = out[0] * out[1]
     g2 = g.reshape(n * rows, groups, og)
 

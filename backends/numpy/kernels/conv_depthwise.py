@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ops.conv import _conv_setup, _pad_into, _tap
-from graphc.ops.gemm import summed
+from graphc.backends.numpy.kernels.conv import _pad_into
+from graphc.backends.windows import conv_setup, tap
+from graphc.backends.numpy.kernels.gemm import summed
 
 # about this many bytes of output per chunk and scratch buffer: a few hundred KiB stay in a
 # core's L2 while every tap passes over them; much smaller chunks make many short NumPy calls,
@@ -95,7 +96,7 @@ def _tap_sum(src, rows, strides, pads, out, dilations, m, dtype):
             target, tmp = y[s:e], scratch[:e - s]
             for a in range(kh):
                 for b in range(kw):
-                    view = _tap(padded, a, b, strides, out, dilations)
+                    view = tap(padded, a, b, strides, out, dilations)
                     if a == b == 0:
                         np.multiply(view, rows[0, 0], out=target)
                     else:
@@ -107,7 +108,7 @@ def _tap_sum(src, rows, strides, pads, out, dilations, m, dtype):
 def conv(x, w, strides, pads, dilations):
     """y (N, OH, OW, C·M) of x (N, H, W, C) with w (KH, KW, 1, C·M)."""
     kh, kw, _, o = w.shape
-    pads, out = _conv_setup(x.shape, (kh, kw), strides, pads, dilations)
+    pads, out = conv_setup(x.shape, (kh, kw), strides, pads, dilations)
     dtype = np.result_type(x.dtype, w.dtype)
     rows = _weight_rows(w.astype(dtype, copy=False), out[1])
     return _tap_sum(x, rows, strides, pads, out, dilations, o // x.shape[3], dtype)
@@ -153,7 +154,7 @@ def _input_grad_scatter(g, w, x_shape, strides, pads, dilations, dtype):
             for a in range(kh):
                 for bb in range(kw):
                     part = _sum_over_multiplier(np.multiply(g[s:e], rows[a, bb], out=tmp[:e - s]), c)
-                    view = _tap(dxp[s:e], a, bb, strides, out, dilations)
+                    view = tap(dxp[s:e], a, bb, strides, out, dilations)
                     np.add(view, part, out=view)
     _shares(work, n, g.size)
     if t == b == l == r == 0:
@@ -165,7 +166,7 @@ def filter_grad(x, g, kernel, strides, pads, dilations):
     """dw (KH, KW, 1, C·M) = Σ over every pixel of x_tap · g, per tap."""
     kh, kw = kernel
     n, o = x.shape[0], g.shape[3]
-    pads, out = _conv_setup(x.shape, kernel, strides, pads, dilations)
+    pads, out = conv_setup(x.shape, kernel, strides, pads, dilations)
     dtype = np.result_type(x.dtype, g.dtype)
 
     def work(lo, hi):
@@ -175,7 +176,7 @@ def filter_grad(x, g, kernel, strides, pads, dilations):
         for s, e, padded in _source_chunks(x, pads, o // x.shape[3], lo, hi, chunk):
             for a in range(kh):
                 for b in range(kw):
-                    product = np.multiply(_tap(padded, a, b, strides, out, dilations), g[s:e], out=tmp[:e - s])
+                    product = np.multiply(tap(padded, a, b, strides, out, dilations), g[s:e], out=tmp[:e - s])
                     # over the images and rows first: the inner (OW, C·M) stays one vectorised row
                     total[a, b] += product.sum(axis=(0, 1)).sum(axis=0)
         return total

@@ -1,0 +1,640 @@
+"""The NumPy backend's convolution and pooling kernels, bound to the conv ops' helper names.
+
+Kernels: with one group, conv2d and the filter gradient are im2col GEMMs (the windows are a
+strided view, dilation only changes its strides); the input gradient is, at stride 1, the same
+im2col GEMM on the padded cotangent with the kernel flipped, otherwise one GEMM per tap
+scatter-added into the taps' cells (Python loops run over taps, never over pixels). Wide 3×3
+stride-1 layers (64 channels or more on both sides) use Winograd's F(2×2, 3×3) instead, in all
+three (kernels.winograd: 2.25× fewer multiply-adds; 1.0-1.5× faster on such layers). During
+a compiled call that owns the GEMM threading (graphc.backends.numpy.blas_threads) each kernel thread runs them
+for its share of the batch, a few images at a time, so the im2col rows it copies are still in
+cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G groups
+of several channels the GEMMs become one batched matmul over the groups per chunk, on the same
+per-thread chunks (kernels.conv_grouped); depthwise convolutions (C/G = 1) skip the GEMMs and
+multiply-add tap by tap in per-thread chunks (kernels.conv_depthwise). Pools loop over the
+taps with strided slices; the max-pool gradient for windows that tile the input (strides ==
+pool_size, e.g. 2x2/2) compares the input with the pooled output repeated over each window (two
+full-size calls over whole rows; ties cleared to the first match), and otherwise copies the
+taps out to contiguous planes so its comparisons run on contiguous memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.backends.numpy import blas_threads
+from graphc.backends.numpy.kernels import winograd
+from graphc.backends.numpy.kernels.gemm import inner_split_pays, matmul, summed
+from graphc.backends.windows import conv_setup, pad, pool_setup, tap, windows
+
+
+# pools and their gradients over at least this many elements are split along the batch axis
+# across the kernel threads (NumPy releases the GIL in its loops); the convolutions split by
+# their GEMMs' size instead (_by_images)
+PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def _over_batch(work, n: int, elements: int) -> None:
+    """``work(lo, hi)`` for the batch rows [0, n): in shares on the kernel threads when large."""
+    if elements < PARALLEL_MIN_ELEMENTS or n < 2:
+        work(0, n)
+        return
+    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
+    run_shares(work, n, 1)
+
+
+# -- the one-group convolutions: im2col + GEMM, by chunks of images ------------------------------
+#
+# While graphc owns the GEMMs (a compiled call with BLAS serial, see graphc.backends.numpy.blas_threads) each
+# kernel thread runs the whole convolution for its share of the batch, a few images at a time:
+# pad the chunk, copy its im2col rows (about CHUNK_BYTES, so they are still in cache when the
+# GEMM reads them), multiply. Measured on W5's second convolution (64×14×14×32 → 64): forward
+# 3.8 → 2.5 ms, filter gradient 3.7 → 2.7, input gradient 3.9 → 3.0. Otherwise (BLAS threads
+# its own GEMMs) the whole batch is one chunk: one im2col, one GEMM.
+#
+# The size: small chunks mean many short NumPy calls, and two threads making them queue for the
+# GIL; large ones fall out of cache. The W5 step with 0.5, 1, 2, 4, 8 MiB chunks: 24.0, 15.8,
+# 14.8, 14.2, 18.4 ms in a slow phase of the machine; 1, 2, 3, 4 MiB: 13.8-14.3, 13.6-14.1,
+# 13.7-13.9, 14.0-14.7 in a fast one.
+CHUNK_BYTES = 2 << 20
+
+
+def _by_images(work, n: int, row_bytes: int, image_rows: int, macs: int, budget: int = 0,
+               split: bool = True) -> list:
+    """``work(lo, hi, chunk)`` over the batch rows [0, n) — its results, in order: ``chunk``
+    images (about ``budget`` bytes of rows, CHUNK_BYTES by default) at a time, in shares on the
+    kernel threads (in the calling thread only, unless ``split``), when graphc owns the GEMMs
+    and the product is large; else once, the whole batch as one chunk."""
+    from graphc.backends.numpy.kernels.gemm import SPLIT_MIN_MACS
+    if not blas_threads.active() or macs < SPLIT_MIN_MACS:
+        return [work(0, n, n)]
+    chunk = max(1, (budget or CHUNK_BYTES) // max(1, row_bytes * image_rows))
+    if not split:
+        return [work(0, n, chunk)]
+    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
+    return run_shares(lambda lo, hi: work(lo, hi, chunk), n, 1)
+
+
+def _pad_into(buf, src, pads):
+    """Place ``src`` (N, H, W, ...) into ``buf`` (N, H + t + b, W + l + r, ...) whose border is
+    already zero; a negative pad crops ``src`` instead."""
+    (t, b), (l, r) = pads
+    h, w = src.shape[1:3]
+    src = src[:, max(-t, 0):h - max(-b, 0), max(-l, 0):w - max(-r, 0)]
+    top, left = max(t, 0), max(l, 0)
+    buf[:, top:top + src.shape[1], left:left + src.shape[2]] = src
+
+
+def _padded_buffer(chunk, src, pads):
+    (t, b), (l, r) = pads
+    n, h, w, c = src.shape
+    return np.zeros((min(chunk, n), h + t + b, w + l + r, c), dtype=src.dtype)
+
+
+# below this many input channels the im2col matrix is built transposed, tap by tap: (KH·KW·C,
+# N·OH·OW). Each tap is then one copy with long contiguous runs, where the row-major
+# (N·OH·OW, KH·KW·C) copy moves C elements at a time (measured 2-2.5x faster at C=1, 1.2x at
+# C=3, slower from C=8 on)
+TAP_MAJOR_MAX_CHANNELS = 4
+
+
+def _im2col_into(xp, kernel, strides, out, dilations, cols, tap_major):
+    """The im2col matrix of the padded images ``xp`` written into ``cols``: (K·OH·OW rows,
+    KH·KW·C) or, ``tap_major``, its transpose (KH·KW·C, K·OH·OW), row order (a, b, c) as
+    w.reshape(KH·KW·C, O); returns it as that 2-d matrix."""
+    k, c = xp.shape[0], xp.shape[3]
+    (kh, kw), (oh, ow) = kernel, out
+    if not tap_major:
+        np.copyto(cols.reshape(k, oh, ow, kh, kw, c), windows(xp, kernel, strides, out, dilations))
+        return cols.reshape(k * oh * ow, kh * kw * c)
+    planes = cols.reshape(kh, kw, c, k, oh, ow)
+    for a in range(kh):
+        for b in range(kw):
+            np.copyto(planes[a, b], tap(xp, a, b, strides, out, dilations).transpose(3, 0, 1, 2))
+    return cols.reshape(kh * kw * c, k * oh * ow)
+
+
+class _Im2col:
+    """im2col of one batch chunk at a time, into buffers reused across the chunks."""
+
+    def __init__(self, src, kernel, strides, pads, out, dilations, chunk):
+        self.src, self.kernel, self.strides, self.pads = src, kernel, strides, pads
+        self.out, self.dilations = out, dilations
+        self.tap_major = src.shape[3] <= TAP_MAJOR_MAX_CHANNELS
+        unpadded = all(p == 0 for pair in pads for p in pair)
+        self.xp = None if unpadded else _padded_buffer(chunk, src, pads)
+        kh, kw = kernel
+        self.per_image = out[0] * out[1] * kh * kw * src.shape[3]
+        self.cols = np.empty(min(chunk, src.shape[0]) * self.per_image, dtype=src.dtype)
+
+    def rows(self, lo, hi):
+        """(rows of images [lo, hi), KH·KW·C) — or its transpose when tap-major: check
+        ``tap_major`` before multiplying."""
+        if self.xp is None:
+            xp = self.src[lo:hi]
+        else:
+            xp = self.xp[:hi - lo]
+            _pad_into(xp, self.src[lo:hi], self.pads)
+        return _im2col_into(xp, self.kernel, self.strides, self.out, self.dilations,
+                            self.cols[:self.per_image * (hi - lo)], self.tap_major)
+
+
+def _conv_macs(n, out, kernel, c, o) -> int:
+    return n * out[0] * out[1] * kernel[0] * kernel[1] * c * o
+
+
+def _conv_one_group(x, w, strides, pads, dilations, bias=None):
+    """conv2d with one group: y rows = im2col(x) @ w.reshape(KH·KW·C, O), chunk by chunk,
+    plus ``bias`` (O,) added to each chunk while it is in cache."""
+    kh, kw, c, o = w.shape
+    n = x.shape[0]
+    pads, out = conv_setup(x.shape, (kh, kw), strides, pads, dilations)
+    if winograd.suitable((kh, kw), strides, dilations, c, o):
+        return _conv_winograd(x, w, pads, out, bias)
+    w2 = w.reshape(kh * kw * c, o)
+    rows = out[0] * out[1]
+    y = np.empty((n * rows, o), dtype=np.result_type(x.dtype, w.dtype))
+
+    def work(lo, hi, chunk):
+        im2col = _Im2col(x, (kh, kw), strides, pads, out, dilations, chunk)
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            cols = im2col.rows(s, e)
+            part = y[s * rows:e * rows]
+            np.matmul(cols.T if im2col.tap_major else cols, w2, out=part)
+            if bias is not None:
+                np.add(part, bias, out=part)
+    _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, (kh, kw), c, o))
+    return y.reshape(n, out[0], out[1], o)
+
+
+def _filter_grad_one_group(x, g, kernel, strides, pads, dilations):
+    """dw = im2col(x)ᵀ @ g, chunk by chunk, the chunks' (and shares') parts summed in order."""
+    n, c, o = x.shape[0], x.shape[3], g.shape[3]
+    kh, kw = kernel
+    pads, out = conv_setup(x.shape, kernel, strides, pads, dilations)
+    if winograd.suitable(kernel, strides, dilations, c, o):
+        return _filter_grad_winograd(x, g, pads, out)
+    rows = out[0] * out[1]
+    g2 = g.reshape(n * rows, o)
+
+    def work(lo, hi, chunk):
+        im2col = _Im2col(x, kernel, strides, pads, out, dilations, chunk)
+        total = part = None
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            cols = im2col.rows(s, e)
+            part = np.matmul(cols if im2col.tap_major else cols.T, g2[s * rows:e * rows], out=part)
+            total = part.copy() if total is None else np.add(total, part, out=total)
+        return total
+    parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, c, o),
+                       split=inner_split_pays(kh * kw * c, o))
+    return summed(parts).reshape(kh, kw, c, o)
+
+
+# -- 3×3 stride-1 convolutions by Winograd's F(2×2, 3×3) (graphc.backends.numpy.kernels.winograd) -------------
+#
+# The same chunking as im2col: each kernel thread pads a few images, transforms their tiles,
+# runs the 16 position GEMMs and transforms back. An odd output size is computed on the tiles'
+# even size and cropped. The chunks are larger than im2col's: a chunk makes ~30 NumPy calls
+# (the transforms) where im2col makes 3, and two threads making many short calls queue for the
+# GIL. Measured (forward + both gradients, 32×28×28×64 → 64): 1, 2, 4, 8 MiB of transformed
+# tiles per chunk 25.0, 24.9, 23.8, 29.2 ms.
+WINOGRAD_CHUNK_BYTES = 4 << 20
+
+
+def _winograd_chunks(work, x, out, o, macs):
+    """``work(lo, hi, chunk)`` over the batch by _by_images, the chunk sized by the transformed
+    tiles one image makes (C and O values per tile position)."""
+    th, tw = winograd.tiles(out)
+    per_tile_bytes = 16 * (x.shape[3] + o) * x.itemsize
+    return _by_images(work, x.shape[0], per_tile_bytes, th * tw, macs, WINOGRAD_CHUNK_BYTES)
+
+
+class _WinogradBuffers:
+    """One kernel thread's buffers for ``chunk`` images, reused across its chunks: the padded
+    images and their transformed tiles, the 16 positions' (tiles, O) products, the transforms'
+    scratch, and, for an odd output size, the tiles' even-sized blocks."""
+
+    def __init__(self, chunk, out, c, o, dtype, x_dtype):
+        self.th, self.tw = winograd.tiles(out)
+        self.o = o
+        self.even = tuple(out) == (2 * self.th, 2 * self.tw)
+        self.transform = winograd.InputTransform(chunk, out, c, dtype, x_dtype)
+        per_image = self.th * self.tw * o
+        self.products = np.empty(16 * chunk * per_image, dtype=dtype)
+        self.scratch = np.empty(8 * chunk * per_image, dtype=dtype)
+        self.blocks = None if self.even else np.zeros((chunk, 2 * self.th, 2 * self.tw, o), dtype=dtype)
+
+    def tiles_of(self, x, s, e, pads):
+        """Bᵀ d B of images [s, e) of x padded by ``pads``: (16, k·TH·TW, C)."""
+        return self.transform(x[s:e], pads)
+
+    def position_products(self, k):
+        return self.products[:16 * k * self.th * self.tw * self.o].reshape(16, k * self.th * self.tw, self.o)
+
+    def scratch_for(self, k, lead):
+        return self.scratch[:8 * k * self.th * self.tw * self.o].reshape(lead + (k, self.th, self.tw, self.o))
+
+    def as_blocks(self, a, k):
+        """An (k, 2·TH, 2·TW, O) array seen as its 2×2 blocks (k, TH, 2, TW, 2, O)."""
+        return a.reshape(k, self.th, 2, self.tw, 2, self.o)
+
+
+def _conv_winograd(x, w, pads, out, bias=None):
+    """conv2d, 3×3 stride 1, of x (padded by ``pads``) with w: (N, OH, OW, O), plus ``bias``."""
+    n, c, o = x.shape[0], x.shape[3], w.shape[3]
+    dtype = np.result_type(x.dtype, w.dtype)
+    u = winograd.filter_transform(w, dtype)
+    y = np.empty((n, out[0], out[1], o), dtype=dtype)
+
+    def work(lo, hi, chunk):
+        buffers = _WinogradBuffers(min(chunk, hi - lo), out, c, o, dtype, x.dtype)
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            k = e - s
+            products = np.matmul(buffers.tiles_of(x, s, e, pads), u, out=buffers.position_products(k))
+            if bias is not None:
+                at = products[winograd.BIAS_POSITION]
+                np.add(at, bias, out=at)
+            target = y[s:e] if buffers.even else buffers.blocks[:k]
+            winograd.output_transform(products, buffers.as_blocks(target, k), buffers.scratch_for(k, (2, 4)))
+            if not buffers.even:
+                y[s:e] = buffers.blocks[:k, :out[0], :out[1]]
+    _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
+    return y
+
+
+def _filter_grad_winograd(x, g, pads, out):
+    """dw of a 3×3 stride-1 conv2d: the GEMMs' adjoint in the transformed domain,
+    dU[p] = V[p]ᵀ @ dM[p] with dM = A dY Aᵀ, summed over the chunks, then dw = Gᵀ dU G."""
+    n, c, o = x.shape[0], x.shape[3], g.shape[3]
+    dtype = np.result_type(x.dtype, g.dtype)
+
+    def work(lo, hi, chunk):
+        buffers = _WinogradBuffers(min(chunk, hi - lo), out, c, o, dtype, x.dtype)
+        total = part = None
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            k = e - s
+            v = buffers.tiles_of(x, s, e, pads)
+            if buffers.even:
+                g_blocks = g[s:e]
+            else:
+                buffers.blocks[:k, :out[0], :out[1]] = g[s:e]
+                g_blocks = buffers.blocks[:k]
+            dm = buffers.position_products(k)
+            winograd.output_grad_transform(buffers.as_blocks(g_blocks, k), dm, buffers.scratch_for(k, (4, 2)))
+            part = np.matmul(v.transpose(0, 2, 1), dm, out=part)
+            total = part.copy() if total is None else np.add(total, part, out=total)
+        return total
+    parts = _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
+    return winograd.filter_transform_grad(summed(parts))
+
+
+def gather_pads(w_shape, pads, dilations):
+    """The cotangent's padding for a stride-1 input gradient as a convolution: the dilated
+    window's span less the forward padding, on each side."""
+    (t, b), (l, r) = pads
+    span_h, span_w = (w_shape[0] - 1) * dilations[0], (w_shape[1] - 1) * dilations[1]
+    return (span_h - t, span_h - b), (span_w - l, span_w - r)
+
+
+def _input_grad_gather(g, w, x_shape, pads, dilations):
+    """Stride 1: dx is the correlation of g, padded by the window's span less the forward
+    padding, with the kernel flipped and its channels swapped — im2col + GEMM, no scatter:
+      dx[q] = Σ_a g[q + pad_lo − a·d] w[a] = Σ_a' gp[q + a'·d] w[KH − 1 − a']."""
+    kh, kw, c, o = w.shape
+    n, h, wd = x_shape[:3]
+    g_pads = gather_pads(w.shape, pads, dilations)
+    if winograd.suitable((kh, kw), (1, 1), dilations, o, c):
+        return _conv_winograd(g, w[::-1, ::-1].transpose(0, 1, 3, 2), g_pads, (h, wd))
+    flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * o, c)
+    rows = h * wd
+    dx = np.empty((n * rows, c), dtype=np.result_type(g.dtype, w.dtype))
+
+    def work(lo, hi, chunk):
+        im2col = _Im2col(g, (kh, kw), (1, 1), g_pads, (h, wd), dilations, chunk)
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            cols = im2col.rows(s, e)
+            np.matmul(cols.T if im2col.tap_major else cols, flipped, out=dx[s * rows:e * rows])
+    _by_images(work, n, kh * kw * o * g.itemsize, rows, _conv_macs(n, (h, wd), (kh, kw), o, c))
+    return dx.reshape(n, h, wd, c)
+
+
+def _input_grad_scatter(g, w, x_shape, strides, pads, dilations):
+    """Any stride: one GEMM per tap, scatter-added into the taps' cells of the padded dx
+    (col2im without the big buffer: measured faster than one GEMM into (N·OH·OW, KH·KW·C)
+    columns for every C tried), chunk by chunk (chunks own disjoint images of dx)."""
+    kh, kw, c, o = w.shape
+    n, h, wd = x_shape[:3]
+    (t, b), (l, r) = pads
+    out = g.shape[1:3]
+    rows = out[0] * out[1]
+    dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
+    g2 = g.reshape(n * rows, o)
+    taps = [(a, bb, np.ascontiguousarray(w[a, bb].T)) for a in range(kh) for bb in range(kw)]
+
+    def work(lo, hi, chunk):
+        # one product buffer for every tap: fresh multi-MB temporaries cost page faults
+        prod = np.empty((min(chunk, hi - lo) * rows, c), dtype=dxp.dtype)
+        for s in range(lo, hi, chunk):
+            e = min(s + chunk, hi)
+            p = prod[:(e - s) * rows]
+            for a, bb, w_tap in taps:
+                np.matmul(g2[s * rows:e * rows], w_tap, out=p)
+                tap(dxp[s:e], a, bb, strides, out, dilations)[...] += p.reshape(e - s, out[0], out[1], c)
+    _by_images(work, n, kh * kw * o * g.itemsize, rows, _conv_macs(n, out, (kh, kw), c, o))
+    if t == b == l == r == 0:
+        return dxp
+    return dxp[:, t:t + h, l:l + wd, :]
+
+
+def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
+    x, w = np.asarray(x), np.asarray(w)
+    if groups == 1:
+        return _conv_one_group(x, w, strides, pads, dilations)
+    kh, kw, cg, o = w.shape
+    if cg == 1:     # depthwise: multiply-adds tap by tap, no GEMM
+        from graphc.backends.numpy.kernels import conv_depthwise   # here: it builds on this module's helpers
+        return conv_depthwise.conv(x, w, strides, pads, dilations)
+    from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
+    return conv_grouped.conv(x, w, strides, pads, dilations, groups)
+
+
+def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
+    """conv2d(x, w) + b, b one value per output channel (any shape of O values)."""
+    x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+    bias = b.reshape(-1)
+    bias_in_kernel = bias.dtype == np.result_type(x.dtype, w.dtype)   # else NumPy's promotion below
+    if bias_in_kernel and groups == 1:
+        return _conv_one_group(x, w, strides, pads, dilations, bias)
+    if bias_in_kernel and w.shape[2] > 1:
+        from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
+        return conv_grouped.conv(x, w, strides, pads, dilations, groups, bias)
+    return nn_conv2d(x, w, strides, pads, dilations, groups) + bias
+
+
+def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), groups=1):
+    g, w = np.asarray(g), np.asarray(w)
+    n, h, wd, c = np.shape(x_ref)
+    kh, kw, cg, o = w.shape
+    pads = conv_setup((n, h, wd, c), (kh, kw), strides, pads, dilations)[0]
+    if groups == 1:
+        stride_one = tuple(strides) == (1, 1)
+        if stride_one and (blas_threads.active() or winograd.suitable((kh, kw), strides, dilations, o, c)):
+            return _input_grad_gather(g, w, (n, h, wd, c), pads, dilations)
+        return _input_grad_scatter(g, w, (n, h, wd, c), strides, pads, dilations)
+    if cg == 1:     # depthwise: each channel's cotangent is the sum over its multiplier's filters
+        from graphc.backends.numpy.kernels import conv_depthwise   # here: it builds on this module's helpers
+        return conv_depthwise.input_grad(g, w, (n, h, wd, c), strides, pads, dilations)
+    if tuple(strides) == (1, 1):
+        from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
+        return conv_grouped.input_grad(g, w, (n, h, wd, c), pads, dilations, groups)
+    (t, b), (l, r) = pads
+    out = g.shape[1:3]
+    dxp = np.zeros((n, h + t + b, wd + l + r, c), dtype=np.result_type(g.dtype, w.dtype))
+    g_groups = g.reshape(-1, groups, o // groups).transpose(1, 0, 2)     # (G, M, O/G)
+    for a in range(kh):
+        for bb in range(kw):
+            w_tap = w[a, bb].reshape(cg, groups, o // groups).transpose(1, 2, 0)   # (G, O/G, C/G)
+            prod = matmul(g_groups, w_tap).transpose(1, 0, 2)                  # (M, G, C/G)
+            tap(dxp, a, bb, strides, out, dilations)[...] += prod.reshape(n, out[0], out[1], c)
+    if t == b == l == r == 0:
+        return dxp
+    return dxp[:, t:t + h, l:l + wd, :]
+
+
+def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), groups=1):
+    x, g = np.asarray(x), np.asarray(g)
+    kh, kw, cg, o = np.shape(w_ref)
+    if groups == 1:
+        return _filter_grad_one_group(x, g, (kh, kw), strides, pads, dilations)
+    if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
+        from graphc.backends.numpy.kernels import conv_depthwise   # here: it builds on this module's helpers
+        return conv_depthwise.filter_grad(x, g, (kh, kw), strides, pads, dilations)
+    from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
+    return conv_grouped.filter_grad(x, g, (kh, kw), strides, pads, dilations, groups)
+
+
+def _pool_max(xp, pool, strides, out, y=None):
+    """The max over each window of the padded input: (N, OH, OW, C), into ``y`` or new."""
+    taps = [tap(xp, a, b, strides, out) for a in range(pool[0]) for b in range(pool[1])]
+    if len(taps) == 1:
+        if y is None:
+            return taps[0].copy()
+        np.copyto(y, taps[0])
+        return y
+    y = np.maximum(taps[0], taps[1], out=y)
+    for s in taps[2:]:
+        np.maximum(y, s, out=y)
+    return y
+
+
+def _argmax_masks(xp, pool, strides, out):
+    """Per tap of the window (row-major): ((a, b), mask), the mask true where that tap is the
+    window's FIRST maximal cell. Built with comparisons, not masked copies (those are slow)."""
+    y = _pool_max(xp, pool, strides, out)
+    found = None
+    last = pool[0] * pool[1] - 1
+    for k, (a, b) in enumerate((a, b) for a in range(pool[0]) for b in range(pool[1])):
+        eq = tap(xp, a, b, strides, out) == y
+        if found is None:
+            first = eq
+            if k < last:
+                found = eq.copy()
+        else:
+            first = np.greater(eq, found)  # eq and not found
+            if k < last:
+                found |= eq
+        yield (a, b), first
+
+
+def _masked(v, mask, finite):
+    """v where mask else 0. A product is much faster than np.where on random masks, but only
+    right where v is finite (inf * 0 is nan): ``finite`` says whether all of v is."""
+    if finite:
+        return v * mask
+    return np.where(mask, v, v.dtype.type(0))
+
+
+def nn_max_pool2d(x, pool_size, strides, pads):
+    x = np.asarray(x)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    xp = pad(x, pads, -np.inf)
+    y = np.empty((x.shape[0],) + out + (x.shape[3],), dtype=x.dtype)
+
+    def work(lo, hi):
+        _pool_max(xp[lo:hi], pool_size, strides, out, y[lo:hi])
+    _over_batch(work, x.shape[0], x.size)
+    return y
+
+
+def nn_max_pool2d_grad(x, out_value, g, pool_size, strides, pads):
+    """``out_value`` must be max_pool2d(x) (the gradient rule passes the forward node): where
+    the windows tile x exactly and g is finite, cells are routed by comparing x with it
+    (_route_by_pooled), else the arg-max is recomputed from x. Either way ties go to the first
+    cell of the window (row-major)."""
+    x, g = np.asarray(x), np.asarray(g)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    (t, b), (l, r) = pads
+    n, h, w, c = x.shape
+    shape = (n, h + t + b, w + l + r, c)
+    dtype = np.result_type(g.dtype, x.dtype)
+    finite = bool(np.isfinite(g).all())
+    xp = pad(x, pads, -np.inf)
+    if tuple(strides) == tuple(pool_size):
+        exact = out[0] * pool_size[0] == shape[1] and out[1] * pool_size[1] == shape[2]
+        dxp = np.empty(shape, dtype=dtype) if exact else np.zeros(shape, dtype=dtype)
+        y = np.asarray(out_value)
+        by_pooled = exact and finite and t == b == l == r == 0 and y.shape == g.shape
+
+        def work(lo, hi):
+            if by_pooled:
+                _route_by_pooled(x[lo:hi], y[lo:hi], g[lo:hi], dxp[lo:hi], pool_size)
+            else:
+                _route_to_first_max(xp[lo:hi], g[lo:hi], dxp[lo:hi], pool_size, out, finite)
+        _over_batch(work, n, x.size)
+    else:
+        dxp = np.zeros(shape, dtype=dtype)
+        for (a, bb), first in _argmax_masks(xp, pool_size, strides, out):
+            tap(dxp, a, bb, strides, out)[...] += _masked(g, first, finite)
+    if t == b == l == r == 0:
+        return dxp
+    return dxp[:, t:t + h, l:l + w, :]
+
+
+def _route_by_pooled(x, y, g, dx, pool) -> None:
+    """Windows tiling x exactly, g finite: dx = (x == y) · g, each pooled value and cotangent
+    repeated over its window. Where a window holds its maximum more than once (matches
+    outnumber windows) the later matches are cleared first, so ties go to the first cell; a
+    window whose y is NaN matches nowhere and routes nothing (as _route_to_first_max).
+
+    Two full-size ufunc calls whose inner loops run over whole rows (y and g are repeated
+    along W first, so no operand broadcasts in the innermost axis): about twice as fast as
+    routing tap by tap (W5's first pool gradient, 32 images of 28×28×32: 0.76 → 0.40 ms)."""
+    (kh, kw), (n, oh, ow, c) = pool, y.shape
+    row = ow * kw * c
+    same = np.equal(x.reshape(n, oh, kh, row), np.repeat(y, kw, axis=2).reshape(n, oh, 1, row))
+    nan = y.dtype.kind in "fc" and y.size and np.isnan(y.max())
+    if nan or np.count_nonzero(same) != y.size:   # a NaN window could hide a tie in the count
+        _keep_first_match(same.reshape(n, oh, kh, ow, kw, c))
+    np.multiply(same, np.repeat(g, kw, axis=2).reshape(n, oh, 1, row), out=dx.reshape(n, oh, kh, row))
+
+
+def _keep_first_match(same):
+    """Clear every match of a window (N, OH, KH, OW, KW, C) that follows an earlier match of the
+    same window in row-major order."""
+    kh, kw = same.shape[2], same.shape[4]
+    seen = np.zeros(same.shape[:2] + same.shape[3:4] + same.shape[5:], dtype=bool)
+    for a in range(kh):
+        for b in range(kw):
+            cell = same[:, :, a, :, b, :]
+            if a or b:
+                np.greater(cell, seen, out=cell)    # a match and none before it
+            if (a, b) != (kh - 1, kw - 1):
+                np.logical_or(seen, cell, out=seen)
+
+
+def _route_to_first_max(xp, g, dxp, pool, out, finite):
+    """Non-overlapping windows (the common 2x2/2): every cell is in at most one window. Copy
+    the taps out to contiguous (KH*KW, N, OH, OW, C) planes, find the first maxima and write
+    each tap's share there (all contiguous ops), then one transposed copy back into dxp:
+    measured faster than working on the strided (short inner loop) tap views."""
+    n, c = xp.shape[0], xp.shape[3]
+    (kh, kw), (oh, ow) = pool, out
+    taps = np.empty((kh, kw, n, oh, ow, c), dtype=dxp.dtype)
+    np.copyto(taps, xp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c).transpose(2, 4, 0, 1, 3, 5))
+    planes = taps.reshape(kh * kw, n, oh, ow, c)
+    y = planes[0].copy() if kh * kw == 1 else np.maximum(planes[0], planes[1])
+    for k in range(2, kh * kw):
+        np.maximum(y, planes[k], out=y)
+    # three mask buffers reused by every tap: fresh temporaries per comparison cost page faults
+    # (the routing took 480 µs instead of 270 on a 32×14×14×32 share)
+    eq, first, found = (np.empty(y.shape, dtype=bool) for _ in range(3))
+    for k in range(kh * kw):
+        if k == 0:
+            np.equal(planes[0], y, out=found)
+            mask = found
+        else:
+            np.equal(planes[k], y, out=eq)
+            np.greater(eq, found, out=first)  # eq and not found
+            if k < kh * kw - 1:
+                np.logical_or(found, eq, out=found)
+            mask = first
+        if finite:
+            np.multiply(g, mask, out=planes[k])
+        else:
+            planes[k].fill(0)
+            np.copyto(planes[k], g, where=mask)
+    np.copyto(dxp[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c).transpose(2, 4, 0, 1, 3, 5), taps)
+
+
+def nn_max_pool2d_select(x, v, pool_size, strides, pads):
+    x, v = np.asarray(x), np.asarray(v)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    vp = pad(v, pads, 0.0)
+    finite = bool(np.isfinite(v).all())
+    y = None
+    for (a, b), first in _argmax_masks(pad(x, pads, -np.inf), pool_size, strides, out):
+        part = _masked(tap(vp, a, b, strides, out), first, finite)
+        y = part if y is None else np.add(y, part, out=y)
+    return y
+
+
+def _valid_counts(spatial, pool, strides, pads, out, dtype):
+    """How many unpadded cells each window covers: (OH, OW, 1)."""
+    counts = []
+    for n, k, s, (lo, _), o in zip(spatial, pool, strides, pads, out):
+        start = np.arange(o) * s - lo
+        counts.append(np.minimum(start + k, n) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)[:, :, None]
+
+
+def nn_avg_pool2d(x, pool_size, strides, pads):
+    x = np.asarray(x)
+    pads, out = pool_setup(x.shape, pool_size, strides, pads)
+    xp = pad(x, pads, 0.0)
+    y = None
+    for a in range(pool_size[0]):
+        for b in range(pool_size[1]):
+            s = tap(xp, a, b, strides, out)
+            y = s.copy() if y is None else np.add(y, s, out=y)
+    y /= _valid_counts(x.shape[1:3], pool_size, strides, pads, out, y.dtype)
+    return y
+
+
+def nn_avg_pool2d_grad(g, x_ref, pool_size, strides, pads):
+    g = np.asarray(g)
+    n, h, w, c = np.shape(x_ref)
+    pads, out = pool_setup((n, h, w, c), pool_size, strides, pads)
+    gs = g / _valid_counts((h, w), pool_size, strides, pads, out, g.dtype)
+    (t, b), (l, r) = pads
+    dxp = np.zeros((n, h + t + b, w + l + r, c), dtype=gs.dtype)
+    for a in range(pool_size[0]):
+        for bb in range(pool_size[1]):
+            tap(dxp, a, bb, strides, out)[...] += gs
+    return dxp[:, t:t + h, l:l + w, :]
+
+
+KERNELS = {f.__name__: f for f in (
+    nn_conv2d, nn_conv2d_bias, nn_conv2d_backprop_input, nn_conv2d_backprop_filter, nn_max_pool2d,
+    nn_max_pool2d_grad, nn_max_pool2d_select, nn_avg_pool2d, nn_avg_pool2d_grad)}
+
+def _gemm_macs(rows_of, filter_of):
+    """Multiply-adds of a conv op's GEMMs: output (or cotangent) pixels × filter size."""
+    def macs(n):
+        pixels, w = rows_of(n).shape[:3], filter_of(n).shape
+        if None in pixels or None in w:
+            return 0
+        return _conv_macs(pixels[0], pixels[1:3], w[:2], w[2], w[3])
+    return macs
+
+
+# the conv ops' multiply-adds, for the backend's choice of who threads the GEMMs
+GEMM_MACS = {
+    "conv2d": _gemm_macs(lambda n: n, lambda n: n.inputs[1]),
+    "conv2d_bias": _gemm_macs(lambda n: n, lambda n: n.inputs[1]),
+    "conv2d_backprop_input": _gemm_macs(lambda n: n.inputs[0], lambda n: n.inputs[1]),
+    "conv2d_backprop_filter": _gemm_macs(lambda n: n.inputs[1], lambda n: n.inputs[2]),
+}
