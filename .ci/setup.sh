@@ -12,4 +12,4 @@ if ! command -v dot >/dev/null 2>&1; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root' user" || true
-python3 -c "import graphc, graphviz, networkx, pytest, hypothesis, dask.array, distributed" # fail loudly if the install did not take
+python3 -c "import graphc, graphviz, networkx, threadpoolctl, pytest, hypothesis, importlinter, dask.array, distributed" # fail loudly if the install did not take

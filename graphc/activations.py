@@ -7,7 +7,7 @@ the name a saved model stores.
 """
 from __future__ import annotations
 
-import graphc as gc
+from graphc import api as gc
 
 
 def linear(x):

@@ -264,7 +264,7 @@ def build_expression(tree: ast.Expression, env: dict):
     whose operands are all its terms: left to right as Python groups them, or as a balanced
     tree when it has more than ``LONG_CHAIN`` terms (``_balanced``).
     """
-    import graphc as gc
+    from graphc import api as gc
 
     values: dict[int, object] = {}
     stack = [(tree.body, False)]
@@ -420,7 +420,7 @@ def parse_shape_options(options) -> dict:
 # -- commands --------------------------------------------------------------------------------
 
 def run_render(args) -> int:
-    import graphc as gc
+    from graphc import api as gc
     from graphc.ir.dtypes import as_dtype
     from graphc.render import format_of, render
     from graphc.ir.tensor import Tensor
@@ -485,7 +485,7 @@ def run_render(args) -> int:
 
 
 def run_demo(args) -> int:
-    import graphc as gc
+    from graphc import api as gc
     from graphc.render import render
 
     out_dir = args.out

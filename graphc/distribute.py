@@ -34,6 +34,7 @@ import weakref
 import numpy as np
 
 from graphc.compile.function import function
+from graphc.plan.shards import Shards, is_dask_array
 
 __all__ = ["DataParallel", "data_parallel_step", "from_npy", "predict", "to_npy"]
 
@@ -86,7 +87,6 @@ class DataParallelStep:
                                  backend="dask", name=f"{step.name}_data_parallel")
 
     def __call__(self, x, y, sample_weight):
-        from graphc.backends.dask import Shards
         count = min(self.parallel.shard_count(), len(x))
         rows = -(-len(x) // count)
         cut = range(0, len(x), rows)
@@ -107,7 +107,6 @@ def predict(model, x, distribute=None):
     size, chunked along its rows) gives a lazy dask.array chunked the same way; a NumPy ``x`` is
     split into one shard per worker thread and the result computed. ``distribute``: a Client
     or "threads" to compute on (None: Dask's current scheduler)."""
-    from graphc.backends.dask import is_dask_array
     inference = model.predict_function
     fn = _predict_functions.get(inference)
     if fn is None:
@@ -118,7 +117,6 @@ def predict(model, x, distribute=None):
         if is_dask_array(x):
             return fn(x.astype(inference.inputs[0].dtype))
         x = np.asarray(x, dtype=inference.inputs[0].dtype)
-        from graphc.backends.dask import Shards
         rows = max(1, -(-len(x) // DataParallel.of(distribute or "threads").shard_count()))
         return fn(Shards([x[lo:lo + rows] for lo in range(0, len(x), rows)]))
 

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.catalog import Catalog, Configurable
 
 # Keras' correction so that a normal truncated at two standard deviations has the requested

@@ -8,7 +8,7 @@ A ``Loss`` has two faces:
 - ``loss(y_true, y_pred, sample_weight=None)`` -> a scalar: sum(w * l) / batch_size, Keras'
   "sum_over_batch_size" reduction (the plain batch mean without weights).
 
-Masked outputs (Keras 3). When ``y_pred`` carries a mask (see ``graphc.layers``, "Masks"; e.g.
+Masked outputs (Keras 3). When ``y_pred`` carries a mask (see ``graphc.layers.base``, "Masks"; e.g.
 ``Embedding(mask_zero=True)`` -> ``LSTM(return_sequences=True)`` -> ``TimeDistributed(Dense)``)
 the loss is computed per time step — l[b, t], the loss reduced over the axes after the mask's,
 as Keras reduces over the last axis — and only the unmasked steps count:
@@ -34,7 +34,8 @@ from its logits.
 """
 from __future__ import annotations
 
-import graphc as gc
+from graphc import api as gc
+from graphc import layers
 from graphc.catalog import Catalog, Configurable
 
 EPSILON = 1e-7
@@ -192,7 +193,7 @@ def _reduce(per_sample, sample_weight, who):
 
 def output_mask(y_pred):
     """The mask a layer attached to the model output ``y_pred`` (bool, (batch, steps, ...)), or None."""
-    return gc.layers.get_mask(y_pred)
+    return layers.get_mask(y_pred)
 
 
 def per_step_losses(per_sample, y_true, y_pred, mask, who="loss"):

@@ -32,9 +32,9 @@ import warnings
 
 import numpy as np
 
-import graphc as gc
+from graphc import api as gc
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc import losses as _losses
 
 # -- array metrics -------------------------------------------------------------------------------

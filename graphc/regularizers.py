@@ -5,8 +5,8 @@ training loss: L1 = l1 * sum(|w|), L2 = l2 * sum(w^2) (no 1/2, as Keras), L1L2 =
 """
 from __future__ import annotations
 
-import graphc as gc
-from graphc import arguments
+from graphc import api as gc
+from graphc.ir import arguments
 from graphc.catalog import Catalog, Configurable
 
 

@@ -423,3 +423,10 @@ def repr_svg(obj) -> str | None:
         return pipe(build_digraph(obj), "svg").decode("utf-8")
     except BackendUnavailable:
         return None
+
+
+def _tensor_repr_svg(self):
+    return repr_svg(self)
+
+
+Tensor._repr_svg_ = _tensor_repr_svg   # the IR sits below Graphviz: rendering installs the display

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import arguments
+from graphc.ir import arguments
 
 L = gc.layers
 I = gc.initializers

@@ -11,7 +11,7 @@ import pytest
 
 import graphc as gc
 from graphc import layers as L
-from graphc.layers_normalization import masked_moments
+from graphc.layers.normalization import masked_moments
 
 RNG = np.random.default_rng(7)
 KERAS_EPSILON = 1e-7   # keras.config.epsilon(), the masked moments' denominator guard

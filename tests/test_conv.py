@@ -15,6 +15,7 @@ import pytest
 
 import graphc as gc
 from graphc.errors import DTypeError, ShapeError
+from graphc import autodiff
 from graphc.ir.graph import topological_order
 from graphc.ops import conv
 from graphc.backends.numpy.kernels import conv as conv_kernels
@@ -586,7 +587,6 @@ def test_conv2d_dilated_grouped_gradients_elementwise_fd(case):
 def test_conv2d_dilated_grouped_through_check_grad_and_second_order():
     """gc.check_grad on a dilated grouped conv, then grad of |grad|^2 (what the second
     derivatives are made of) against finite differences of the compiled first gradient."""
-    gc = pytest.importorskip("graphc")
     rng = np.random.default_rng(24)
     x = placeholder((2, 7, 6, 4), "float64", name="img")
     k = placeholder((3, 2, 2, 4), "float64", name="kern")
@@ -920,13 +920,9 @@ def test_pool_errors():
     assert conv.avg_pool2d(img).shape == (2, 4, 4, 3)
 
 
-# -- through the rest of graphc, where it exists ----------------------------------------------------
+# -- through autodiff and the compiler ------------------------------------------------------------
 
 def test_conv_through_autodiff_and_function():
-    gc = pytest.importorskip("graphc")
-    autodiff = pytest.importorskip("graphc.autodiff")
-    if not hasattr(gc, "function") or not hasattr(gc, "reduce_sum"):
-        pytest.skip("gc.function / gc.reduce_sum not available yet")
     total = gc.reduce_sum
     rng = np.random.default_rng(13)
     x = placeholder((2, 7, 6, 2), "float64", name="img")
@@ -955,10 +951,6 @@ def test_conv_second_order_through_autodiff(optimize):
     """grad of |grad|^2 through conv2d, max_pool2d and avg_pool2d (uses conv2d_backprop_*'s,
     max_pool2d_grad's and avg_pool2d_grad's own rules) vs finite differences of the compiled
     first-order gradient."""
-    gc = pytest.importorskip("graphc")
-    autodiff = pytest.importorskip("graphc.autodiff")
-    if not hasattr(gc, "function") or not hasattr(gc, "reduce_sum"):
-        pytest.skip("gc.function / gc.reduce_sum not available yet")
     rng = np.random.default_rng(15)
     x = placeholder((2, 6, 5, 2), "float64", name="img")
     k = placeholder((3, 3, 2, 2), "float64", name="kern")

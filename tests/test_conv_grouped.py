@@ -12,7 +12,7 @@ from test_conv import ALL_DG_CASES, _case_id, ref_conv2d
 from test_gemm_threads import _setup
 
 from graphc.backends.numpy import blas_threads
-from graphc.backends.numpy.kernels import conv, conv_grouped, gemm
+from graphc.backends.numpy.kernels import chunks, conv, conv_grouped, gemm
 
 # the cases with several channels per group (depthwise ones, C/G = 1, have their own kernels)
 CASES = [c for c in ALL_DG_CASES if c[10] > 1 and c[3] // c[10] > 1] + [
@@ -28,10 +28,10 @@ CASES = [c for c in ALL_DG_CASES if c[10] > 1 and c[3] // c[10] > 1] + [
 def kernel_threads(monkeypatch):
     """Every convolution by one-image chunks, shared over three kernel threads, BLAS serial."""
     if blas_threads._library() is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS graphc can find: nothing is split")
+        pytest.skip("threadpoolctl finds no BLAS NumPy links: nothing is split")
     monkeypatch.setenv("GRAPHC_NUM_THREADS", "3")
     monkeypatch.setattr(gemm, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     with blas_threads.SerialBlas():
         yield
 

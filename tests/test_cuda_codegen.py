@@ -28,7 +28,8 @@ from graphc.backends.cupy import cuda_codegen, host_codegen, host_harness, lower
 from graphc.backends.cupy.backend import CupyBackend
 from graphc import passes
 from graphc.plan import memory
-from graphc.compile.function import Program, _convert
+from graphc.plan.feeds import convert as _convert
+from graphc.plan.program import Program
 from graphc.ir.opdef import OPS
 from graphc.plan.schedule import schedule
 

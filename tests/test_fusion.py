@@ -1,5 +1,7 @@
 """Fusion: kernel counts pinned per workload (as tinygrad's check_schedule), convexity,
 and the fused code computing what the unfused code computes."""
+import re
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,16 @@ def test_blocked_kernels_give_the_same_result_on_one_or_several_threads(monkeypa
     np.testing.assert_allclose(one[1], many[1], rtol=1e-12)
     np.testing.assert_array_equal(one[2], many[2])
     np.testing.assert_allclose(many[1], (np.tanh(xv) * 2 + 1).sum(), rtol=1e-12)
+
+
+def test_generated_source_numbers_kernels_as_explain_does():
+    x = gc.placeholder((64, 32), "float64", name="x")
+    w = gc.variable(np.ones((32, 16)), name="w")
+    h = gc.exp(gc.relu(x @ w + 1.0)) * 2.0
+    y = gc.reduce_sum(gc.tanh(h @ gc.transpose(w)) - 3.0, axis=1)
+    f = gc.function([x], y)
+    f(np.ones((64, 32)))
+    numbered = re.findall(r"^\s*# kernel (\d+): (.*)$", f.source, flags=re.M)
+    explained = re.findall(r"^\s*kernel (\d+): (.*)$", f.explain(), flags=re.M)
+    assert len(numbered) >= 2
+    assert numbered == explained

@@ -15,11 +15,11 @@ from test_conv import ALL_CONV_CASES, ALL_DG_CASES, _case_id, _strides2, ref_con
 
 import graphc as gc
 from graphc.backends.numpy import blas_threads
-from graphc.backends.numpy.kernels import conv, gemm
+from graphc.backends.numpy.kernels import chunks, conv, gemm
 
-needs_openblas = pytest.mark.skipif(
+needs_blas_control = pytest.mark.skipif(
     blas_threads._library() is None,
-    reason="NumPy's BLAS here is not an OpenBLAS graphc can find: it keeps BLAS's threads and splits nothing")
+    reason="threadpoolctl finds no BLAS NumPy links here: it keeps BLAS's threads and splits nothing")
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def kernel_threads(monkeypatch):
     monkeypatch.setenv("GRAPHC_NUM_THREADS", "3")
     monkeypatch.setattr(gemm, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(gemm, "MIN_SHARE", 1)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     with blas_threads.SerialBlas():
         assert blas_threads.active()
         yield
@@ -36,7 +36,7 @@ def kernel_threads(monkeypatch):
 
 # -- the BLAS switch ---------------------------------------------------------------------------
 
-@needs_openblas
+@needs_blas_control
 def test_serial_blas_sets_one_thread_and_restores_the_count_after_nested_blocks():
     blas = blas_threads._library()
     before = blas.get()
@@ -63,7 +63,7 @@ def test_outside_a_compiled_call_matmul_is_numpys():
 
 # -- split products ------------------------------------------------------------------------------
 
-@needs_openblas
+@needs_blas_control
 @pytest.mark.parametrize("a_shape,b_shape,transpose_a", [
     ((37, 11), (11, 5), False),          # rows
     ((4, 9, 7), (7, 6), False),          # rows of a stacked left operand
@@ -87,7 +87,7 @@ def test_split_products_equal_numpys(kernel_threads, a_shape, b_shape, transpose
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-@needs_openblas
+@needs_blas_control
 def test_products_numpy_does_not_hand_to_blas_are_not_split(kernel_threads):
     ints = np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(gemm.matmul(ints, ints.T), ints @ ints.T)
@@ -97,7 +97,7 @@ def test_products_numpy_does_not_hand_to_blas_are_not_split(kernel_threads):
     assert vector.shape == (5,) and (vector == 3).all()
 
 
-@needs_openblas
+@needs_blas_control
 def test_split_products_keep_nan_and_inf(kernel_threads):
     a = np.ones((8, 4))
     a[3, 1] = np.nan
@@ -150,14 +150,14 @@ def _three_ways(case):
     return run, x, k, g, want_y
 
 
-@needs_openblas
+@needs_blas_control
 @pytest.mark.parametrize("case", ONE_GROUP + GROUPED, ids=_case_id)
 def test_conv_ops_on_kernel_threads_match_the_loop_and_the_whole_batch(case, monkeypatch):
     run, x, k, g, want_y = _three_ways(case)
     whole = run()
     monkeypatch.setenv("GRAPHC_NUM_THREADS", "3")
     monkeypatch.setattr(gemm, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     with blas_threads.SerialBlas():
         y, dx, dw = run()
     np.testing.assert_allclose(y, want_y, rtol=1e-10, atol=1e-10)
@@ -169,7 +169,7 @@ def test_conv_ops_on_kernel_threads_match_the_loop_and_the_whole_batch(case, mon
         np.testing.assert_allclose(split, single, rtol=1e-10, atol=1e-10)
 
 
-@needs_openblas
+@needs_blas_control
 def test_input_gradient_by_gather_is_the_transpose_of_the_forward(kernel_threads):
     """Stride 1: dx comes from im2col of the padded cotangent. Column by column of the
     forward's Jacobian (conv of each one-hot image), dx must be Jᵀ g exactly."""
@@ -196,7 +196,7 @@ def _source(outputs, inputs, *arrays):
     return f.source
 
 
-@needs_openblas
+@needs_blas_control
 def test_programs_with_large_products_run_blas_serial_and_small_ones_do_not(monkeypatch):
     monkeypatch.setenv("GRAPHC_NUM_THREADS", "2")
     x = gc.placeholder((512, 512), "float32", name="x")
@@ -214,14 +214,14 @@ def test_programs_with_large_products_run_blas_serial_and_small_ones_do_not(monk
     assert "_serial_blas" not in _source(total, [x, m], big, np.ones((96, 96), np.float32))
 
 
-@needs_openblas
+@needs_blas_control
 def test_one_kernel_thread_leaves_blas_its_threads(monkeypatch):
     monkeypatch.setenv("GRAPHC_NUM_THREADS", "1")
     x = gc.placeholder((512, 512), "float32", name="x")
     assert "_serial_blas" not in _source(gc.matmul(x, x), [x], np.ones((512, 512), np.float32))
 
 
-@needs_openblas
+@needs_blas_control
 def test_a_compiled_call_restores_blas_threads_even_when_it_fails(monkeypatch):
     monkeypatch.setenv("GRAPHC_NUM_THREADS", "2")
     blas = blas_threads._library()
@@ -241,7 +241,7 @@ def test_a_compiled_call_restores_blas_threads_even_when_it_fails(monkeypatch):
         blas.set(before)
 
 
-@needs_openblas
+@needs_blas_control
 def test_w5_shaped_training_step_agrees_with_and_without_the_kernel_threads(monkeypatch):
     """A CNN step (conv → pool → conv → pool → dense, SGD) at sizes that split: the same loss
     and weights whether BLAS or graphc threads the GEMMs."""

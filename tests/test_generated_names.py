@@ -12,7 +12,8 @@ import graphc as gc
 from graphc.backends.cupy import host_codegen
 from graphc import codetext, passes
 from graphc.plan import memory
-from graphc.compile.function import Program, _convert
+from graphc.plan.feeds import convert as _convert
+from graphc.plan.program import Program
 from graphc.ir.opdef import helper_names
 from graphc.plan.schedule import schedule
 

@@ -11,7 +11,7 @@ import pytest
 
 import graphc as gc
 from graphc import layers as L
-from graphc.layers_recurrent import time_steps
+from graphc.layers.recurrent import time_steps
 
 RNG = np.random.default_rng(0)
 
@@ -454,7 +454,7 @@ def test_masked_gradients_match_finite_differences():
 def _fixed_masks(monkeypatch, rng):
     """Replace the random draw by fixed Bernoulli masks scaled by 1/(1 - rate); returns the
     masks drawn, by stream ("inputs" / "recurrent")."""
-    from graphc.layers_recurrent import DropoutMasks
+    from graphc.layers.recurrent import DropoutMasks
     drawn = {}
 
     def draw(self, ref, rate, stream):
@@ -556,3 +556,22 @@ def test_new_arguments_round_trip(layer):
     assert clone.get_config() == layer.get_config()
     assert (clone.return_state, clone.dropout, clone.recurrent_dropout, clone.zero_output_for_mask) == \
         (layer.return_state, layer.dropout, layer.recurrent_dropout, layer.zero_output_for_mask)
+
+
+@pytest.mark.parametrize("unroll", [True, False])
+def test_unroll_is_kept_in_the_config_and_gives_the_same_values(unroll):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    kw = dict(kernel_initializer="ones", recurrent_initializer="zeros")
+    a = L.LSTM(4, unroll=unroll, **kw)
+    b = L.LSTM(4, **kw)
+    xa = gc.placeholder((None, 5, 3), "float32", name="x")
+    fa, fb = gc.function([xa], a(xa)), gc.function([xa], b(xa))
+    np.testing.assert_array_equal(fa(x), fb(x))
+    assert a.get_config()["unroll"] is unroll
+    assert L.deserialize(L.serialize(a)).unroll is unroll
+
+
+def test_unroll_must_be_a_bool():
+    with pytest.raises(TypeError, match="unroll must be True or False"):
+        L.GRU(3, unroll="yes")

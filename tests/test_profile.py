@@ -2,7 +2,7 @@
 import numpy as np
 
 import graphc as gc
-from graphc.ir.fusion import Kernel
+from graphc.ir.fusion import FusionGroup
 from graphc.plan.schedule import schedule
 
 
@@ -21,7 +21,7 @@ def test_profile_times_every_step_and_trains_nothing():
     prof = step.profile(xv, repeat=3)
     np.testing.assert_array_equal(w.value, before)  # variables put back
     steps = schedule(step.graph)
-    computed = [s for s in steps if isinstance(s, Kernel) or s.inputs]
+    computed = [s for s in steps if isinstance(s, FusionGroup) or s.inputs]
     assert sorted(r.index for r in prof.steps) == [steps.index(s) for s in computed]
     assert all(r.seconds >= 0 for r in prof.steps) and prof.total > 0
     assert [r.seconds for r in prof.steps] == sorted((r.seconds for r in prof.steps), reverse=True)

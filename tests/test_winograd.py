@@ -13,7 +13,7 @@ import pytest
 
 import graphc as gc
 from graphc.backends.numpy import blas_threads
-from graphc.backends.numpy.kernels import conv, winograd
+from graphc.backends.numpy.kernels import chunks, conv, winograd
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
@@ -217,7 +217,7 @@ def test_wide_layer_takes_the_path_by_default_and_matches(rng, mode, dtype, monk
     calls = []
     original = conv._conv_winograd
     monkeypatch.setattr(conv, "_conv_winograd", lambda *a, **k: calls.append(1) or original(*a, **k))
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1 << 16)   # several chunks per thread
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 1 << 16)   # several chunks per thread
     x = rng.standard_normal((9, 7, 6, c)).astype(dtype)
     w = (rng.standard_normal((3, 3, c, o)) / 24).astype(dtype)
     b = rng.standard_normal(o).astype(dtype)

@@ -87,7 +87,7 @@ class CupyBackend:
         there when the dtype differs but the kind allows it); anything else is checked and
         converted on the host as for the NumPy backend, and copied to the device by the
         generated code."""
-        from graphc.compile.function import _convert, check_fed_array
+        from graphc.plan.feeds import check_fed_array, convert as _convert
         cupy = sys.modules.get("cupy")
         if cupy is None or not isinstance(value, cupy.ndarray):
             return _convert(p, value)

@@ -1,4 +1,4 @@
-"""Fused kernels to CUDA C++: one source per graphc Kernel.
+"""Fused kernels to CUDA C++: one source per graphc FusionGroup.
 
 A kernel (graphc/kernel.py: members of one iteration shape, external inputs that may
 broadcast, outputs, reductions) becomes one source holding
@@ -27,8 +27,8 @@ import re
 import numpy as np
 
 from graphc.errors import GraphError, ShapeError
-from graphc.ir.fusion import Kernel
-from graphc.ir.opdef import OPS
+from graphc.ir.fusion import FusionGroup
+from graphc.ir.opdef import OPS, reduction_identity
 from graphc.ir.tensor import Tensor, format_shape
 
 from graphc.backends.cupy.cuda_types import C_TYPES, c_type, index_type, literal
@@ -92,7 +92,7 @@ class CudaKernel:
     name: str
     source: str          # the full text: preamble, comments, functions
     code: str            # the same without comments: what is compiled and hashed
-    kernel: Kernel
+    kernel: FusionGroup
     inputs: list         # Params, in the order the host passes them
     outputs: list        # Params of the full-size outputs
     reductions: list     # Params of the reduction results
@@ -162,19 +162,19 @@ def _attr_literal(value) -> str:
 
 # -- generation ---------------------------------------------------------------------------
 
-def single_op_kernel(node: Tensor) -> Kernel:
-    """A Kernel of one elementwise node (an op the fusion passes left alone)."""
+def single_op_kernel(node: Tensor) -> FusionGroup:
+    """A FusionGroup of one elementwise node (an op the fusion passes left alone)."""
     inputs = list(dict.fromkeys(node.inputs))
-    return Kernel((node,), tuple(inputs), (node,))
+    return FusionGroup((node,), tuple(inputs), (node,))
 
 
-def generate(kernel: Kernel, label: str = "") -> CudaKernel:
+def generate(kernel: FusionGroup, label: str = "") -> CudaKernel:
     """The CUDA source of ``kernel``. ``label``: how the host code refers to it (comments)."""
     return _Generator(kernel, label).run()
 
 
 class _Generator:
-    def __init__(self, kernel: Kernel, label: str):
+    def __init__(self, kernel: FusionGroup, label: str):
         self.kernel = kernel
         self.label = label
         self.shape = tuple(kernel.shape)
@@ -454,14 +454,7 @@ def _describe(t: Tensor) -> str:
 
 
 def _identity(op: str, dtype: np.dtype) -> str:
-    if op in ("reduce_sum", "reduce_mean"):
-        return literal(0, dtype)
-    if dtype.kind == "f":
-        return literal(-np.inf if op == "reduce_max" else np.inf, dtype)
-    if dtype.kind == "b":
-        return literal(op == "reduce_min", dtype)
-    info = np.iinfo(dtype)
-    return literal(info.min if op == "reduce_max" else info.max, dtype)
+    return literal(reduction_identity(OPS[op].monoid, dtype).item(), dtype)
 
 
 def combine_expr(op: str, a: str, b: str) -> str:

@@ -18,7 +18,7 @@ import dataclasses
 
 from graphc.codetext import Name, comment, function_identifier, unique_identifier
 from graphc.errors import GraphError
-from graphc.ir.fusion import Kernel
+from graphc.ir.fusion import FusionGroup
 from graphc.plan.memory import worth_releasing
 from graphc.ir.opdef import OPS, helper_names
 from graphc.ir.tensor import format_shape
@@ -76,11 +76,13 @@ class _Emitter:
             args.append(name)
             self.prologue.append(f"    {name} = to_device({name})  # input {comment(p.name)} "
                                  f"{format_shape(p.shape)} {p.dtype}")
+        kernel_number = 0   # the kernels' numbers in Function.explain() and diagrams
         for number, step in enumerate(program.steps):
-            if isinstance(step, Kernel):
+            if isinstance(step, FusionGroup):
                 if step.anchor is not None:
                     self.emit_op(step.anchor)
-                self.emit_kernel(step, f"kernel {number}")
+                self.emit_kernel(step, f"kernel {kernel_number}")
+                kernel_number += 1
             elif not step.inputs and step.op in ("constant", "variable"):
                 continue  # named at first use: constants a kernel inlines are never uploaded
             elif step.inputs and OPS[step.op].kind == "elementwise":
@@ -134,7 +136,7 @@ class _Emitter:
                 self.fresh_values.add(id(node))
         self.names[id(node)] = name
 
-    def emit_kernel(self, kernel: Kernel, label: str) -> None:
+    def emit_kernel(self, kernel: FusionGroup, label: str) -> None:
         ck = cuda_codegen.generate(kernel, label)
         module = self.sources.get(ck.name)
         if module is None:

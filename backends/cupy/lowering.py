@@ -12,7 +12,9 @@ way or the other, so nothing can reach the CPU unnoticed:
   template splits products over CPU threads), reductions with their result dtype spelled out,
   shapes read from ``.shape``, CuPy's seeded RandomState.
 
-An op in neither table cannot be lowered: ``device_template`` raises, naming it.
+* ``REFUSED``: ops the backend declines, each with the reason ``device_template`` raises.
+
+Every registered op is in exactly one of them or elementwise (a test checks it).
 """
 from __future__ import annotations
 
@@ -49,6 +51,9 @@ DEVICE_TEMPLATES = {
     "random_normal_like": "{rng}.normal({mean}, {stddev}, {ref}.shape, dtype={dtype})",
 }
 
+# op -> why the CuPy backend does not lower it (none today)
+REFUSED: dict = {}
+
 # ops whose result is a new C-contiguous array (a CUDA kernel may read it as it is); the
 # results of every other op (views: transposes, slices, broadcasts) are made contiguous first
 FRESH = frozenset({
@@ -67,6 +72,8 @@ def device_template(op: str) -> str:
         return DEVICE_TEMPLATES[op]
     if op in SAME_AS_NUMPY:
         return OPS[op].numpy
+    if op in REFUSED:
+        raise BackendUnavailable(f"the CuPy backend cannot lower op {op!r}: {REFUSED[op]}")
     raise BackendUnavailable(f"the CuPy backend cannot lower op {op!r}: it is neither a CUDA "
                              f"kernel (elementwise) nor listed in backends/cupy/lowering.py")
 

@@ -23,10 +23,9 @@ Using it
 
 How it works, one module per stage
 
-    analysis.py   which values are chunked (and along which axis), replicated or cross-chunk
-                  (reduced over the batch); GraphError, naming the op, for what cannot be chunked
-    regions.py    the schedule cut into regions: per chunk, once, and a tree reduction of the
-                  partials per level; each region becomes a small Program for the NumPy backend
+    (graphc.passes.batch_axes: which values are chunked, along which axis, replicated or
+     cross-chunk, by each op's batch rule; graphc.plan.regions: the schedule cut into regions
+     per chunk, once, and tree reductions; the compiler hands both over as Program.partition)
     lowering.py   one call as a Dask graph: a task per region and chunk, one tree per level
     tasks.py      the picklable callables the tasks run (generated source plus its arrays)
     backend.py    the executable: plans per chunking, compiles regions, lowers, computes
@@ -49,8 +48,8 @@ Dask (``dask[array,distributed]``, the ``dask`` extra) is imported only when the
 used, so graphc imports without it.
 """
 from graphc.backend_registry import register
-from graphc.backends.dask.backend import DaskBackend, DaskExecutable, is_dask_array
-from graphc.backends.dask.lowering import Shards
+from graphc.backends.dask.backend import DaskBackend, DaskExecutable
+from graphc.plan.shards import Shards, is_dask_array
 
 register("dask", DaskBackend)
 

@@ -3,23 +3,18 @@ the NumPy backend, lowers each call to a Dask graph and runs (or returns) it."""
 from __future__ import annotations
 
 import itertools
-import sys
 
 import numpy as np
 
 from graphc import backend_registry
 from graphc.errors import GraphError, ShapeError
 
-from graphc.backends.dask import analysis, lowering, regions
+from graphc.backends.dask import lowering
+from graphc.plan import regions
 from graphc.backends.dask.tasks import RegionCode
+from graphc.plan.shards import is_dask_array
 
 INSTALL_HINT = "dask is not installed: pip install graphc[dask]"
-
-
-def is_dask_array(value) -> bool:
-    """True for a dask.array (checked without importing dask when it is not loaded)."""
-    module = sys.modules.get("dask.array")
-    return module is not None and isinstance(value, module.Array)
 
 
 class DaskExecutable:
@@ -45,8 +40,7 @@ class DaskExecutable:
         found = self._plans.get(key)
         if found is None:
             chunked = {p: a for p, a in zip(self.program.inputs, axes) if a is not None}
-            layout = analysis.analyze(self.program.graph, chunked)
-            found = self._plans[key] = regions.plan(self.program, layout, chunked)
+            found = self._plans[key] = self.program.partition(chunked)
         return found
 
     def code(self, plan, region, rows) -> RegionCode:
@@ -211,7 +205,7 @@ class DaskBackend:
         """A fed value checked against placeholder ``p``: dask.arrays (and Shards) stay as
         they are (cast lazily when their dtype differs); anything else goes through the usual
         NumPy conversion."""
-        from graphc.compile.function import _convert, check_fed_array
+        from graphc.plan.feeds import check_fed_array, convert as _convert
         if not (is_dask_array(value) or isinstance(value, lowering.Shards)):
             return _convert(p, value)
         return check_fed_array(p, value)

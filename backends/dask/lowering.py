@@ -27,31 +27,9 @@ import uuid
 import numpy as np
 
 from graphc.backends.dask.tasks import Combine, Literal, RegionTask, element
+from graphc.plan.shards import Shards  # noqa: F401 - lowered calls read its blocks
 
 SPLIT_EVERY = 8   # children per node of a tree reduction (dask.array's reductions use 4 to 32)
-
-
-class Shards:
-    """A NumPy array already split into blocks along ``axis``: a chunked input whose blocks
-    go straight into their chunks' tasks (no task of their own)."""
-
-    def __init__(self, blocks, axis=0):
-        self.blocks = [np.asarray(b) for b in blocks]
-        self.axis = axis
-        first = self.blocks[0]
-        self.dtype = first.dtype
-        self.ndim = first.ndim
-        self.chunks = tuple(b.shape[axis] for b in self.blocks)
-        shape = list(first.shape)
-        shape[axis] = sum(self.chunks)
-        self.shape = tuple(shape)
-
-    def astype(self, dtype):
-        return Shards([b.astype(dtype) for b in self.blocks], self.axis)
-
-    def to_dask(self):
-        import dask.array as da
-        return da.concatenate([da.from_array(b, chunks=b.shape, name=False) for b in self.blocks], axis=self.axis)
 
 
 class Call:

@@ -13,47 +13,45 @@ The switch is process-wide. So that a compiled call's result never depends on wh
 threads run, calls that switch BLAS to one thread and calls that use BLAS as found never overlap
 (``SerialBlas`` and ``FoundBlas`` wait for each other; calls of the same kind run together).
 Another thread calling NumPy's matmul directly during a compiled call still gets a one-threaded
-product. Only OpenBLAS (NumPy's wheels) is recognised; with any other BLAS, or
-``GRAPHC_NUM_THREADS=1``, BLAS keeps its threads and graphc splits nothing.
+product. threadpoolctl finds and switches the BLAS NumPy links (OpenBLAS, MKL, BLIS, FlexiBLAS);
+with none found, or ``GRAPHC_NUM_THREADS=1``, BLAS keeps its threads and graphc splits nothing.
 """
 from __future__ import annotations
 
-import ctypes
+import os
 import threading
 
-# the thread-count entry points, by the names OpenBLAS builds export them under (plain, the
-# 64-bit integer interface, and the scipy-openblas wheels NumPy ships)
-_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
-            "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_")
+from graphc.backends.numpy.threads import thread_count
 
 
-class _OpenBlas:
-    def __init__(self, lib, setter: str):
-        self.set = getattr(lib, setter)
-        self.set.argtypes = [ctypes.c_int]
-        self.set.restype = None
-        self.get = getattr(lib, setter.replace("_set_", "_get_"))
-        self.get.argtypes = []
-        self.get.restype = ctypes.c_int
+class _NumpyBlas:
+    """The BLAS libraries NumPy calls, through threadpoolctl (OpenBLAS, MKL, BLIS, FlexiBLAS)."""
+
+    def __init__(self, controllers):
+        self.controllers = controllers
+
+    def get(self) -> int:
+        return max(c.num_threads for c in self.controllers)
+
+    def set(self, count: int) -> None:
+        for c in self.controllers:
+            c.set_num_threads(count)
+
+    def describe(self) -> str:
+        return ", ".join(f"{c.internal_api} {c.version} ({getattr(c, 'architecture', None) or 'kernel unknown'})"
+                         for c in self.controllers)
 
 
-def _loaded_openblas():
-    """The OpenBLAS library NumPy has loaded (from this process's memory map), or None."""
-    import numpy  # noqa: F401 - NumPy loads its BLAS on import
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return None   # not Linux
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for setter in _SETTERS:
-            if hasattr(lib, setter) and hasattr(lib, setter.replace("_set_", "_get_")):
-                return _OpenBlas(lib, setter)
-    return None
+def _loaded_blas():
+    """The BLAS NumPy links (its wheel's own copy when several are loaded), or None."""
+    import numpy
+    from threadpoolctl import ThreadpoolController
+    controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+    if not controllers:
+        return None
+    numpy_dirs = (os.path.dirname(numpy.__file__), os.path.dirname(numpy.__file__) + ".libs")
+    own = [c for c in controllers if os.path.dirname(c.filepath or "").startswith(numpy_dirs)]
+    return _NumpyBlas(own or controllers)
 
 
 _blas = None
@@ -66,14 +64,13 @@ _saved = 1          # BLAS's thread count before the outermost of them
 def _library():
     global _blas, _probed
     if not _probed:
-        _blas = _loaded_openblas()
+        _blas = _loaded_blas()
         _probed = True
     return _blas
 
 
 def controllable() -> bool:
-    """Whether graphc can take the GEMM threading over: OpenBLAS found, kernel threads on."""
-    from graphc.backends.numpy.threads import thread_count   # here: backends imports graphc
+    """Whether graphc can take the GEMM threading over: a BLAS found, kernel threads on."""
     return thread_count() > 1 and _library() is not None
 
 
@@ -170,9 +167,9 @@ class SerialBlas:
 
 def describe() -> str:
     """For benchmark headers: what graphc does with the BLAS threads here."""
-    from graphc.backends.numpy.threads import thread_count   # here: backends imports graphc
     if thread_count() == 1:
         return "BLAS threads left to BLAS (one kernel thread: GRAPHC_NUM_THREADS=1 or one CPU)"
     if _library() is None:
-        return "BLAS threads left to BLAS (not OpenBLAS, or not found)"
-    return f"GEMMs on graphc's kernel threads during compiled calls (OpenBLAS had {_blas.get()})"
+        return "BLAS threads left to BLAS (no BLAS found by threadpoolctl)"
+    return (f"BLAS: {_blas.describe()}; GEMMs on graphc's kernel threads during compiled calls "
+            f"(BLAS had {_blas.get()} threads)")

@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from graphc.backends.numpy import blas_threads
-from graphc.compile import numerics
+from graphc.plan import numerics
 from graphc.codetext import Name, comment, function_identifier, unique_identifier
-from graphc.ir.fusion import Kernel
+from graphc.ir.fusion import FusionGroup
 from graphc.plan.memory import worth_releasing
 from graphc.backends.numpy import kernels
 from graphc.backends.numpy.kernels import fast_ufuncs, gemm
@@ -158,14 +158,16 @@ def generate(program, profile=False) -> Module:
         if profile:
             body.append((f"    _t1 = _clock(); _step_seconds[{number}] += _t1 - _t0; _t0 = _t1", None))
 
+    kernel_number = 0   # the kernels' numbers in Function.explain() and diagrams
     for number, step in enumerate(program.steps):
-        if not isinstance(step, Kernel):
+        if not isinstance(step, FusionGroup):
             emit_node(step)
             release(number)
             lap(number)
             continue
         mode = fused.blocking(step)
-        body.append((f"    # kernel {number}: {step.describe()}", None))
+        body.append((f"    # kernel {kernel_number}: {step.describe()}", None))
+        kernel_number += 1
         if step.anchor is not None:
             emit_node(step.anchor)
         if mode is None:
@@ -257,7 +259,7 @@ def _gemms_on_kernel_threads(steps) -> bool:
         return False
     split = unsplit = 0
     for step in steps:
-        nodes = [step.anchor, *step.members] if isinstance(step, Kernel) else [step]
+        nodes = [step.anchor, *step.members] if isinstance(step, FusionGroup) else [step]
         for node in nodes:
             od = None if node is None else OPS.get(node.op)   # None: no anchor, or a source
             if od is None:
@@ -277,7 +279,7 @@ def _uses_blas(steps) -> bool:
     BLAS threads, LAPACK, a convolution (whose method follows who threads the GEMMs), or a sum
     large enough to go through BLAS."""
     for step in steps:
-        for node in ([step.anchor, *step.members] if isinstance(step, Kernel) else [step]):
+        for node in ([step.anchor, *step.members] if isinstance(step, FusionGroup) else [step]):
             od = None if node is None else OPS.get(node.op)
             if od is None:
                 continue

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from graphc.codetext import literal
-from graphc.ir.opdef import OPS
+from graphc.ir.opdef import OPS, reduction_identity
 from graphc.ir.tensor import format_shape
 
 BLOCK_ELEMENTS = 65536        # per scratch buffer: 256 KiB of float32, about an L2 cache
@@ -77,14 +77,11 @@ _REDUCE_CALL = {"reduce_sum": "np.sum", "reduce_mean": "np.sum", "reduce_max": "
 
 
 def _identity(op, dtype) -> str:
-    if op in ("reduce_sum", "reduce_mean"):
-        return "0"
-    if dtype.kind == "f":
-        return "-np.inf" if op == "reduce_max" else "np.inf"
-    info = np.iinfo(dtype) if dtype.kind in "iu" else None
-    if info is None:  # bool
-        return "False" if op == "reduce_max" else "True"
-    return str(info.min if op == "reduce_max" else info.max)
+    """The accumulator's start as Python source (NumPy spells the infinities)."""
+    value = reduction_identity(OPS[op].monoid, dtype)
+    if dtype.kind == "f" and np.isinf(value):
+        return "-np.inf" if value < 0 else "np.inf"
+    return repr(value.item())
 
 
 def _combine(op, acc: str, part: str) -> str:

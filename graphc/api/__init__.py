@@ -1,2 +1,24 @@
-"""The public namespaces of the compiler that the facade re-exports (``gc.nn``, ``gc.linalg``,
-``gc.random``, ``gc.debugging``)."""
+"""The compiler's public API in one namespace: building, differentiating, optimizing, compiling
+and rendering graphs. The facade (``graphc``) re-exports it beside the Keras-style library, and
+the library uses the compiler through it alone."""
+from graphc import passes
+from graphc.api import debugging, linalg, nn, random
+from graphc.autodiff import grad, hessian, jacobian
+from graphc.compile.check_grad import check_grad
+from graphc.compile.cache import CompileCacheWarning, cache_dir, set_cache_dir
+from graphc.compile.function import Function, function, optimize
+from graphc.backend_registry import available as backends
+from graphc.errors import BackendUnavailable, DTypeError, GraphError, NumericsError, ShapeError
+from graphc.ir.graph import Graph
+from graphc.ops.linalg import matmul
+from graphc.ops.math import (abs, add, clip, cos, div, elu, equal, exp, expm1, greater, greater_equal,
+                       leaky_relu, less, less_equal, log, log1p, logical_and, logical_not,
+                       logical_or, maximum, minimum, mul, neg, not_equal, pow, relu, rsqrt,
+                       sigmoid, sign, sin, softplus, sqrt, square, stop_gradient, sub, tanh, where)
+from graphc.ops.reduce import (argmax, argmin, logsumexp, reduce_max, reduce_mean, reduce_min,
+                         reduce_prod, reduce_sum)
+from graphc.ops.shape_ops import (broadcast_to, cast, concat, expand_dims, fill, gather, one_hot,
+                            ones, ones_like, reshape, shape, squeeze, stack, transpose, zeros,
+                            zeros_like)
+from graphc.render import render, to_dot
+from graphc.ir.tensor import Tensor, Variable, constant, placeholder, variable

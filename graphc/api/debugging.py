@@ -1,4 +1,4 @@
 """``gc.debugging``: process-wide debugging switches (TensorFlow's ``tf.debugging`` names)."""
-from graphc.compile.numerics import disable_check_numerics, enable_check_numerics
+from graphc.plan.numerics import disable_check_numerics, enable_check_numerics
 
 __all__ = ["enable_check_numerics", "disable_check_numerics"]

@@ -6,6 +6,7 @@ shapes. Each new input signature is compiled once (lazily) and cached.
 from __future__ import annotations
 
 import contextlib
+import functools
 import dataclasses
 import inspect
 import itertools
@@ -15,33 +16,24 @@ import numpy as np
 
 from graphc import backend_registry
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.compile import cache as compile_cache
-from graphc.compile import numerics
+from graphc.plan import numerics
 from graphc import passes as _passes
 from graphc.errors import DTypeError, GraphError, ShapeError
-from graphc.plan import memory
+from graphc.passes import batch_axes
+from graphc.plan import memory, regions
 from graphc.ir.graph import Graph
 from graphc.compile.locks import variable_locks
 from graphc.plan.schedule import schedule
 from graphc.ir.opdef import describe, rebuild
 from graphc.ops.shape_ops import cast
+from graphc.render import repr_svg
+from graphc.plan.feeds import convert as convert_fed_value
+from graphc.plan.program import Program
 from graphc.ir.tensor import Tensor, Variable, as_tensor, format_shape, placeholder
 
 _names = itertools.count()
-
-
-@dataclasses.dataclass
-class Program:
-    """What a backend lowers: inputs in call order, the graph, and the schedule."""
-    name: str
-    inputs: tuple
-    graph: Graph
-    steps: list   # the schedule: Tensors (single ops, sources) and Kernels, in run order
-    memory: object = None        # graphc.plan.memory.MemoryPlan over the steps
-    single_output: bool = False  # the function returns one array, not a list
-    convert: object = None       # convert(placeholder, value) -> checked array (or raises)
-    check_numerics: bool = False  # raise at the first op whose value holds NaN or Inf
 
 
 @dataclasses.dataclass
@@ -76,7 +68,7 @@ class Function:
                              f"[{', '.join(repr(p.name) for p in self.inputs)}]")
         self.backend = backend_registry.get(backend)
         # a backend may take its own arrays as inputs (CuPy: device arrays stay on the device)
-        self._convert = getattr(self.backend, "convert_input", None) or _convert
+        self._convert = getattr(self.backend, "convert_input", None) or convert_fed_value
         self.optimize = optimize
         self._numerics_asked = None if check_numerics is None else bool(check_numerics)
         if self._numerics_asked and self.backend.name != "numpy":
@@ -208,8 +200,9 @@ class Function:
         if self.optimize and not self.check_numerics:  # checks name the ops as the user built them
             graph, reports = compile_cache.optimize(graph, _passes.run)
         steps = schedule(graph)
-        program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, _convert,
+        program = Program(self.name, inputs, graph, steps, memory.plan(steps, graph), self._single, convert_fed_value,
                           self.check_numerics)
+        program.partition = functools.partial(_partition, program)
         executable = self.backend.compile(program)
         spec = Specialization(signature, graph, reports, executable, time.perf_counter() - start,
                               program.memory, program)
@@ -254,7 +247,7 @@ class Function:
 
     @property
     def kernels(self) -> list:
-        """The fused kernels of the optimized graph (graphc.ir.fusion.Kernel: .nodes, .inputs,
+        """The fused kernels of the optimized graph (graphc.ir.fusion.FusionGroup: .nodes, .inputs,
         .outputs), in schedule order."""
         return [s for s in schedule(self.graph) if hasattr(s, "members")]
 
@@ -291,7 +284,6 @@ class Function:
         return "\n".join(lines)
 
     def _repr_svg_(self):
-        from graphc.render import repr_svg
         return repr_svg(self)
 
     def __repr__(self):
@@ -300,47 +292,6 @@ class Function:
 
 
 _MISSING = object()
-
-
-def _convert(p: Tensor, value):
-    """A fed value as a NumPy array of the placeholder's dtype, its shape checked. Subclasses
-    (np.matrix, masked arrays) become plain arrays: their operators mean something else."""
-    if type(value) is not np.ndarray:
-        try:
-            value = np.asarray(value)
-        except ValueError as exc:  # ragged nested lists
-            raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}; the value fed "
-                             f"is not a rectangular array ({exc})") from None
-    return check_fed_array(p, value)
-
-
-def check_fed_array(p: Tensor, value):
-    """An array fed for placeholder ``p`` (NumPy's, or a backend's own: CuPy, Dask), cast to
-    ``p``'s dtype when the kind allows it, its shape checked; DTypeError / ShapeError name the
-    input otherwise."""
-    if value.dtype != p.dtype:
-        integers = value.dtype.kind in "iu" and p.dtype.kind in "iu"   # signed or not: by value
-        if not (integers or np.can_cast(value.dtype, p.dtype, "same_kind")):
-            raise DTypeError(f"input {p.name!r} is {p.dtype}; cannot feed a {value.dtype} value "
-                             f"(cast it first)")
-        _check_integer_range(p, value)
-        value = value.astype(p.dtype)
-    shape = value.shape
-    if len(shape) != len(p.shape) or any(d is not None and d != s for d, s in zip(p.shape, shape)):
-        raise ShapeError(f"input {p.name!r} expects shape {format_shape(p.shape)}, got {format_shape(shape)}")
-    return value
-
-
-def _check_integer_range(p: Tensor, value):
-    """Integers cast to an integer dtype that cannot hold every value of theirs must fit:
-    a cast would wrap them."""
-    if value.dtype.kind in "iu" and p.dtype.kind in "iu" and value.size \
-            and not np.can_cast(value.dtype, p.dtype, "safe"):
-        info = np.iinfo(p.dtype)
-        low, high = value.min(), value.max()
-        if low < info.min or high > info.max:
-            raise DTypeError(f"input {p.name!r} is {p.dtype}; the value fed holds {low if low < info.min else high}, "
-                             f"outside [{info.min}, {info.max}]")
 
 
 def _check_inputs(inputs):
@@ -417,12 +368,27 @@ def resolve_feeds(outputs, feed_dict) -> dict:
     return feeds
 
 
+def _partition(program, chunked_inputs):
+    """The regions that run ``program`` chunk by chunk when ``chunked_inputs`` (placeholder ->
+    axis) arrive split: each op's batch rule over the graph, then the schedule cut by level."""
+    layout = batch_axes.analyze(program.graph, chunked_inputs)
+    return regions.plan(program, layout, chunked_inputs)
+
+
 def evaluate(tensor, feed_dict=None, backend=None):
     """Compile ``tensor`` once and run it (``Tensor.eval``)."""
     feeds = resolve_feeds(tensor, feed_dict)
     placeholders = list(feeds)
     fn = Function(placeholders, tensor, backend=backend or "numpy")
     return fn(*(feeds[p] for p in placeholders))
+
+
+def _tensor_eval(self, feed_dict=None, backend=None):
+    """Compile and run this tensor once; ``feed_dict`` maps placeholders (or names) to values."""
+    return evaluate(self, feed_dict, backend)
+
+
+Tensor.eval = _tensor_eval   # the IR sits below the compiler: the compiler installs .eval()
 
 
 def optimize(outputs, passes=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from graphc.ir.fusion import Kernel
+from graphc.ir.fusion import FusionGroup
 from graphc.ir.tensor import format_shape
 
 
@@ -47,13 +47,13 @@ class Profile:
 
 
 def describe_step(step) -> str:
-    if isinstance(step, Kernel):
+    if isinstance(step, FusionGroup):
         return f"kernel: {step.describe()}"
     return f"{step.op} {format_shape(step.shape)} {step.name!r}"
 
 
 def build(name, steps, step_seconds, calls, total) -> Profile:
     rows = [StepTime(i, describe_step(step), t / calls)
-            for i, (step, t) in enumerate(zip(steps, step_seconds)) if step.inputs or isinstance(step, Kernel)]
+            for i, (step, t) in enumerate(zip(steps, step_seconds)) if step.inputs or isinstance(step, FusionGroup)]
     rows.sort(key=lambda r: -r.seconds)
     return Profile(name, calls, total, rows)

@@ -1,4 +1,4 @@
-"""Kernel: a group of nodes that run as one unit (the result of the fusion passes).
+"""FusionGroup: a group of nodes that run as one unit, one kernel (the result of the fusion passes).
 
 The IR nodes themselves are not changed by fusion: a fused graph is the same graph plus a
 partition of some of its nodes into kernels, which the scheduler orders and the backend
@@ -12,7 +12,7 @@ from graphc.ir.tensor import Tensor, format_shape
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Kernel:
+class FusionGroup:
     """``members`` run together (topological order); ``inputs`` are what they read from
     outside, ``outputs`` the members read outside. ``anchor``: a matmul whose result the
     members finish as an epilogue (bias, activation), then ``inputs[0]``; None for a pure
@@ -42,11 +42,11 @@ class Kernel:
         ops = " → ".join(n.op for n in self.nodes)
         return f"{self.kind} {format_shape(self.shape)}: {ops}"
 
-    def with_reductions(self, reductions, users, roots) -> "Kernel":
-        return close_kernel(self.members, self.anchor, users, roots, tuple(reductions))
+    def with_reductions(self, reductions, users, roots) -> "FusionGroup":
+        return close_group(self.members, self.anchor, users, roots, tuple(reductions))
 
 
-def kernel_of(kernels) -> dict:
+def group_of(kernels) -> dict:
     """Map id(node) -> its kernel, for every node of every kernel."""
     owner = {}
     for k in kernels:
@@ -55,8 +55,8 @@ def kernel_of(kernels) -> dict:
     return owner
 
 
-def close_kernel(members, anchor, users, roots, reductions=()) -> Kernel:
-    """Build a Kernel from its members: its inputs are what the members read from outside
+def close_group(members, anchor, users, roots, reductions=()) -> FusionGroup:
+    """Build a FusionGroup from its members: its inputs are what the members read from outside
     (the anchor's result first, when there is one); its outputs, the members read outside
     and the reductions."""
     inside = {id(n) for n in members} | {id(r) for r in reductions}
@@ -71,8 +71,8 @@ def close_kernel(members, anchor, users, roots, reductions=()) -> Kernel:
         inside.add(id(anchor))
     outputs = [n for n in members
                if id(n) in roots or any(id(u) not in inside for u in users.get(n, ()))]
-    return Kernel(tuple(members), tuple(inputs), tuple(outputs) + tuple(reductions), anchor,
+    return FusionGroup(tuple(members), tuple(inputs), tuple(outputs) + tuple(reductions), anchor,
                   tuple(reductions))
 
 
-__all__ = ["Kernel", "close_kernel", "kernel_of"]
+__all__ = ["FusionGroup", "close_group", "group_of"]

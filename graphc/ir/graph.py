@@ -43,7 +43,7 @@ class Graph:
 
     def __init__(self, outputs: Iterable[Tensor], updates: Iterable[tuple] = (), kernels=()):
         self.outputs = tuple(outputs)
-        # a partition of some nodes into fused kernels (graphc.ir.fusion.Kernel), set by the
+        # a partition of some nodes into fused kernels (graphc.ir.fusion.FusionGroup), set by the
         # fusion passes; any rewrite of the graph drops it
         self.kernels = tuple(kernels)
         self.updates = tuple((v, t) for v, t in updates)

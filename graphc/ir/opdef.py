@@ -16,6 +16,13 @@ An OpDef carries
   * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
     do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
     ``cuda``) that fused kernels are built from;
+  * ``result``: "new" (an array of its own, sharing no memory with the inputs), "view" (may be
+    its first input's memory) or "unknown" — what the memory plan may overwrite;
+  * ``batch``: its batch rule (``graphc.ir.batching``): how it runs on operands split into
+    chunks along an axis, or why it cannot;
+  * ``monoid``: for reductions, how partial results combine ("sum", "mean", "max", "min",
+    "prod"), which also gives the accumulator's identity (``reduction_identity``).
+Elementwise ops derive ``result`` and ``batch``; every other op with inputs states them.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments, batching
 from graphc.codetext import literal
 from graphc.errors import GraphError
 from graphc.ir.tensor import Tensor, format_shape
@@ -43,6 +50,9 @@ class OpDef:
     doc: str = ""
     numpy_out: str | None = None  # statement writing into an existing array {out}, for fused
     #                               kernels; derived automatically for single-ufunc templates
+    result: str | None = None     # "new", "view" or "unknown"
+    batch: Callable | None = None  # batch rule (graphc.ir.batching)
+    monoid: str | None = None     # reductions: "sum", "mean", "max", "min" or "prod"
 
     @property
     def stateful(self) -> bool:
@@ -80,17 +90,49 @@ def _compiled(source: str):
 OPS: dict[str, OpDef] = {}
 
 
+RESULTS = ("new", "view", "unknown")
+MONOIDS = ("sum", "mean", "max", "min", "prod")
+
+
 def register(opdef: OpDef) -> OpDef:
     if opdef.name in OPS:
         raise GraphError(f"op {opdef.name!r} is defined twice")
+    if opdef.result not in RESULTS:
+        raise GraphError(f"op {opdef.name!r}: result must be one of {RESULTS}, got {opdef.result!r}")
+    if opdef.args and opdef.batch is None:
+        raise GraphError(f"op {opdef.name!r} has no batch rule (graphc.ir.batching; refuse(reason) "
+                         "for an op that cannot run chunk by chunk)")
+    if opdef.monoid is not None and (opdef.kind != "reduction" or opdef.monoid not in MONOIDS):
+        raise GraphError(f"op {opdef.name!r}: a monoid ({MONOIDS}) is for reductions only, got {opdef.monoid!r}")
     OPS[opdef.name] = opdef
     return opdef
 
 
 def defop(name, args, infer, numpy, grad=None, kind="opaque", helpers=None, scalar=None, doc="",
-          numpy_out=None):
+          numpy_out=None, result=None, batch=None, monoid=None):
+    if kind in ("elementwise", "reduction", "source", "random"):
+        result = result or "new"
+    if kind == "elementwise":
+        batch = batch or batching.elementwise
     return register(OpDef(name, tuple(args), infer, numpy, grad, kind, helpers or {}, scalar, doc,
-                          numpy_out))
+                          numpy_out, result, batch, monoid))
+
+
+def reduction_identity(monoid: str, dtype):
+    """The value a ``monoid`` accumulator of ``dtype`` starts from: 0 for sums and means, 1 for
+    products, the lowest (highest) value of the dtype for max (min)."""
+    dtype = np.dtype(dtype)
+    if monoid in ("sum", "mean"):
+        return dtype.type(0)
+    if monoid == "prod":
+        return dtype.type(1)
+    lowest = monoid == "max"
+    if dtype.kind == "f":
+        return dtype.type(-np.inf if lowest else np.inf)
+    if dtype.kind == "b":
+        return np.bool_(not lowest)
+    info = np.iinfo(dtype)
+    return dtype.type(info.min if lowest else info.max)
 
 
 def helper_names() -> set:
@@ -122,9 +164,8 @@ def rebuild(node: Tensor, inputs) -> Tensor:
         return node
     od = OPS[node.op]
     shape, dtype = od.infer(inputs, node.attrs)
-    new = Tensor(node.op, inputs, node.attrs, shape, dtype, tag=node.tag)
-    new.site = node.site   # the same op, built where the user built the original
-    return new
+    # the same op, built where the user built the original
+    return Tensor(node.op, inputs, node.attrs, shape, dtype, tag=node.tag, site=node.site)
 
 
 # -- helpers for shape rules -------------------------------------------------------------
@@ -135,16 +176,23 @@ def describe(t: Tensor) -> str:
 
 
 def broadcast_shapes(op: str, *tensors: Tensor) -> tuple:
-    """NumPy broadcasting over static shapes, with None for sizes known only at call time."""
+    """NumPy broadcasting over the tensors' static shapes, with None for sizes known only at
+    call time."""
+    return broadcast_tuples(op, [t.shape for t in tensors],
+                            lambda: ", ".join(describe(t) for t in tensors))
+
+
+def broadcast_tuples(op: str, shapes, listing) -> tuple:
+    """NumPy broadcasting over shape tuples (None: known at call time); ``listing()`` names the
+    operands in the ShapeError when they cannot broadcast."""
     from graphc.errors import ShapeError
-    ndim = max((t.ndim for t in tensors), default=0)
+    ndim = max((len(s) for s in shapes), default=0)
     out = []
     for axis in range(-ndim, 0):
-        dims = [t.shape[axis] for t in tensors if t.ndim >= -axis]
+        dims = [s[axis] for s in shapes if len(s) >= -axis]
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
-            listing = ", ".join(describe(t) for t in tensors)
-            raise ShapeError(f"{op}: shapes cannot broadcast (axis {axis}: sizes {sorted(known)}): {listing}")
+            raise ShapeError(f"{op}: shapes cannot broadcast (axis {axis}: sizes {sorted(known)}): {listing()}")
         if known:
             out.append(known.pop())
         elif any(d is None for d in dims):

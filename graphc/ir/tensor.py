@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from graphc.ir import dtypes
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.errors import DTypeError, GraphError, ShapeError
 
 _ids = itertools.count()
@@ -56,8 +56,27 @@ def format_shape(shape) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
+class Attributes(dict):
+    """A node's attributes: a dict that cannot change once built (passes build new nodes)."""
+
+    __slots__ = ()
+
+    def _immutable(self, *args, **kwargs):
+        raise TypeError("a node's attributes cannot change: build a new node (graphc.ir.opdef.apply)")
+
+    __setitem__ = __delitem__ = __ior__ = _immutable
+    clear = pop = popitem = setdefault = update = _immutable
+
+    def __reduce__(self):
+        return Attributes, (dict(self),)
+
+
+_NO_ATTRIBUTES = Attributes()
+_FIELDS = frozenset({"op", "inputs", "attrs", "shape", "dtype", "name", "tag", "id", "site"})
+
+
 class Tensor:
-    """A symbolic value: ``op`` applied to ``inputs`` with ``attrs``.
+    """A symbolic value: ``op`` applied to ``inputs`` with ``attrs``; immutable once built.
 
     ``shape`` is a tuple whose entries are ints or None (known only at call time).
     """
@@ -66,16 +85,24 @@ class Tensor:
     # NumPy must not broadcast its ufuncs over a Tensor: np.array + t calls t.__radd__.
     __array_ufunc__ = None
 
-    def __init__(self, op: str, inputs, attrs: dict, shape, dtype, name=None, tag=None):
-        self.op = op
-        self.inputs = tuple(inputs)
-        self.attrs = attrs
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self.id = next(_ids)
-        self.name = name if name is not None else _auto_name(op)
-        self.tag = tag if tag is not None else (_tag_stack[-1] if _tag_stack else None)
-        self.site = _user_site()   # (file, line, function) that built it, for error messages
+    def __init__(self, op: str, inputs, attrs: dict, shape, dtype, name=None, tag=None, site=None):
+        init = object.__setattr__
+        init(self, "op", op)
+        init(self, "inputs", tuple(inputs))
+        init(self, "attrs", attrs if type(attrs) is Attributes else (Attributes(attrs) if attrs else _NO_ATTRIBUTES))
+        init(self, "shape", tuple(shape))
+        init(self, "dtype", np.dtype(dtype))
+        init(self, "id", next(_ids))
+        init(self, "name", name if name is not None else _auto_name(op))
+        init(self, "tag", tag if tag is not None else (_tag_stack[-1] if _tag_stack else None))
+        # (file, line, function) that built it, for error messages
+        init(self, "site", site if site is not None else _user_site())
+
+    def __setattr__(self, field, value):
+        if field in _FIELDS:
+            raise AttributeError(f"tensor {self.name!r} is immutable ({field} cannot change): "
+                                 "passes build new nodes instead")
+        object.__setattr__(self, field, value)
 
     # -- descriptive properties -------------------------------------------------------
     @property
@@ -89,26 +116,11 @@ class Tensor:
             return None
         return int(np.prod(self.shape, dtype=np.int64))
 
-    @property
-    def T(self) -> "Tensor":
-        """Reversed axes, like ndarray.T."""
-        from graphc.ops import shape_ops
-        return shape_ops.transpose(self)
-
     def __repr__(self) -> str:
         return f"<Tensor {self.name!r} op={self.op} shape={format_shape(self.shape)} dtype={self.dtype}>"
 
     def __str__(self) -> str:
         return f"{self.name}: {self.op} {format_shape(self.shape)} {self.dtype}"
-
-    def eval(self, feed_dict=None, backend=None):
-        """Compile and run this tensor once; ``feed_dict`` maps placeholders (or names) to values."""
-        from graphc.compile.function import evaluate
-        return evaluate(self, feed_dict, backend)
-
-    def _repr_svg_(self):
-        from graphc.render import repr_svg
-        return repr_svg(self)
 
     # -- Python protocol ---------------------------------------------------------------
     def __bool__(self):
@@ -129,75 +141,9 @@ class Tensor:
 
     __hash__ = object.__hash__  # identity: tensors are dict keys
 
-    # -- arithmetic: each operator builds the op of the same name ----------------------
-    def __add__(self, other):  # self + other
-        return _math().add(self, other)
-
-    def __radd__(self, other):  # other + self
-        return _math().add(other, self)
-
-    def __sub__(self, other):  # self - other
-        return _math().sub(self, other)
-
-    def __rsub__(self, other):
-        return _math().sub(other, self)
-
-    def __mul__(self, other):  # self * other, elementwise
-        return _math().mul(self, other)
-
-    def __rmul__(self, other):
-        return _math().mul(other, self)
-
-    def __truediv__(self, other):  # self / other, true division
-        return _math().div(self, other)
-
-    def __rtruediv__(self, other):
-        return _math().div(other, self)
-
-    def __pow__(self, other):  # self ** other
-        return _math().pow(self, other)
-
-    def __rpow__(self, other):
-        return _math().pow(other, self)
-
-    def __matmul__(self, other):  # self @ other, like np.matmul
-        from graphc.ops import linalg
-        return linalg.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from graphc.ops import linalg
-        return linalg.matmul(other, self)
-
-    def __neg__(self):  # -self
-        return _math().neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):  # abs(self)
-        return _math().abs(self)
-
-    # comparisons are elementwise and give bool tensors; == stays identity
-    def __lt__(self, other):
-        return _math().less(self, other)
-
-    def __le__(self, other):
-        return _math().less_equal(self, other)
-
-    def __gt__(self, other):
-        return _math().greater(self, other)
-
-    def __ge__(self, other):
-        return _math().greater_equal(self, other)
-
-    def __getitem__(self, index):  # basic slicing, integer indexing, None/newaxis
-        from graphc.ops import shape_ops
-        return shape_ops.getitem(self, index)
-
-
-def _math():
-    from graphc.ops import math
-    return math
+    # The operators (+ - * / ** @, comparisons, [], .T), .eval() and the Jupyter display need
+    # the ops, the compiler and Graphviz, which sit above the IR: graphc.ops.tensor_methods,
+    # graphc.compile.function and graphc.render install them on this class when they load.
 
 
 class Variable(Tensor):

@@ -28,8 +28,9 @@ backend binds its own faster kernels to the same names.
 """
 from __future__ import annotations
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.errors import DTypeError, ShapeError
+from graphc.ir import batching
 from graphc.ir.opdef import apply, defop, describe
 from graphc.ir.tensor import Tensor, as_tensor
 from graphc.ops.conv_reference import REFERENCES
@@ -335,39 +336,39 @@ def _avg_pool2d_grad_grad(n, gg):
 
 defop("conv2d", ("x", "w"), _conv2d_rule, "nn_conv2d({x}, {w}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_grad, helpers=REFERENCES,
-      doc="2-D convolution (cross-correlation), x NHWC, w (KH, KW, C_in/groups, C_out), dilated, grouped")
+      doc="2-D convolution (cross-correlation), x NHWC, w (KH, KW, C_in/groups, C_out), dilated, grouped", result="new", batch=batching.nhwc(0))
 defop("conv2d_bias", ("x", "w", "b"), _conv2d_bias_rule,
       "nn_conv2d_bias({x}, {w}, {b}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_bias_grad, helpers=REFERENCES,
       doc="conv2d(x, w) + b with b one value per output channel (the conv_bias pass makes it): "
-          "the bias is added to each chunk of the GEMM's result while it is in cache")
+          "the bias is added to each chunk of the GEMM's result while it is in cache", result="unknown", batch=batching.nhwc(0))
 defop("conv2d_backprop_input", ("g", "w", "x_ref"), _conv2d_backprop_input_rule,
       "nn_conv2d_backprop_input({g}, {w}, {x_ref}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_backprop_input_grad, helpers=REFERENCES,
-      doc="gradient of conv2d w.r.t. its input; x_ref gives the run-time input shape only")
+      doc="gradient of conv2d w.r.t. its input; x_ref gives the run-time input shape only", result="unknown", batch=batching.nhwc(0, 2))
 defop("conv2d_backprop_filter", ("x", "g", "w_ref"), _conv2d_backprop_filter_rule,
       "nn_conv2d_backprop_filter({x}, {g}, {w_ref}, {strides}, {pads}, {dilations}, {groups})",
       grad=_conv2d_backprop_filter_grad, helpers=REFERENCES,
-      doc="gradient of conv2d w.r.t. its filter; w_ref gives the run-time filter shape only")
+      doc="gradient of conv2d w.r.t. its filter; w_ref gives the run-time filter shape only", result="unknown", batch=batching.nhwc(0, 1, combine="sum"))
 defop("max_pool2d", ("x",), _pool_rule("max_pool2d"),
       "nn_max_pool2d({x}, {pool_size}, {strides}, {pads})",
-      grad=_max_pool2d_grad, helpers=REFERENCES, doc="max over H x W windows (padding cells are -inf)")
+      grad=_max_pool2d_grad, helpers=REFERENCES, doc="max over H x W windows (padding cells are -inf)", result="unknown", batch=batching.nhwc(0))
 defop("max_pool2d_grad", ("x", "out", "g"), _pool_grad_rule("max_pool2d_grad", 0, (0, 2)),
       "nn_max_pool2d_grad({x}, {out}, {g}, {pool_size}, {strides}, {pads})",
       grad=_max_pool2d_grad_grad, helpers=REFERENCES,
-      doc="gradient of max_pool2d: each window's cotangent to its first maximal cell (summed)")
+      doc="gradient of max_pool2d: each window's cotangent to its first maximal cell (summed)", result="unknown", batch=batching.nhwc(0, 1, 2))
 defop("max_pool2d_select", ("x", "v"), _select_rule,
       "nn_max_pool2d_select({x}, {v}, {pool_size}, {strides}, {pads})",
       grad=_max_pool2d_select_grad, helpers=REFERENCES,
-      doc="v (shaped like x) read at each window's first maximal cell of x")
+      doc="v (shaped like x) read at each window's first maximal cell of x", result="unknown", batch=batching.nhwc(0, 1))
 defop("avg_pool2d", ("x",), _pool_rule("avg_pool2d"),
       "nn_avg_pool2d({x}, {pool_size}, {strides}, {pads})",
       grad=_avg_pool2d_grad, helpers=REFERENCES,
-      doc="mean over H x W windows, counting only unpadded cells (TensorFlow's SAME semantics)")
+      doc="mean over H x W windows, counting only unpadded cells (TensorFlow's SAME semantics)", result="unknown", batch=batching.nhwc(0))
 defop("avg_pool2d_grad", ("g", "x_ref"), _pool_grad_rule("avg_pool2d_grad", 1, (0,)),
       "nn_avg_pool2d_grad({g}, {x_ref}, {pool_size}, {strides}, {pads})",
       grad=_avg_pool2d_grad_grad, helpers=REFERENCES,
-      doc="gradient of avg_pool2d; x_ref gives the run-time input shape only")
+      doc="gradient of avg_pool2d; x_ref gives the run-time input shape only", result="unknown", batch=batching.nhwc(0, 1))
 
 
 # -- public builders (gc.nn.conv2d, gc.nn.max_pool2d, gc.nn.avg_pool2d) --------------------------

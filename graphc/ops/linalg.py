@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.ir import dtypes
 from graphc.errors import DTypeError, ShapeError
-from graphc.ir.tensor import Tensor, as_tensor
+from graphc.ir.tensor import Tensor, as_tensor, format_shape
 from graphc.ops import math as m
-from graphc.ir.opdef import apply, broadcast_shapes, defop, describe, normalize_axis
+from graphc.ir.batching import BatchRule, NotBatchable, spans
+from graphc.ir.opdef import apply, broadcast_tuples, defop, describe, normalize_axis
 from graphc.ops.shape_ops import expand_dims, squeeze, sum_to_like, transpose
 
 
@@ -29,17 +30,15 @@ def _matmul_rule(inputs, attrs):
                          f"({ka} vs {kb}){hint}")
     batch_a = a.shape[:-2] if a.ndim >= 2 else ()
     batch_b = b.shape[:-2] if b.ndim >= 2 else ()
-    from graphc.ir.tensor import Tensor as _T
-    probe_a = _T("placeholder", (), {}, batch_a, a.dtype, name=a.name)
-    probe_b = _T("placeholder", (), {}, batch_b, b.dtype, name=b.name)
-    batch = broadcast_shapes("matmul", probe_a, probe_b)
+    batch = broadcast_tuples("matmul", [batch_a, batch_b],
+                             lambda: f"{a.name!r} {format_shape(batch_a)} {a.dtype}, "
+                                     f"{b.name!r} {format_shape(batch_b)} {b.dtype}")
     rows = (a.shape[-2],) if a.ndim >= 2 else ()
     cols = (b.shape[-1],) if b.ndim >= 2 else ()
     return batch + rows + cols, dtypes.result_dtype("matmul", a.dtype, b.dtype)
 
 
 def _fmt(t):
-    from graphc.ir.tensor import format_shape
     return format_shape(t.shape)
 
 
@@ -74,9 +73,78 @@ def _matmul_grad(n, g):
     return [sum_to_like(ga, a), sum_to_like(gb, b)]
 
 
+# -- batch rules -------------------------------------------------------------------------------
+
+def _matmul_batch(node, axes):
+    a_t, b_t = node.inputs
+    aa, ba = axes
+    ra = _matmul_role(a_t, aa, left=True)
+    rb = _matmul_role(b_t, ba, left=False)
+    if "k" in (ra, rb):   # the contracted axis is the batch: per-chunk products add up
+        if ra not in ("k", None) or rb not in ("k", None):
+            raise NotBatchable("one operand is chunked along the contracted axis, the other along another axis")
+        split = {}
+        if ra is None:
+            split[0] = a_t.ndim - 1
+        if rb is None:
+            split[1] = 0 if b_t.ndim == 1 else b_t.ndim - 2
+        for k, axis in split.items():
+            if not spans(node.inputs[k], axis):
+                raise NotBatchable("the contracted axis has size 1 on the replicated operand")
+        return BatchRule(None, "sum", split)
+    out_nd = node.ndim
+    matrix_dims = (a_t.ndim >= 2) + (b_t.ndim >= 2)
+    out_batch = out_nd - matrix_dims
+    if ra == "m" or rb == "n":
+        if ra is not None and rb is not None:
+            raise NotBatchable("the rows of a and the columns of b are both chunked: the result would "
+                               "be chunked along two axes")
+        if ra == "m":
+            return BatchRule(out_nd - 2 if b_t.ndim >= 2 else out_nd - 1)
+        return BatchRule(out_nd - 1)
+    # chunked along a stacked-matrices (batch) dimension
+    target = None
+    for t, a in ((a_t, aa), (b_t, ba)):
+        if a is None:
+            continue
+        out_axis = a + out_batch - (t.ndim - 2)
+        if target is not None and target != out_axis:
+            raise NotBatchable("its operands are chunked along different stacking axes")
+        target = out_axis
+    rule = BatchRule(target)
+    for k, (t, a) in enumerate(((a_t, aa), (b_t, ba))):
+        if a is None and t.ndim > 2:
+            axis = target - (out_batch - (t.ndim - 2))
+            if spans(t, axis):
+                rule.split[k] = axis
+    return rule
+
+
+def _matmul_role(t, axis, left):
+    """What a chunked axis of a matmul operand is: "k" (contracted), "m" (rows of a), "n"
+    (columns of b), ("stack", i) (a leading stacking dimension), or None (not chunked)."""
+    if axis is None:
+        return None
+    if t.ndim == 1:
+        return "k"
+    if axis == t.ndim - 1:
+        return "k" if left else "n"
+    if axis == t.ndim - 2:
+        return "m" if left else "k"
+    return ("stack", axis)
+
+
+def _matrix_stack_batch(node, axes):
+    # inv / pinv: batched over the leading axes only
+    a = axes[0]
+    if a >= node.inputs[0].ndim - 2:
+        raise NotBatchable("the batch axis is one of the matrix axes")
+    return BatchRule(a)
+
+
 defop("matmul", ("a", "b"), _matmul_rule, "gemm_matmul({a}, {b})", grad=_matmul_grad,
       helpers={"gemm_matmul": np.matmul},
-      doc="matrix product with np.matmul's batching and 1-d rules")
+      doc="matrix product with np.matmul's batching and 1-d rules", result="new", batch=_matmul_batch)
 
 
 def matmul(a, b):
@@ -120,9 +188,9 @@ def _pinv_grad(n, g):
 
 
 defop("inv", ("x",), _square_rule("inv"), "np.linalg.inv({x})", grad=_inv_grad,
-      doc="matrix inverse (batched)")
+      doc="matrix inverse (batched)", result="unknown", batch=_matrix_stack_batch)
 defop("pinv", ("x",), _square_rule("pinv"), "np.linalg.pinv({x})", grad=_pinv_grad,
-      doc="Moore-Penrose pseudo-inverse (batched)")
+      doc="Moore-Penrose pseudo-inverse (batched)", result="unknown", batch=_matrix_stack_batch)
 
 
 def inv(x):

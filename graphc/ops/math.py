@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.ir import dtypes
 from graphc.errors import DTypeError
 from graphc.ir.tensor import Tensor, as_tensor, constant
@@ -103,9 +103,10 @@ def _defbinary(name, ufunc, template, grad, result=None, doc="", cuda=None):
     return build
 
 
-def _defunary(name, template, grad, kind="float", doc="", numpy_out=None, cuda=None, helpers=None):
+def _defunary(name, template, grad, kind="float", doc="", numpy_out=None, cuda=None, helpers=None,
+              result=None):
     defop(name, ("x",), _unary_rule(name, kind), template, grad=grad, kind="elementwise", doc=doc,
-          numpy_out=numpy_out, scalar={"cuda": cuda}, helpers=helpers)
+          numpy_out=numpy_out, scalar={"cuda": cuda}, helpers=helpers, result=result)
 
     def build(x):
         return apply(name, [as_tensor(x, what=name)])
@@ -313,7 +314,7 @@ step = _defunary("step", "np.greater_equal({x}, 0).astype({x}.dtype)", lambda n,
                  cuda="({x} >= ({T})0 ? ({T})1 : ({T})0)")
 logical_not = _defunary("logical_not", "np.logical_not({x})", lambda n, g: [None], kind="bool",
                         cuda="(!{x})")
-stop_gradient = _defunary("stop_gradient", "{x}", lambda n, g: [None], kind="any",
+stop_gradient = _defunary("stop_gradient", "{x}", lambda n, g: [None], kind="any", result="view",
                           doc="identity whose gradient is zero", cuda="{x}")
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir.tensor import as_tensor
 from graphc.ops import math as m
 from graphc.ops import random as rnd
 from graphc.ops.math import elu, leaky_relu, relu, sigmoid, softplus, step, tanh  # noqa: F401 - re-exported
 from graphc.ops.reduce import logsumexp, reduce_max, reduce_sum
+from graphc.ir.batching import BatchRule, NotBatchable, spans
 from graphc.ir.opdef import apply, defop, describe, normalize_axes, normalize_axis
 from graphc.ops.shape_ops import expand_dims, reshape, transpose
 
@@ -136,9 +137,25 @@ def _xent_grad(n, g):
     return [m.neg(g) * log_softmax(logits), g * (softmax(logits) * total - labels)]
 
 
+def _xent_batch(node, axes):
+    # labels and logits have one shape; the result drops the last (classes) axis
+    labels, logits = node.inputs
+    chunked = {a for a in axes if a is not None}
+    if len(chunked) > 1:
+        raise NotBatchable("labels and logits are chunked along different axes")
+    a = chunked.pop()
+    if a == logits.ndim - 1:
+        raise NotBatchable("its classes (last) axis is the chunked one")
+    rule = BatchRule(a)
+    for k, t in enumerate(node.inputs):
+        if axes[k] is None and spans(t, a):
+            rule.split[k] = a
+    return rule
+
+
 defop("softmax_cross_entropy", ("labels", "logits"), _xent_rule,
       "softmax_xent({labels}, {logits})", grad=_xent_grad, helpers={"softmax_xent": _softmax_xent},
-      doc="-sum(labels * log_softmax(logits)) over the last axis; gradient softmax - labels")
+      doc="-sum(labels * log_softmax(logits)) over the last axis; gradient softmax - labels", result="unknown", batch=_xent_batch)
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1):

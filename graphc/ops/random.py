@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.ir import dtypes
 from graphc.errors import DTypeError
 from graphc.ir.tensor import as_tensor
+from graphc.ir import batching
 from graphc.ir.opdef import apply, defop
 
 _keys = itertools.count()  # makes every random node distinct, so CSE never merges two draws
@@ -31,9 +32,9 @@ _NORMAL = "{rng}.normal({mean}, {stddev}, {shape}).astype({dtype}, copy=False)"
 defop("random_uniform", (), _source_rule, _UNIFORM, kind="random", doc="uniform samples in [minval, maxval)")
 defop("random_normal", (), _source_rule, _NORMAL, kind="random", doc="normal samples")
 defop("random_uniform_like", ("ref",), _like_rule, _UNIFORM.replace("{shape}", "np.shape({ref})"),
-      grad=lambda n, g: [None], kind="random", doc="uniform samples shaped like ref at run time")
+      grad=lambda n, g: [None], kind="random", doc="uniform samples shaped like ref at run time", batch=batching.same_axis)
 defop("random_normal_like", ("ref",), _like_rule, _NORMAL.replace("{shape}", "np.shape({ref})"),
-      grad=lambda n, g: [None], kind="random", doc="normal samples shaped like ref at run time")
+      grad=lambda n, g: [None], kind="random", doc="normal samples shaped like ref at run time", batch=batching.same_axis)
 
 
 def _dtype(op, dtype) -> str:

@@ -10,7 +10,8 @@ from graphc.ir import dtypes
 from graphc.errors import DTypeError
 from graphc.ir.tensor import Tensor, as_tensor, constant
 from graphc.ops import math as m
-from graphc.ir.opdef import apply, defop, describe, normalize_axes, normalize_axis
+from graphc.ir.batching import BatchRule, NotBatchable
+from graphc.ir.opdef import OPS, apply, defop, describe, normalize_axes, normalize_axis
 from graphc.ops.shape_ops import broadcast_like, cast, reshape, expand_dims
 
 
@@ -63,9 +64,33 @@ def _reduced_count(x, axis):
     return np.asarray(_pymath.prod(shape[a] for a in axis), dtype=np.asarray(x).dtype)
 
 
+# -- batch rules -------------------------------------------------------------------------------
+
+def _reduce_batch(node, axes):
+    a = axes[0]
+    reduced = node.attrs["axis"]
+    if a in reduced:
+        return BatchRule(None, OPS[node.op].monoid)
+    if node.attrs["keepdims"]:
+        return BatchRule(a)
+    return BatchRule(a - sum(1 for r in reduced if r < a))
+
+
+def _arg_reduce_batch(node, axes):
+    a = axes[0]
+    if node.attrs["axis"] == a:
+        raise NotBatchable("the position of the winner along the batch axis is global, not per chunk")
+    return BatchRule(a - (node.attrs["axis"] < a))
+
+
+def _reduced_count_batch(node, axes):
+    # the number of elements reduced over: the chunks' counts add up over the batch axis
+    return BatchRule(None, "sum" if axes[0] in node.attrs["axis"] else "first")
+
+
 defop("reduced_count", ("x",), lambda ins, at: ((), ins[0].dtype), "reduced_count({x}, {axis})",
       grad=lambda n, g: [None], helpers={"reduced_count": _reduced_count},
-      doc="the number of elements over the given axes (run-time sizes)")
+      doc="the number of elements over the given axes (run-time sizes)", result="unknown", batch=_reduced_count_batch)
 
 
 def _sum_grad(n, g):
@@ -134,15 +159,15 @@ def sum_reduce(x, axis, keepdims):
 # about 1 µs more per call, which dominates on small tensors
 defop("reduce_sum", ("x",), _reduce_rule("reduce_sum", "sum"),
       "sum_reduce({x}, {axis}, {keepdims})", grad=_sum_grad, kind="reduction",
-      helpers={"sum_reduce": sum_reduce})
+      helpers={"sum_reduce": sum_reduce}, monoid="sum", batch=_reduce_batch)
 defop("reduce_mean", ("x",), _reduce_rule("reduce_mean", "mean", allow_bool=False),
-      "np.mean({x}, axis={axis}, keepdims={keepdims})", grad=_mean_grad, kind="reduction")
+      "np.mean({x}, axis={axis}, keepdims={keepdims})", grad=_mean_grad, kind="reduction", monoid="mean", batch=_reduce_batch)
 defop("reduce_max", ("x",), _reduce_rule("reduce_max", "max"),
-      "np.maximum.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_extremum_grad, kind="reduction")
+      "np.maximum.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_extremum_grad, kind="reduction", monoid="max", batch=_reduce_batch)
 defop("reduce_min", ("x",), _reduce_rule("reduce_min", "min"),
-      "np.minimum.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_extremum_grad, kind="reduction")
+      "np.minimum.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_extremum_grad, kind="reduction", monoid="min", batch=_reduce_batch)
 defop("reduce_prod", ("x",), _reduce_rule("reduce_prod", "prod"),
-      "np.multiply.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_prod_grad, kind="reduction")
+      "np.multiply.reduce({x}, axis={axis}, keepdims={keepdims})", grad=_prod_grad, kind="reduction", monoid="prod", batch=_reduce_batch)
 
 
 def _reduction(op):
@@ -169,9 +194,9 @@ def _arg_rule(op):
 
 
 defop("argmax", ("x",), _arg_rule("argmax"), "np.argmax({x}, axis={axis})", grad=lambda n, g: [None],
-      kind="reduction", doc="index of the largest element along an axis (first one at ties)")
+      kind="reduction", doc="index of the largest element along an axis (first one at ties)", batch=_arg_reduce_batch)
 defop("argmin", ("x",), _arg_rule("argmin"), "np.argmin({x}, axis={axis})", grad=lambda n, g: [None],
-      kind="reduction", doc="index of the smallest element along an axis (first one at ties)")
+      kind="reduction", doc="index of the smallest element along an axis (first one at ties)", batch=_arg_reduce_batch)
 
 
 def argmax(x, axis=-1):

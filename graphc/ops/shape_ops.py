@@ -7,10 +7,12 @@ import math as _pymath
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.ir import dtypes
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir.tensor import Tensor, as_tensor, format_shape
+from graphc.ir import batching
+from graphc.ir.batching import BatchRule, NotBatchable, aligned, index_position, reshape_to
 from graphc.ir.opdef import apply, broadcast_shapes, defop, describe, normalize_axis, normalize_axes
 
 
@@ -65,8 +67,12 @@ def _reshape_rule(inputs, attrs):
     return tuple(None if d == -1 else d for d in target), x.dtype
 
 
+def _reshape_batch(node, axes):
+    return reshape_to(node.inputs[0], axes[0], node.shape)
+
+
 defop("reshape", ("x",), _reshape_rule, "{x}.reshape({shape})",
-      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="same elements, new shape (one -1 allowed)")
+      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="same elements, new shape (one -1 allowed)", result="view", batch=_reshape_batch)
 
 
 def reshape(x, shape):
@@ -84,9 +90,21 @@ def _reshape_like_rule(inputs, attrs):
     return ref.shape, x.dtype
 
 
+def _reshape_like_batch(node, axes):
+    x, ref = node.inputs
+    if axes[1] is None:
+        raise NotBatchable("the shape it takes comes from a replicated tensor, so it is the whole batch's")
+    if axes[0] is None:
+        raise NotBatchable("it reshapes a replicated tensor into a chunked one's shape")
+    rule = reshape_to(x, axes[0], ref.shape)
+    if rule.axis != axes[1]:
+        raise NotBatchable("its operand and its reference are chunked along different axes")
+    return rule
+
+
 defop("reshape_like", ("x", "ref"), _reshape_like_rule, "np.reshape({x}, np.shape({ref}))",
       grad=lambda n, g: [reshape_like(g, n.inputs[0]), None],
-      doc="reshape x to the (run-time) shape of ref")
+      doc="reshape x to the (run-time) shape of ref", result="view", batch=_reshape_like_batch)
 
 
 def reshape_like(x: Tensor, ref: Tensor) -> Tensor:
@@ -113,8 +131,12 @@ def _transpose_grad(n, g):
     return [transpose(g, inverse)]
 
 
+def _transpose_batch(node, axes):
+    return BatchRule(node.attrs["perm"].index(axes[0]))
+
+
 defop("transpose", ("x",), _transpose_rule, "{x}.transpose({perm})", grad=_transpose_grad,
-      doc="permute axes (default: reverse them)")
+      doc="permute axes (default: reverse them)", result="view", batch=_transpose_batch)
 
 
 def transpose(x, perm=None):
@@ -172,8 +194,15 @@ def cast_like(g, x):
     return cast(g, x.dtype) if x.dtype.kind == "f" else None
 
 
+def _concat_batch(node, axes):
+    rule = aligned(node, axes, range(len(node.inputs)))
+    if rule.axis == node.attrs["axis"]:
+        raise NotBatchable("it joins tensors along the batch axis")
+    return rule
+
+
 defop("concat", ("*xs",), _concat_rule, "np.concatenate([{xs}], axis={axis})", grad=_concat_grad,
-      doc="join tensors along an existing axis")
+      doc="join tensors along an existing axis", result="new", batch=_concat_batch)
 
 
 def _concat_part(g, *xs, axis, index):
@@ -191,11 +220,19 @@ def _concat_part_grad(n, g):
 
 
 # inputs: the cotangent g, then every input of the concat (for their run-time sizes)
+def _concat_part_batch(node, axes):
+    if axes[0] is None:
+        raise NotBatchable("it cuts a replicated cotangent to a chunked tensor's size")
+    if axes[0] == node.attrs["axis"]:
+        raise NotBatchable("it cuts along the batch axis")
+    return BatchRule(axes[0])
+
+
 defop("concat_part", ("*parts",),
       lambda ins, at: (ins[1 + at["index"]].shape, ins[0].dtype),
       "concat_part({parts}, axis={axis}, index={index})",
       grad=_concat_part_grad, helpers={"concat_part": _concat_part},
-      doc="the slice of a concat's cotangent that belongs to input `index` (run-time sizes)")
+      doc="the slice of a concat's cotangent that belongs to input `index` (run-time sizes)", result="unknown", batch=_concat_part_batch)
 
 
 def _tensor_list(op: str, xs) -> list:
@@ -240,8 +277,13 @@ def _expand_rule(inputs, attrs):
     return tuple(shape), x.dtype
 
 
+def _expand_dims_batch(node, axes):
+    a = axes[0]
+    return BatchRule(a + (node.attrs["axis"] <= a))
+
+
 defop("expand_dims", ("x",), _expand_rule, "{x}[(slice(None),) * {axis} + (None,)]",
-      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="insert a size-1 axis")
+      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="insert a size-1 axis", result="view", batch=_expand_dims_batch)
 
 
 def expand_dims(x, axis):
@@ -261,8 +303,15 @@ def _squeeze_rule(inputs, attrs):
     return tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype
 
 
+def _squeeze_batch(node, axes):
+    a = axes[0]
+    if a in node.attrs["axis"]:
+        raise NotBatchable("it drops the batch axis")
+    return BatchRule(a - sum(1 for s in node.attrs["axis"] if s < a))
+
+
 defop("squeeze", ("x",), _squeeze_rule, "{x}.squeeze({axis})",
-      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="drop size-1 axes")
+      grad=lambda n, g: [reshape_like(g, n.inputs[0])], doc="drop size-1 axes", result="view", batch=_squeeze_batch)
 
 
 def squeeze(x, axis=None):
@@ -288,8 +337,12 @@ def _broadcast_to_rule(inputs, attrs):
     return tuple(target), x.dtype
 
 
+def _broadcast_to_batch(node, axes):
+    return BatchRule(axes[0] + node.ndim - node.inputs[0].ndim)
+
+
 defop("broadcast_to", ("x",), _broadcast_to_rule, "np.broadcast_to({x}, {shape})",
-      grad=lambda n, g: [sum_to_like(g, n.inputs[0])], doc="repeat along broadcast axes")
+      grad=lambda n, g: [sum_to_like(g, n.inputs[0])], doc="repeat along broadcast axes", result="view", batch=_broadcast_to_batch)
 
 
 def broadcast_to(x, shape):
@@ -309,10 +362,25 @@ def _sum_to(g, shape):
     return np.reshape(g, shape)
 
 
+def _sum_to_like_batch(node, axes):
+    g, ref = node.inputs
+    ga, ra = axes
+    if ga is None:
+        raise NotBatchable("it sums a replicated tensor down to a chunked one's shape")
+    j = ga - (g.ndim - ref.ndim)
+    if ra is not None:
+        if ra != j:
+            raise NotBatchable("its operand and its reference are chunked along different axes")
+        return BatchRule(ra)
+    if j < 0 or ref.shape[j] == 1:
+        return BatchRule(None, "sum")   # the batch axis is summed away: a bias gradient
+    raise NotBatchable("its replicated reference spans the batch axis")
+
+
 defop("sum_to_like", ("g", "ref"), lambda ins, at: (ins[1].shape, ins[0].dtype),
       "sum_to({g}, np.shape({ref}))",
       grad=lambda n, g: [broadcast_like(g, n.inputs[0]), None], helpers={"sum_to": _sum_to},
-      doc="sum g down to ref's (run-time) shape: the adjoint of broadcasting")
+      doc="sum g down to ref's (run-time) shape: the adjoint of broadcasting", result="unknown", batch=_sum_to_like_batch)
 
 
 def sum_to_like(g: Tensor, x: Tensor) -> Tensor:
@@ -320,11 +388,10 @@ def sum_to_like(g: Tensor, x: Tensor) -> Tensor:
     if g.shape == x.shape and _static(x.shape):
         return g
     if _static(g.shape) and _static(x.shape):
-        from graphc.ops.reduce import reduce_sum
         lead = g.ndim - x.ndim
         axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(x.shape)
                                           if d == 1 and g.shape[lead + i] != 1)
-        out = reduce_sum(g, axis=axes, keepdims=True) if axes else g
+        out = apply("reduce_sum", [g], axis=axes, keepdims=True) if axes else g
         return reshape(out, x.shape)
     return apply("sum_to_like", [g, x])
 
@@ -337,7 +404,7 @@ def _broadcast_like_rule(inputs, attrs):
 
 defop("broadcast_like", ("x", "ref"), _broadcast_like_rule, "np.broadcast_to({x}, np.broadcast_shapes(np.shape({x}), np.shape({ref})))",
       grad=lambda n, g: [sum_to_like(g, n.inputs[0]), None],
-      doc="broadcast x against ref's (run-time) shape")
+      doc="broadcast x against ref's (run-time) shape", result="view", batch=batching.elementwise)
 
 
 def broadcast_like(x: Tensor, ref: Tensor) -> Tensor:
@@ -355,7 +422,7 @@ defop("fill", (), lambda ins, at: (at["shape"], np.dtype(at["dtype"])),
       "np.full({shape}, {value}, dtype={dtype})", kind="source", doc="a tensor of one value")
 defop("fill_like", ("ref",), lambda ins, at: (ins[0].shape, np.dtype(at["dtype"])),
       "np.full(np.shape({ref}), {value}, dtype={dtype})", grad=lambda n, g: [None],
-      doc="a tensor of one value, shaped like ref (only ref's shape is read: no gradient)")
+      doc="a tensor of one value, shaped like ref (only ref's shape is read: no gradient)", result="unknown", batch=batching.same_axis)
 
 
 def fill(shape, value, dtype=None):
@@ -484,9 +551,14 @@ def _getitem_rule(inputs, attrs):
     return tuple(shape), x.dtype
 
 
+def _getitem_batch(node, axes):
+    x = node.inputs[0]
+    return BatchRule(index_position(node.attrs["index"], axes[0], x.shape[axes[0]]))
+
+
 defop("getitem", ("x",), _getitem_rule, "{x}[{index}]",
       grad=lambda n, g: [apply("getitem_grad", [g, n.inputs[0]], index=n.attrs["index"])],
-      doc="basic indexing: ints, slices, None")
+      doc="basic indexing: ints, slices, None", result="view", batch=_getitem_batch)
 
 
 def _scatter_basic(g, x, index):
@@ -495,10 +567,20 @@ def _scatter_basic(g, x, index):
     return out
 
 
+def _getitem_grad_batch(node, axes):
+    g, x = node.inputs
+    ga, xa = axes
+    if xa is None:
+        raise NotBatchable("it scatters into a replicated tensor's shape")
+    if ga != index_position(node.attrs["index"], xa, x.shape[xa]):
+        raise NotBatchable("its cotangent and its reference are chunked along different axes")
+    return BatchRule(xa)
+
+
 defop("getitem_grad", ("g", "x"), lambda ins, at: (ins[1].shape, ins[0].dtype),
       "scatter_basic({g}, {x}, {index})",
       grad=lambda n, g: [getitem(g, n.attrs["index"]), None], helpers={"scatter_basic": _scatter_basic},
-      doc="the cotangent of getitem: g placed into zeros shaped like x")
+      doc="the cotangent of getitem: g placed into zeros shaped like x", result="unknown", batch=_getitem_grad_batch)
 
 
 def _split_indices(attrs) -> list:
@@ -541,11 +623,25 @@ def _scatter_slices_grad(n, g):
 
 
 # inputs: the cotangents g_1..g_k of k basic-index slices of x, then x (for its run-time shape)
+def _scatter_slices_batch(node, axes):
+    *gs, x = node.inputs
+    xa = axes[-1]
+    if xa is None:
+        raise NotBatchable("it scatters into a replicated tensor's shape")
+    flat, start = node.attrs["index"], 0
+    for g, ga, k in zip(gs, axes, node.attrs["lengths"]):
+        index = tuple(flat[start:start + k])
+        start += k
+        if ga != index_position(index, xa, x.shape[xa]):
+            raise NotBatchable("a cotangent and the reference are chunked along different axes")
+    return BatchRule(xa)
+
+
 defop("scatter_slices", ("*parts",), _scatter_slices_rule,
       "scatter_slices({parts}, index={index}, lengths={lengths})",
       grad=_scatter_slices_grad, helpers={"scatter_slices": _scatter_slices},
       doc="the summed cotangents of many getitems of x: each g_i added into x[index_i] of one "
-          "zero array shaped like x")
+          "zero array shaped like x", result="unknown", batch=_scatter_slices_batch)
 
 
 def scatter_slices(gs, indices, x):
@@ -584,7 +680,7 @@ def _one_hot_rule(inputs, attrs):
 
 defop("one_hot", ("indices",), _one_hot_rule, "one_hot({indices}, {depth}, {dtype})",
       grad=lambda n, g: [None], helpers={"one_hot": _one_hot},
-      doc="1 at each index along a new last axis of size depth (out-of-range -> all zeros)")
+      doc="1 at each index along a new last axis of size depth (out-of-range -> all zeros)", result="new", batch=batching.same_axis)
 
 
 def one_hot(indices, depth, dtype="float32"):
@@ -609,14 +705,38 @@ def _gather_grad_impl(g, indices, x, axis):
     return out
 
 
+def _gather_batch(node, axes):
+    x, idx = node.inputs
+    xa, ia = axes
+    axis = node.attrs["axis"]
+    if xa is not None and ia is not None:
+        raise NotBatchable("both the table and the indices are chunked")
+    if xa is not None:
+        if xa == axis:
+            raise NotBatchable("it picks rows of the batch axis by index")
+        return BatchRule(xa if xa < axis else xa + idx.ndim - 1)
+    return BatchRule(axis + ia)
+
+
+def _gather_grad_batch(node, axes):
+    g, idx, x = node.inputs
+    ga, ia, xa = axes
+    axis = node.attrs["axis"]
+    if xa is None and ia is not None and ga == axis + ia:
+        return BatchRule(None, "sum")   # rows scatter-added into a replicated table (embeddings)
+    if ia is None and xa is not None and xa != axis and ga == (xa if xa < axis else xa + idx.ndim - 1):
+        return BatchRule(xa)
+    raise NotBatchable("its cotangent, indices and table are not chunked consistently")
+
+
 defop("gather", ("x", "indices"), _gather_rule, "np.take({x}, {indices}, axis={axis})",
       grad=lambda n, g: [apply("gather_grad", [g, n.inputs[1], n.inputs[0]], axis=n.attrs["axis"]), None],
-      doc="take slices of x at integer indices along an axis")
+      doc="take slices of x at integer indices along an axis", result="new", batch=_gather_batch)
 defop("gather_grad", ("g", "indices", "x"), lambda ins, at: (ins[2].shape, ins[0].dtype),
       "gather_grad({g}, {indices}, {x}, {axis})",
       grad=lambda n, g: [gather(g, n.inputs[1], n.attrs["axis"]), None, None],
       helpers={"gather_grad": _gather_grad_impl},
-      doc="the cotangent of gather: g scatter-added into zeros shaped like x")
+      doc="the cotangent of gather: g scatter-added into zeros shaped like x", result="unknown", batch=_gather_grad_batch)
 
 
 def gather(x, indices, axis=0):

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 import numbers
 
-import graphc as gc
-from graphc import arguments
+from graphc import api as gc
+from graphc.ir import arguments
 from graphc.catalog import Catalog, Configurable
 
 

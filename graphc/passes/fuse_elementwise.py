@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from graphc.ir.fusion import close_kernel
+from graphc.ir.fusion import close_group
 from graphc.ir.opdef import OPS
 from graphc.passes.report import PassReport
 
@@ -117,7 +117,7 @@ def fuse_elementwise(graph):
     for members in groups.members.values():
         if len(members) > 1:
             members.sort(key=lambda n: position[id(n)])
-            kernels.append(close_kernel(members, None, users, roots))
+            kernels.append(close_group(members, None, users, roots))
             report.changes[f"fused {len(members)} ops into one kernel"] += 1
         else:
             node = members[0]

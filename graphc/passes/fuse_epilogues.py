@@ -3,7 +3,7 @@ activation, ...) of the same shape becomes that kernel's anchor, so the GEMM's r
 finished in place instead of being written out and read back by separate ops."""
 from __future__ import annotations
 
-from graphc.ir.fusion import Kernel, close_kernel, kernel_of
+from graphc.ir.fusion import FusionGroup, close_group, group_of
 from graphc.passes.fuse_elementwise import fusible
 from graphc.passes.report import PassReport
 
@@ -12,8 +12,8 @@ def fuse_epilogues(graph):
     report = PassReport("fuse_epilogues", len(graph), len(graph))
     users = graph.users()
     roots = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
-    owner = kernel_of(graph.kernels)
-    replaced: dict[int, Kernel] = {}
+    owner = group_of(graph.kernels)
+    replaced: dict[int, FusionGroup] = {}
     new_kernels = []
     anchored_alone: set[int] = set()
     for node in graph.nodes:
@@ -29,13 +29,13 @@ def fuse_epilogues(graph):
             kernel = owner[id(reader)]
             if kernel.anchor is not None or id(kernel) in replaced:
                 continue
-            fused = close_kernel(kernel.members, node, users, roots)
+            fused = close_group(kernel.members, node, users, roots)
             replaced[id(kernel)] = fused
         else:
             if id(reader) in anchored_alone:
                 continue  # e.g. an add of two matmuls: only one of them can be its anchor
             anchored_alone.add(id(reader))
-            fused = close_kernel((reader,), node, users, roots)
+            fused = close_group((reader,), node, users, roots)
             new_kernels.append(fused)
         report.changes[f"matmul + {' + '.join(m.op for m in fused.members)}"] += 1
     kernels = [replaced.get(id(k), k) for k in graph.kernels] + new_kernels

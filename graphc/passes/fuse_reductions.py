@@ -6,20 +6,23 @@ A reduction reads only its kernel's member, so adding it cannot make the kernel 
 """
 from __future__ import annotations
 
-from graphc.ir.fusion import kernel_of
+from graphc.ir.fusion import group_of
+from graphc.ir.opdef import OPS
 from graphc.passes.report import PassReport
 
-FUSIBLE_REDUCTIONS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"}
+def fusible_reduction(node) -> bool:
+    """A reduction a kernel can accumulate while it runs (a product would overflow differently)."""
+    return OPS[node.op].monoid in ("sum", "mean", "max", "min")
 
 
 def fuse_reductions(graph):
     report = PassReport("fuse_reductions", len(graph), len(graph))
     users = graph.users()
     roots = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
-    owner = kernel_of(graph.kernels)
+    owner = group_of(graph.kernels)
     tails: dict[int, list] = {}
     for node in graph.nodes:
-        if node.op not in FUSIBLE_REDUCTIONS or id(node) in owner:
+        if node.op not in OPS or not fusible_reduction(node) or id(node) in owner:
             continue
         (source,) = node.inputs
         kernel = owner.get(id(source))

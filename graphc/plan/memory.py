@@ -10,18 +10,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from graphc.ir.fusion import Kernel
+from graphc.ir.fusion import FusionGroup
 from graphc.ir.opdef import OPS
 
 # releasing a value smaller than this gains no memory worth a statement per call
 RELEASE_MIN_BYTES = 65536
 
-# ops whose result is a new array of its own (not a view of an input, not a NumPy scalar)
-_OWNS_BUFFER_KINDS = ("elementwise", "reduction")
-_OWNS_BUFFER_OPS = {"matmul", "concat", "one_hot", "gather", "conv2d"}
-# ops whose NumPy result may be (a view of) their first input's memory
-_VIEW_OPS = {"stop_gradient", "reshape", "reshape_like", "expand_dims", "squeeze", "transpose",
-             "getitem", "broadcast_to", "broadcast_like"}
 
 
 @dataclasses.dataclass
@@ -44,23 +38,23 @@ class MemoryPlan:
 
 def produced(step) -> tuple:
     """The values a step makes (a kernel: its outputs, and its anchor's result)."""
-    if isinstance(step, Kernel):
+    if isinstance(step, FusionGroup):
         return ((step.anchor,) if step.anchor is not None else ()) + step.outputs
     return (step,) if step.inputs else ()
 
 
 def read(step) -> tuple:
-    if isinstance(step, Kernel):
+    if isinstance(step, FusionGroup):
         return tuple(i for n in step.nodes for i in n.inputs)
     return step.inputs
 
 
 def fresh(node) -> bool:
     """True if ``node``'s value never shares memory with its inputs' values."""
-    if not node.inputs or node.op in _VIEW_OPS:
+    if not node.inputs:
         return False
-    return (node.shape == () or OPS[node.op].kind in _OWNS_BUFFER_KINDS
-            or node.op in _OWNS_BUFFER_OPS)
+    result = OPS[node.op].result   # the op record says whether it makes an array of its own
+    return result == "new" or (result == "unknown" and node.shape == ())
 
 
 def owns_buffer(node) -> bool:
@@ -117,7 +111,7 @@ def plan(steps, graph) -> MemoryPlan:
         dead = {id(i): i for i in read(step)
                 if i.inputs and last_reader.get(id(i)) == k and id(i) not in keep}
         dies_after[k].extend(dead.values())
-        if not isinstance(step, Kernel) and step.inputs and OPS[step.op].kind == "elementwise":
+        if not isinstance(step, FusionGroup) and step.inputs and OPS[step.op].kind == "elementwise":
             donor = next((i for i in step.inputs if _may_overwrite(i, step, k, pinned, buffer_end, aliases)),
                          None)
             if donor is not None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import heapq
 
-from graphc.ir.fusion import kernel_of
+from graphc.ir.fusion import group_of
 
 
 def schedule(graph) -> list:
-    """A list of steps, each a Tensor (a single op or a source) or a Kernel."""
-    owner = kernel_of(graph.kernels)
+    """A list of steps, each a Tensor (a single op or a source) or a FusionGroup."""
+    owner = group_of(graph.kernels)
     position = {id(n): i for i, n in enumerate(graph.nodes)}
     units: dict[int, object] = {}
     unit_of: dict[int, int] = {}

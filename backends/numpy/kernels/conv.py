@@ -1,35 +1,27 @@
 """The NumPy backend's convolution and pooling kernels, bound to the conv ops' helper names.
 
-Kernels: with one group, conv2d and the filter gradient are im2col GEMMs (the windows are a
-strided view, dilation only changes its strides); the input gradient is, at stride 1, the same
-im2col GEMM on the padded cotangent with the kernel flipped, otherwise one GEMM per tap
-scatter-added into the taps' cells (Python loops run over taps, never over pixels). Wide 3×3
-stride-1 layers (64 channels or more on both sides) use Winograd's F(2×2, 3×3) instead, in all
-three (kernels.winograd: 2.25× fewer multiply-adds; 1.0-1.5× faster on such layers). During
-a compiled call that owns the GEMM threading (graphc.backends.numpy.blas_threads) each kernel thread runs them
-for its share of the batch, a few images at a time, so the im2col rows it copies are still in
-cache when its GEMM reads them; otherwise the batch is one chunk and BLAS threads. With G groups
-of several channels the GEMMs become one batched matmul over the groups per chunk, on the same
-per-thread chunks (kernels.conv_grouped); depthwise convolutions (C/G = 1) skip the GEMMs and
-multiply-add tap by tap in per-thread chunks (kernels.conv_depthwise). Pools loop over the
-taps with strided slices; the max-pool gradient for windows that tile the input (strides ==
-pool_size, e.g. 2x2/2) compares the input with the pooled output repeated over each window (two
-full-size calls over whole rows; ties cleared to the first match), and otherwise copies the
-taps out to contiguous planes so its comparisons run on contiguous memory.
+One-group convolutions are im2col GEMMs over strided window views (Python loops run over taps,
+never over pixels), or Winograd's F(2×2, 3×3) on wide 3×3 stride-1 layers (kernels.winograd);
+grouped and depthwise ones have kernels of their own (kernels.conv_grouped,
+kernels.conv_depthwise). While a compiled call owns the GEMM threading (blas_threads), each
+kernel thread works through its share of the batch in cache-sized chunks (kernels.chunks).
+Pools loop over the window's taps with strided slices.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from graphc.backends.numpy import blas_threads
-from graphc.backends.numpy.kernels import winograd
+from graphc.backends.numpy.kernels import conv_depthwise, conv_grouped, winograd
+from graphc.backends.numpy.threads import run_shares
+from graphc.backends.numpy.kernels.chunks import by_images, conv_macs, gather_pads, pad_into
 from graphc.backends.numpy.kernels.gemm import inner_split_pays, matmul, summed
 from graphc.backends.windows import conv_setup, pad, pool_setup, tap, windows
 
 
 # pools and their gradients over at least this many elements are split along the batch axis
 # across the kernel threads (NumPy releases the GIL in its loops); the convolutions split by
-# their GEMMs' size instead (_by_images)
+# their GEMMs' size instead (by_images)
 PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
@@ -38,50 +30,7 @@ def _over_batch(work, n: int, elements: int) -> None:
     if elements < PARALLEL_MIN_ELEMENTS or n < 2:
         work(0, n)
         return
-    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
     run_shares(work, n, 1)
-
-
-# -- the one-group convolutions: im2col + GEMM, by chunks of images ------------------------------
-#
-# While graphc owns the GEMMs (a compiled call with BLAS serial, see graphc.backends.numpy.blas_threads) each
-# kernel thread runs the whole convolution for its share of the batch, a few images at a time:
-# pad the chunk, copy its im2col rows (about CHUNK_BYTES, so they are still in cache when the
-# GEMM reads them), multiply. Measured on W5's second convolution (64×14×14×32 → 64): forward
-# 3.8 → 2.5 ms, filter gradient 3.7 → 2.7, input gradient 3.9 → 3.0. Otherwise (BLAS threads
-# its own GEMMs) the whole batch is one chunk: one im2col, one GEMM.
-#
-# The size: small chunks mean many short NumPy calls, and two threads making them queue for the
-# GIL; large ones fall out of cache. The W5 step with 0.5, 1, 2, 4, 8 MiB chunks: 24.0, 15.8,
-# 14.8, 14.2, 18.4 ms in a slow phase of the machine; 1, 2, 3, 4 MiB: 13.8-14.3, 13.6-14.1,
-# 13.7-13.9, 14.0-14.7 in a fast one.
-CHUNK_BYTES = 2 << 20
-
-
-def _by_images(work, n: int, row_bytes: int, image_rows: int, macs: int, budget: int = 0,
-               split: bool = True) -> list:
-    """``work(lo, hi, chunk)`` over the batch rows [0, n) — its results, in order: ``chunk``
-    images (about ``budget`` bytes of rows, CHUNK_BYTES by default) at a time, in shares on the
-    kernel threads (in the calling thread only, unless ``split``), when graphc owns the GEMMs
-    and the product is large; else once, the whole batch as one chunk."""
-    from graphc.backends.numpy.kernels.gemm import SPLIT_MIN_MACS
-    if not blas_threads.active() or macs < SPLIT_MIN_MACS:
-        return [work(0, n, n)]
-    chunk = max(1, (budget or CHUNK_BYTES) // max(1, row_bytes * image_rows))
-    if not split:
-        return [work(0, n, chunk)]
-    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
-    return run_shares(lambda lo, hi: work(lo, hi, chunk), n, 1)
-
-
-def _pad_into(buf, src, pads):
-    """Place ``src`` (N, H, W, ...) into ``buf`` (N, H + t + b, W + l + r, ...) whose border is
-    already zero; a negative pad crops ``src`` instead."""
-    (t, b), (l, r) = pads
-    h, w = src.shape[1:3]
-    src = src[:, max(-t, 0):h - max(-b, 0), max(-l, 0):w - max(-r, 0)]
-    top, left = max(t, 0), max(l, 0)
-    buf[:, top:top + src.shape[1], left:left + src.shape[2]] = src
 
 
 def _padded_buffer(chunk, src, pads):
@@ -90,17 +39,17 @@ def _padded_buffer(chunk, src, pads):
     return np.zeros((min(chunk, n), h + t + b, w + l + r, c), dtype=src.dtype)
 
 
-# below this many input channels the im2col matrix is built transposed, tap by tap: (KH·KW·C,
-# N·OH·OW). Each tap is then one copy with long contiguous runs, where the row-major
-# (N·OH·OW, KH·KW·C) copy moves C elements at a time (measured 2-2.5x faster at C=1, 1.2x at
-# C=3, slower from C=8 on)
+# below this many input channels the im2col matrix is built transposed, (KH·KW·C, N·OH·OW): one
+# copy per tap with long contiguous runs, where the row-major copy moves C elements at a time;
+# that wins up to C = 3 and loses from C = 8 on (benchmarks/README.md: TAP_MAJOR_MAX_CHANNELS)
 TAP_MAJOR_MAX_CHANNELS = 4
 
 
 def _im2col_into(xp, kernel, strides, out, dilations, cols, tap_major):
     """The im2col matrix of the padded images ``xp`` written into ``cols``: (K·OH·OW rows,
     KH·KW·C) or, ``tap_major``, its transpose (KH·KW·C, K·OH·OW), row order (a, b, c) as
-    w.reshape(KH·KW·C, O); returns it as that 2-d matrix."""
+    w.reshape(KH·KW·C, O); returns it as that 2-d matrix. The windows are a strided view of
+    ``xp``: dilation only changes its strides."""
     k, c = xp.shape[0], xp.shape[3]
     (kh, kw), (oh, ow) = kernel, out
     if not tap_major:
@@ -133,13 +82,9 @@ class _Im2col:
             xp = self.src[lo:hi]
         else:
             xp = self.xp[:hi - lo]
-            _pad_into(xp, self.src[lo:hi], self.pads)
+            pad_into(xp, self.src[lo:hi], self.pads)
         return _im2col_into(xp, self.kernel, self.strides, self.out, self.dilations,
                             self.cols[:self.per_image * (hi - lo)], self.tap_major)
-
-
-def _conv_macs(n, out, kernel, c, o) -> int:
-    return n * out[0] * out[1] * kernel[0] * kernel[1] * c * o
 
 
 def _conv_one_group(x, w, strides, pads, dilations, bias=None):
@@ -163,7 +108,7 @@ def _conv_one_group(x, w, strides, pads, dilations, bias=None):
             np.matmul(cols.T if im2col.tap_major else cols, w2, out=part)
             if bias is not None:
                 np.add(part, bias, out=part)
-    _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, (kh, kw), c, o))
+    by_images(work, n, kh * kw * c * x.itemsize, rows, conv_macs(n, out, (kh, kw), c, o))
     return y.reshape(n, out[0], out[1], o)
 
 
@@ -186,7 +131,7 @@ def _filter_grad_one_group(x, g, kernel, strides, pads, dilations):
             part = np.matmul(cols if im2col.tap_major else cols.T, g2[s * rows:e * rows], out=part)
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
-    parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, c, o),
+    parts = by_images(work, n, kh * kw * c * x.itemsize, rows, conv_macs(n, out, kernel, c, o),
                        split=inner_split_pays(kh * kw * c, o))
     return summed(parts).reshape(kh, kw, c, o)
 
@@ -195,19 +140,19 @@ def _filter_grad_one_group(x, g, kernel, strides, pads, dilations):
 #
 # The same chunking as im2col: each kernel thread pads a few images, transforms their tiles,
 # runs the 16 position GEMMs and transforms back. An odd output size is computed on the tiles'
-# even size and cropped. The chunks are larger than im2col's: a chunk makes ~30 NumPy calls
-# (the transforms) where im2col makes 3, and two threads making many short calls queue for the
-# GIL. Measured (forward + both gradients, 32×28×28×64 → 64): 1, 2, 4, 8 MiB of transformed
-# tiles per chunk 25.0, 24.9, 23.8, 29.2 ms.
+# even size and cropped.
+
+# transformed-tile bytes per chunk, above im2col's: a chunk makes ~30 NumPy calls to im2col's 3,
+# and two threads' short calls queue for the GIL (benchmarks/README.md: WINOGRAD_CHUNK_BYTES)
 WINOGRAD_CHUNK_BYTES = 4 << 20
 
 
 def _winograd_chunks(work, x, out, o, macs):
-    """``work(lo, hi, chunk)`` over the batch by _by_images, the chunk sized by the transformed
+    """``work(lo, hi, chunk)`` over the batch by by_images, the chunk sized by the transformed
     tiles one image makes (C and O values per tile position)."""
     th, tw = winograd.tiles(out)
     per_tile_bytes = 16 * (x.shape[3] + o) * x.itemsize
-    return _by_images(work, x.shape[0], per_tile_bytes, th * tw, macs, WINOGRAD_CHUNK_BYTES)
+    return by_images(work, x.shape[0], per_tile_bytes, th * tw, macs, WINOGRAD_CHUNK_BYTES)
 
 
 class _WinogradBuffers:
@@ -260,7 +205,7 @@ def _conv_winograd(x, w, pads, out, bias=None):
             winograd.output_transform(products, buffers.as_blocks(target, k), buffers.scratch_for(k, (2, 4)))
             if not buffers.even:
                 y[s:e] = buffers.blocks[:k, :out[0], :out[1]]
-    _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
+    _winograd_chunks(work, x, out, o, conv_macs(n, out, (3, 3), c, o))
     return y
 
 
@@ -287,16 +232,8 @@ def _filter_grad_winograd(x, g, pads, out):
             part = np.matmul(v.transpose(0, 2, 1), dm, out=part)
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
-    parts = _winograd_chunks(work, x, out, o, _conv_macs(n, out, (3, 3), c, o))
+    parts = _winograd_chunks(work, x, out, o, conv_macs(n, out, (3, 3), c, o))
     return winograd.filter_transform_grad(summed(parts))
-
-
-def gather_pads(w_shape, pads, dilations):
-    """The cotangent's padding for a stride-1 input gradient as a convolution: the dilated
-    window's span less the forward padding, on each side."""
-    (t, b), (l, r) = pads
-    span_h, span_w = (w_shape[0] - 1) * dilations[0], (w_shape[1] - 1) * dilations[1]
-    return (span_h - t, span_h - b), (span_w - l, span_w - r)
 
 
 def _input_grad_gather(g, w, x_shape, pads, dilations):
@@ -318,7 +255,7 @@ def _input_grad_gather(g, w, x_shape, pads, dilations):
             e = min(s + chunk, hi)
             cols = im2col.rows(s, e)
             np.matmul(cols.T if im2col.tap_major else cols, flipped, out=dx[s * rows:e * rows])
-    _by_images(work, n, kh * kw * o * g.itemsize, rows, _conv_macs(n, (h, wd), (kh, kw), o, c))
+    by_images(work, n, kh * kw * o * g.itemsize, rows, conv_macs(n, (h, wd), (kh, kw), o, c))
     return dx.reshape(n, h, wd, c)
 
 
@@ -344,7 +281,7 @@ def _input_grad_scatter(g, w, x_shape, strides, pads, dilations):
             for a, bb, w_tap in taps:
                 np.matmul(g2[s * rows:e * rows], w_tap, out=p)
                 tap(dxp[s:e], a, bb, strides, out, dilations)[...] += p.reshape(e - s, out[0], out[1], c)
-    _by_images(work, n, kh * kw * o * g.itemsize, rows, _conv_macs(n, out, (kh, kw), c, o))
+    by_images(work, n, kh * kw * o * g.itemsize, rows, conv_macs(n, out, (kh, kw), c, o))
     if t == b == l == r == 0:
         return dxp
     return dxp[:, t:t + h, l:l + wd, :]
@@ -356,9 +293,7 @@ def nn_conv2d(x, w, strides, pads, dilations=(1, 1), groups=1):
         return _conv_one_group(x, w, strides, pads, dilations)
     kh, kw, cg, o = w.shape
     if cg == 1:     # depthwise: multiply-adds tap by tap, no GEMM
-        from graphc.backends.numpy.kernels import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.conv(x, w, strides, pads, dilations)
-    from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
     return conv_grouped.conv(x, w, strides, pads, dilations, groups)
 
 
@@ -370,12 +305,16 @@ def nn_conv2d_bias(x, w, b, strides, pads, dilations=(1, 1), groups=1):
     if bias_in_kernel and groups == 1:
         return _conv_one_group(x, w, strides, pads, dilations, bias)
     if bias_in_kernel and w.shape[2] > 1:
-        from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
         return conv_grouped.conv(x, w, strides, pads, dilations, groups, bias)
     return nn_conv2d(x, w, strides, pads, dilations, groups) + bias
 
 
 def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), groups=1):
+    """dx of conv2d. One group at stride 1 (while graphc owns the GEMMs, or where Winograd
+    applies): the forward's im2col GEMM on the padded cotangent with the kernel flipped, no
+    scatter (_input_grad_gather); otherwise one GEMM per tap, scatter-added into the taps'
+    cells (_input_grad_scatter). Depthwise layers, and grouped ones at stride 1, run their own
+    modules' kernels; strided grouped ones scatter one batched GEMM per tap here."""
     g, w = np.asarray(g), np.asarray(w)
     n, h, wd, c = np.shape(x_ref)
     kh, kw, cg, o = w.shape
@@ -386,10 +325,8 @@ def nn_conv2d_backprop_input(g, w, x_ref, strides, pads, dilations=(1, 1), group
             return _input_grad_gather(g, w, (n, h, wd, c), pads, dilations)
         return _input_grad_scatter(g, w, (n, h, wd, c), strides, pads, dilations)
     if cg == 1:     # depthwise: each channel's cotangent is the sum over its multiplier's filters
-        from graphc.backends.numpy.kernels import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.input_grad(g, w, (n, h, wd, c), strides, pads, dilations)
     if tuple(strides) == (1, 1):
-        from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
         return conv_grouped.input_grad(g, w, (n, h, wd, c), pads, dilations, groups)
     (t, b), (l, r) = pads
     out = g.shape[1:3]
@@ -411,9 +348,7 @@ def nn_conv2d_backprop_filter(x, g, w_ref, strides, pads, dilations=(1, 1), grou
     if groups == 1:
         return _filter_grad_one_group(x, g, (kh, kw), strides, pads, dilations)
     if cg == 1:     # depthwise: per tap, <x tap of channel c, g of c's filters>
-        from graphc.backends.numpy.kernels import conv_depthwise   # here: it builds on this module's helpers
         return conv_depthwise.filter_grad(x, g, (kh, kw), strides, pads, dilations)
-    from graphc.backends.numpy.kernels import conv_grouped   # here: it builds on this module's helpers
     return conv_grouped.filter_grad(x, g, (kh, kw), strides, pads, dilations, groups)
 
 
@@ -512,7 +447,7 @@ def _route_by_pooled(x, y, g, dx, pool) -> None:
 
     Two full-size ufunc calls whose inner loops run over whole rows (y and g are repeated
     along W first, so no operand broadcasts in the innermost axis): about twice as fast as
-    routing tap by tap (W5's first pool gradient, 32 images of 28×28×32: 0.76 → 0.40 ms)."""
+    routing tap by tap (benchmarks/README.md: _route_by_pooled)."""
     (kh, kw), (n, oh, ow, c) = pool, y.shape
     row = ow * kw * c
     same = np.equal(x.reshape(n, oh, kh, row), np.repeat(y, kw, axis=2).reshape(n, oh, 1, row))
@@ -550,7 +485,7 @@ def _route_to_first_max(xp, g, dxp, pool, out, finite):
     for k in range(2, kh * kw):
         np.maximum(y, planes[k], out=y)
     # three mask buffers reused by every tap: fresh temporaries per comparison cost page faults
-    # (the routing took 480 µs instead of 270 on a 32×14×14×32 share)
+    # (benchmarks/README.md: _route_to_first_max)
     eq, first, found = (np.empty(y.shape, dtype=bool) for _ in range(3))
     for k in range(kh * kw):
         if k == 0:
@@ -627,7 +562,7 @@ def _gemm_macs(rows_of, filter_of):
         pixels, w = rows_of(n).shape[:3], filter_of(n).shape
         if None in pixels or None in w:
             return 0
-        return _conv_macs(pixels[0], pixels[1:3], w[:2], w[2], w[3])
+        return conv_macs(pixels[0], pixels[1:3], w[:2], w[2], w[3])
     return macs
 
 

@@ -2,32 +2,22 @@
 two gradients when every group has one input channel.
 
 There is no GEMM to run: output channel c·M + m is Σ_taps x_tap[c] · w[a, b, c, m], a
-multiply-add per tap, so the work is memory-bound. Each kernel thread takes a share of the
-batch and walks it a few images at a time: it pads the chunk into a buffer, then, tap by tap,
-multiplies the tap's strided view by the tap's weights into a scratch buffer and adds it to
-the chunk's output, all of it small enough to stay in cache. A channel multiplier M > 1 runs
-as multiplier 1 over C·M channels, the chunk's channels repeated M times. Forward + both
-gradients, float32, against the previous kernel (a broadcast product per tap over the whole
-batch, einsum for the filter gradient): 32×56×56×64 104 → 24 ms, 32×28×28×128 44 → 15 ms,
-64×14×14×256 45 → 14 ms (``benchmarks/conv_peers.py``; PyTorch eager 1.8-2.6× faster still).
-
-Gradients, for the strides and dilations the forward takes:
-  input   stride 1: the same tap loop on the cotangent padded by the window's span less the
-          forward padding, kernel flipped (a gather, no scatter); other strides: each tap's
-          product added into the cells that tap read (chunks own disjoint images).
-  filter  per tap, Σ over the chunk's pixels of x_tap · g, summed over chunks and shares.
+multiply-add per tap, so the work is memory-bound. Each kernel thread walks its share of the
+batch a few images at a time, tap by tap, in buffers small enough to stay in cache
+(benchmarks/README.md: depthwise kernels). A channel multiplier M > 1 runs as multiplier 1 over
+C·M channels, the chunk's channels repeated M times.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from graphc.backends.numpy.kernels.conv import _pad_into
+from graphc.backends.numpy.kernels.chunks import pad_into
+from graphc.backends.numpy.threads import run_shares
 from graphc.backends.windows import conv_setup, tap
 from graphc.backends.numpy.kernels.gemm import summed
 
-# about this many bytes of output per chunk and scratch buffer: a few hundred KiB stay in a
-# core's L2 while every tap passes over them; much smaller chunks make many short NumPy calls,
-# and two threads making them queue for the GIL
+# bytes of output per chunk and of scratch: they stay in a core's L2 while every tap passes over
+# them; much smaller chunks mean many short NumPy calls, which two threads queue for the GIL to make
 CHUNK_BYTES = 1 << 19
 # below this many output elements the batch is not split over the kernel threads
 PARALLEL_MIN_ELEMENTS = 1 << 17
@@ -38,7 +28,6 @@ def _shares(work, n: int, elements: int) -> list:
     kernel threads when the layer is large."""
     if elements < PARALLEL_MIN_ELEMENTS or n < 2:
         return [work(0, n)]
-    from graphc.backends.numpy.threads import run_shares   # here: backends imports graphc
     return run_shares(work, n, 1)
 
 
@@ -61,8 +50,8 @@ def _expanded(chunk, m: int):
 def _weight_rows(taps, width: int):
     """(KH, KW, width, C·M): each tap's C·M weights repeated along an output row, contiguous.
     Why: multiplying a (.., OW, C·M) tap view by a (C·M,) vector runs NumPy's inner loop over C·M
-    elements per call; by an (OW, C·M) row, over the whole row (3.3× faster measured on
-    56×56×64)."""
+    elements per call; by an (OW, C·M) row, over the whole row (benchmarks/README.md:
+    _weight_rows)."""
     kh, kw = taps.shape[:2]
     flat = taps.reshape(kh, kw, 1, -1)
     return np.ascontiguousarray(np.broadcast_to(flat, (kh, kw, width, flat.shape[-1])))
@@ -78,13 +67,15 @@ def _source_chunks(src, pads, m, lo, hi, chunk):
             padded = src[s:e]
         else:
             padded = xp[:e - s]
-            _pad_into(padded, src[s:e], pads)
+            pad_into(padded, src[s:e], pads)
         yield s, e, _expanded(padded, m)
 
 
 def _tap_sum(src, rows, strides, pads, out, dilations, m, dtype):
     """Σ over the taps (a, b) of tap_ab(src padded by ``pads``, channels expanded M times) ·
-    rows[a, b]: (N, OH, OW, C·M)."""
+    rows[a, b]: (N, OH, OW, C·M). Per chunk of a thread's share: pad the images into a buffer,
+    then, tap by tap, multiply the tap's strided view by its weights into a scratch buffer and
+    add that to the chunk's output."""
     kh, kw, _, channels = rows.shape
     n = src.shape[0]
     y = np.empty((n,) + tuple(out) + (channels,), dtype=dtype)
@@ -122,7 +113,9 @@ def _sum_over_multiplier(y, c: int):
 
 
 def input_grad(g, w, x_shape, strides, pads, dilations):
-    """dx (N, H, W, C) from the cotangent g (N, OH, OW, C·M); ``pads`` resolved."""
+    """dx (N, H, W, C) from the cotangent g (N, OH, OW, C·M); ``pads`` resolved. Stride 1: the
+    forward's tap loop on g padded by the window's span less the forward padding, kernel
+    flipped (a gather, no scatter); other strides: _input_grad_scatter."""
     kh, kw, _, o = w.shape
     n, h, wd, c = x_shape
     dtype = np.result_type(g.dtype, w.dtype)
@@ -163,7 +156,8 @@ def _input_grad_scatter(g, w, x_shape, strides, pads, dilations, dtype):
 
 
 def filter_grad(x, g, kernel, strides, pads, dilations):
-    """dw (KH, KW, 1, C·M) = Σ over every pixel of x_tap · g, per tap."""
+    """dw (KH, KW, 1, C·M) = Σ over every pixel of x_tap · g, per tap, summed over the chunks
+    and shares."""
     kh, kw = kernel
     n, o = x.shape[0], g.shape[3]
     pads, out = conv_setup(x.shape, kernel, strides, pads, dilations)

@@ -3,27 +3,19 @@ depthwise ones, C/G = 1, have their own kernels in ``conv_depthwise``).
 
 Each group is an ordinary convolution of its C/G input channels to its O/G filters, so a chunk
 of images is one im2col copy into (G, rows, KH·KW·C/G) and one batched matmul with the filter
-blocks (G, KH·KW·C/G, O/G). As for one group (``graphc.ops.conv``), the batch is split over the
-kernel threads while graphc owns the GEMMs and each thread works a few images at a time, so the
-im2col rows are still in cache when the matmul reads them. The per-group products are written
-straight into the (rows, G, O/G) layout of NHWC outputs (a strided, BLAS-compatible ``out``),
-and the cotangent is read the same way, so the products need no transposed copies.
+blocks (G, KH·KW·C/G, O/G), on the per-thread chunks of ``kernels.chunks``. The per-group
+products are written straight into the (rows, G, O/G) layout of NHWC outputs (a strided,
+BLAS-compatible ``out``), and the cotangent is read the same way: no transposed copies.
 
-The input gradient of a stride-1 convolution is itself a grouped convolution (the cotangent,
-padded by the window's span less the forward padding, with each group's kernel flipped and its
-channels swapped), so it runs the same kernel; other strides scatter-add per tap.
-
-Why: the previous kernels made the whole batch's im2col matrix at once (nine times the input,
-115 MB for 32 images of 28×28×128) and left the tiny per-group GEMMs to BLAS threads. Forward
-+ both gradients of 32×28×28×128 on 2 cores, 32 groups: 148 ms before, 55 ms with these
-kernels (PyTorch eager 22–30 ms; ``benchmarks/conv_peers.py``).
+Why: a whole-batch im2col matrix (nine times the input, at 3×3) with the tiny per-group GEMMs
+left to BLAS threads was much slower (benchmarks/README.md: grouped kernels).
 """
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from graphc.backends.numpy.kernels.conv import _by_images, _conv_macs, _pad_into, gather_pads
+from graphc.backends.numpy.kernels.chunks import by_images, conv_macs, gather_pads, pad_into
 from graphc.backends.windows import conv_setup
 from graphc.backends.numpy.kernels.gemm import summed
 
@@ -41,7 +33,7 @@ class _GroupCols:
 
     The chunk is first copied group-major and padded, (G, k, H + t + b, W + l + r, C/G), then
     the windows are copied out of that: a window row's KW·C/G values are contiguous there, where
-    in NHWC images only the C/G of one tap are (twice as fast at 4 channels per group)."""
+    in NHWC images only the C/G of one tap are (benchmarks/README.md: _GroupCols)."""
 
     def __init__(self, src, kernel, strides, pads, out, dilations, groups, chunk):
         self.src, self.kernel, self.strides, self.pads = src, kernel, strides, pads
@@ -60,7 +52,7 @@ class _GroupCols:
         g, cg = self.groups, self.cg
         padded = self.padded[:, :k]
         source = self.src[lo:hi]
-        _pad_into(padded.transpose(1, 2, 3, 0, 4), source.reshape(source.shape[:3] + (g, cg)), self.pads)
+        pad_into(padded.transpose(1, 2, 3, 0, 4), source.reshape(source.shape[:3] + (g, cg)), self.pads)
         s_g, s_n, s_h, s_w, s_c = padded.strides
         windows = as_strided(padded, (g, k, oh, ow, kh, kw, cg),
                              (s_g, s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
@@ -85,7 +77,7 @@ def _forward(x, w, strides, pads, out, dilations, groups, bias=None):
             np.matmul(cols.rows(s, e), blocks, out=part.reshape(-1, groups, og).transpose(1, 0, 2))
             if bias is not None:
                 np.add(part, bias, out=part)
-    _by_images(work, n, kh * kw * x.shape[3] * x.itemsize, rows, _conv_macs(n, out, (kh, kw), cg, o))
+    by_images(work, n, kh * kw * x.shape[3] * x.itemsize, rows, conv_macs(n, out, (kh, kw), cg, o))
     return y.reshape(n, out[0], out[1], o)
 
 
@@ -105,7 +97,8 @@ def flipped_filters(w, groups):
 
 def input_grad(g, w, x_shape, pads, dilations, groups):
     """dx of a stride-1 grouped conv2d whose forward padding was ``pads`` (resolved): the grouped
-    convolution of g, padded by the window's span less ``pads``, with the flipped filters."""
+    convolution of g, padded by the window's span less ``pads``, with the flipped filters, so
+    it runs the forward's kernel (other strides scatter-add per tap, in ``kernels.conv``)."""
     return _forward(g, flipped_filters(w, groups), (1, 1), gather_pads(w.shape, pads, dilations),
                     tuple(x_shape[1:3]), dilations, groups)
 
@@ -130,5 +123,5 @@ def filter_grad(x, g, kernel, strides, pads, dilations, groups):
                              out=part)
             total = part.copy() if total is None else np.add(total, part, out=total)
         return total
-    parts = _by_images(work, n, kh * kw * c * x.itemsize, rows, _conv_macs(n, out, kernel, cg, o))
+    parts = by_images(work, n, kh * kw * c * x.itemsize, rows, conv_macs(n, out, kernel, cg, o))
     return summed(parts).reshape(groups, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, o)

@@ -9,9 +9,9 @@ import numpy as np
 from graphc.backends.numpy.kernels.filled import filled
 
 
-# NumPy 2's maximum has no vectorized loop for a scalar operand: against the scalar 0 it runs
-# 3-4x slower than against an array. So a large contiguous x is compared, as rows, with a
-# cached row of zeros (a row of x's trailing axes, long enough for the vector loop)
+# NumPy 2's maximum has no vectorized loop for a scalar operand, so a large contiguous x is
+# compared, as rows, with a cached row of zeros long enough for the vector loop
+# (benchmarks/README.md: relu_max0)
 _ZERO_ROW_ELEMENTS = 8192
 
 
@@ -37,8 +37,8 @@ def relu_max0(x, out=None):
 
 
 # a sum over the leading axes of a large float array (a bias gradient: (N, H, W, C) -> (C,)) is
-# a vector-matrix product with ones: BLAS reads the rows once, 5-7x faster than np.add.reduce,
-# which adds row after row (as naive an order as the BLAS one)
+# a vector-matrix product with ones: BLAS reads the rows once where np.add.reduce adds row after
+# row, in as naive an order (benchmarks/README.md: sum_reduce)
 GEMV_MIN_ELEMENTS = 1 << 16
 
 

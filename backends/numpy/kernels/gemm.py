@@ -13,16 +13,15 @@ import math
 import numpy as np
 
 from graphc.backends.numpy import blas_threads
+from graphc.backends.numpy.threads import run_shares, thread_count
 
-# below this many multiply-adds a product runs whole in the calling thread: handing a share to
-# another thread costs ~60 µs here, about 8 M multiply-adds of one core's SGEMM
+# below this many multiply-adds a product runs whole in the calling thread: about what one core's
+# SGEMM does in the time a hand-off to another thread costs (benchmarks/README.md: SPLIT_MIN_MACS)
 SPLIT_MIN_MACS = 1 << 23
 MIN_SHARE = 32          # rows, columns or inner length per share, at least
-# a product whose result has this few rows or columns is not split by its inner dimension: two
-# such one-threaded OpenBLAS calls running at once take as long as one after the other here
-# (measured, K = 25 088: a (9, K)·(K, 32) pair 0.95× the speed of one thread, (16, K)·(K, 32)
-# 1.17×, (18, K)·(K, 32) 1.86×, (32, K)·(K, 32) 1.88×) — a conv filter gradient with few taps
-# and channels, for one
+# a result with fewer rows or columns is not split by its inner dimension (a conv filter gradient
+# with few taps and channels): two such one-threaded OpenBLAS calls at once gain little or
+# nothing over one after the other (benchmarks/README.md: INNER_SPLIT_MIN_SIDE)
 INNER_SPLIT_MIN_SIDE = 17
 _SPLIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.complex64), np.dtype(np.complex128))
 
@@ -42,7 +41,6 @@ def matmul(a, b):
             or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype not in _SPLIT_DTYPES
             or macs(a.shape, b.shape) < SPLIT_MIN_MACS):
         return np.matmul(a, b)
-    from graphc.backends.numpy.threads import run_shares, thread_count   # here: backends imports graphc
     threads = thread_count()
     if b.ndim == 2 and (a.ndim == 2 or a.flags.c_contiguous):
         rows = a.reshape(-1, a.shape[-1])               # a view: a is 2-d or contiguous

@@ -1,24 +1,16 @@
-"""Winograd's minimal filtering F(2×2, 3×3): 3×3, stride-1 convolutions with 2.25× fewer
-multiply-adds than im2col + GEMM.
+"""Winograd's minimal filtering F(2×2, 3×3): 3×3 stride-1 convolutions with 2.25× fewer
+multiply-adds than im2col + GEMM (Lavin & Gray, 2015; cuDNN, oneDNN and NNPACK do the same).
 
-Each 2×2 block of outputs is computed from the 4×4 tile of the padded input that covers it
-(tiles overlap by 2):
+Each 2×2 output block is Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A of the 4×4 padded-input tile d that
+covers it (tiles overlap by 2), summed over the input channels: for all tiles at once, 16 GEMMs
+(tiles, C) @ (C, O), one per position of the transformed tile — 16 multiply-adds per 2×2
+outputs per channel pair where im2col spends 36. B and A only add and G only halves, so float32
+results stay within a few ulps of the direct sum.
 
-    Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
-
-summed over the input channels. For all tiles and channels at once that is 16 GEMMs, one per
-position (ξ, ν) of the 4×4 transformed tile, (tiles, C) @ (C, O): 16 multiply-adds per 2×2
-outputs per channel pair where im2col spends 36. The transforms with B and A are additions
-only and G only halves, so in float32 the result is within a few ulps of the direct sum
-(Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015; cuDNN, oneDNN and
-NNPACK use the same algorithm for 3×3 layers).
-
-Why: on CPUs without fast vector units for NumPy's BLAS (these machines' OpenBLAS runs its
-AVX2 kernels) the GEMMs of W5's second convolution already ran at the kernel's peak; the only
-way left to make them faster was fewer multiply-adds.
-
-The functions here work on one chunk of images; ``graphc.ops.conv`` splits the batch over the
-kernel threads and chunks, and decides when this path applies (``suitable``).
+Why: where NumPy's BLAS runs AVX2 kernels, as on these machines, the im2col GEMMs already ran
+at the kernel's peak (benchmarks/README.md: Winograd); fewer multiply-adds was the only way
+left. The functions work on one chunk of images; ``kernels.conv`` chunks the batch and asks
+``suitable`` when to use them.
 """
 from __future__ import annotations
 
@@ -27,13 +19,8 @@ import numpy as np
 # F(2×2, 3×3): Bᵀ (4×4), G (4×3), Aᵀ (2×4); only G is used as a matrix, B and A as additions
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
-# below this many input or output channels the transforms' memory traffic (proportional to
-# C + O per tile) eats the GEMMs' saving (proportional to C·O). Measured on 2 cores, forward +
-# both gradients in one compiled call (benchmarks/conv_peers.py), im2col time / Winograd time:
-# C = O = 64 1.0-1.13× on 14×14 images, 1.2-1.4× on 28×28 and 56×56; 128 1.45×; 256 1.27×
-# (0.98× on 7×7, where the 2×2 tiles waste a quarter of their outputs); W5's second layer,
-# 32 → 64, 1.00× and its input gradient's 64 → 32 1.03× (0.8-0.95× before the transforms read
-# column pairs): a tie, so it keeps im2col
+# below this many input or output channels the transforms' memory traffic (∝ C + O per tile)
+# eats the GEMMs' saving (∝ C·O): 32 ↔ 64 channels is a tie (benchmarks/README.md: MIN_CHANNELS)
 MIN_CHANNELS = 64
 
 
@@ -58,7 +45,8 @@ def padded_size(out) -> tuple:
 def filter_transform(w, dtype):
     """U = G g Gᵀ for each (input, output) channel pair: (16, C, O), position-major, contiguous
     so that each position's (C, O) matrix is one GEMM operand. Two small GEMMs (G along the
-    kernel's rows, then its columns), not an einsum: 0.16 → 0.024 ms for a 3×3×32×64 kernel."""
+    kernel's rows, then its columns), not an einsum, which is several times slower
+    (benchmarks/README.md: filter_transform)."""
     g = G.astype(dtype)
     rows = np.tensordot(g, w.astype(dtype, copy=False), (1, 0))          # (4, 3, C, O)
     u = np.tensordot(g, rows, (1, 1))                                   # (4 columns, 4 rows, C, O)
@@ -103,8 +91,8 @@ class InputTransform:
 
     The padded images are stored with their even and odd columns apart, (n, Hp, 2, Wp/2, C), so
     that the four cells of every tile's row (columns 2t … 2t + 3) are four contiguous runs of
-    TW·C values: the column pass then works on long rows, where reading every other column with
-    C values at a time made it 1.4× slower (measured on 32 images of 14×14×32)."""
+    TW·C values: the column pass then works on long rows, where reading every other column, C
+    values at a time, was slower (benchmarks/README.md: InputTransform)."""
 
     def __init__(self, chunk: int, out, c: int, dtype, x_dtype=None):
         self.th, self.tw = tiles(out)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from graphc.ir.graph import Graph
-from graphc.ir.fusion import close_kernel
+from graphc.ir.fusion import close_group
 from graphc.ir.opdef import OPS
 from graphc.passes.report import PassReport
 from graphc.ir.tensor import Tensor
@@ -123,7 +123,7 @@ def _kernels_of(entries, graph, nodes) -> Graph:
     two kernels; and no cycle between kernels (the schedule must exist)."""
     from graphc.errors import GraphError
     from graphc.passes.fuse_elementwise import fusible
-    from graphc.passes.fuse_reductions import FUSIBLE_REDUCTIONS
+    from graphc.passes.fuse_reductions import fusible_reduction
     from graphc.plan.schedule import schedule
     users = graph.users()
     roots = {id(t) for t in graph.outputs} | {id(t) for _, t in graph.updates}
@@ -149,7 +149,7 @@ def _kernels_of(entries, graph, nodes) -> Graph:
                       for i in _list(d["reductions"], f"{what}.reductions")]
         member_ids = {id(m) for m in members}
         for r in reductions:
-            _expect(r.op in FUSIBLE_REDUCTIONS and id(r.inputs[0]) in member_ids and r.inputs[0].shape == shape,
+            _expect(r.op in OPS and fusible_reduction(r) and id(r.inputs[0]) in member_ids and r.inputs[0].shape == shape,
                     f"{what}: a reduction that is not over one of its members")
         # the backend runs the anchor, then the members in order, then the reductions
         inside, tails = {id(n) for n in members + reductions}, {id(r) for r in reductions}
@@ -159,7 +159,7 @@ def _kernels_of(entries, graph, nodes) -> Graph:
             if id(n) in taken:
                 raise _Refused(f"{what}: node {n.name!r} is in two kernels")
             taken.add(id(n))
-        kernels.append(close_kernel(tuple(members), anchor, users, roots, tuple(reductions)))
+        kernels.append(close_group(tuple(members), anchor, users, roots, tuple(reductions)))
     graph = graph.with_kernels(kernels)
     try:
         schedule(graph)

@@ -1,6 +1,6 @@
 """Regions: the schedule cut into the pieces Dask runs, and each piece's own small Program.
 
-Given the batch-axis layout (``analysis``), every step of the schedule (a single op or a fused
+Given the batch-axis layout (``graphc.passes.batch_axes``), every step of the schedule (a single op or a fused
 kernel) either reads chunked values — it runs *per chunk* — or reads replicated values only —
 it runs *once*. A cross-chunk value (a sum over the batch, say) is available only after its
 chunks' partials have been combined, so the steps are sorted into *levels*: level 0 needs no
@@ -27,15 +27,15 @@ import collections
 import dataclasses
 
 from graphc.plan import memory
-from graphc.compile.function import Program
+from graphc.plan.program import Program
 from graphc.errors import GraphError
 from graphc.ir.graph import Graph
-from graphc.ir.fusion import Kernel, close_kernel
+from graphc.ir.fusion import FusionGroup, close_group
 from graphc.ir.opdef import OPS, describe
 from graphc.plan.schedule import schedule
 from graphc.ir.tensor import Tensor, placeholder
 
-from graphc.backends.dask.analysis import SOURCES
+SOURCES = ("placeholder", "constant", "variable")
 
 # replicated ops cheap enough to recompute in every chunk rather than ship from a task: views,
 # and elementwise arithmetic or reductions on small values (a mean's division by the count)
@@ -63,7 +63,7 @@ class Region:
         return [n for s in self.steps for n in nodes_of(s)]
 
     def describe(self) -> str:
-        kernels = sum(1 for s in self.steps if isinstance(s, Kernel))
+        kernels = sum(1 for s in self.steps if isinstance(s, FusionGroup))
         ops = sum(len(nodes_of(s)) for s in self.steps)
         where = "per chunk" if self.chunked else "once"
         text = f"{self.name:<8} {where:<10} {ops} ops ({kernels} fused kernels)"
@@ -98,7 +98,7 @@ class Plan:
 
 
 def nodes_of(step) -> tuple:
-    return step.nodes if isinstance(step, Kernel) else (step,)
+    return step.nodes if isinstance(step, FusionGroup) else (step,)
 
 
 def plan(program, layout, chunked_inputs) -> Plan:
@@ -229,7 +229,7 @@ def _cheap(step, layout, split_nodes) -> bool:
     nodes = nodes_of(step)
     if any(id(n) in split_nodes or OPS[n.op].kind == "random" for n in nodes):
         return False
-    if not isinstance(step, Kernel) and step.op in VIEW_OPS:
+    if not isinstance(step, FusionGroup) and step.op in VIEW_OPS:
         return True
     return all(OPS[n.op].kind in CHEAP_KINDS and n.size is not None and n.size <= CHEAP_MAX_ELEMENTS
                and all(i.size is not None and i.size <= CHEAP_MAX_ELEMENTS for i in n.inputs)
@@ -238,7 +238,7 @@ def _cheap(step, layout, split_nodes) -> bool:
 
 def _kind(step, layout) -> str:
     nodes = nodes_of(step)
-    if not isinstance(step, Kernel) and step.op in SOURCES:
+    if not isinstance(step, FusionGroup) and step.op in SOURCES:
         return "source"
     if any(layout.chunked(n) or layout.cross(n) for n in nodes):
         return "chunked"
@@ -250,7 +250,7 @@ def _units(steps, layout):
     batch whose epilogue must wait for the partials' sum, or chunked and replicated members)
     is taken apart into its single ops."""
     for step in steps:
-        if isinstance(step, Kernel) and _mixed(step, layout):
+        if isinstance(step, FusionGroup) and _mixed(step, layout):
             yield from step.nodes
         else:
             yield step
@@ -297,7 +297,7 @@ def region_program(plan, region, rows) -> Program:
     for n in region.nodes:
         made[id(n)] = _rebuild(n, [operand(n, pos, i) for pos, i in enumerate(n.inputs)], layout, rows)
     graph = Graph([made[id(n)] for n in region.outputs + region.partials])
-    kernels = [_kernel(s, made) for s in region.steps if isinstance(s, Kernel)]
+    kernels = [_kernel(s, made) for s in region.steps if isinstance(s, FusionGroup)]
     graph = graph.with_kernels(_reachable_kernels(graph, kernels))
     steps = schedule(graph)
     program = plan.program
@@ -320,7 +320,7 @@ def _reachable_kernels(graph, kernels) -> list:
         users = users if users is not None else graph.users()
         anchor = k.anchor if k.anchor is not None and id(k.anchor) in reachable else None
         reductions = tuple(r for r in k.reductions if id(r) in reachable)
-        out.append(close_kernel(members, anchor, users, roots, reductions))
+        out.append(close_group(members, anchor, users, roots, reductions))
     return out
 
 
@@ -349,7 +349,7 @@ def _rebuild(node, inputs, layout, rows) -> Tensor:
     return Tensor(node.op, inputs, attrs, shape, dtype, name=node.name, tag=node.tag)
 
 
-def _kernel(kernel, made) -> Kernel:
+def _kernel(kernel, made) -> FusionGroup:
     """The kernel over the rebuilt nodes. An input a member reads through a split (its rows
     only) is the split placeholder: taken from what the rebuilt members actually read."""
     reads = {}
@@ -360,7 +360,7 @@ def _kernel(kernel, made) -> Kernel:
     def mapped(t):
         return made[id(t)] if id(t) in made else reads[id(t)]
     anchor = made[id(kernel.anchor)] if kernel.anchor is not None else None
-    return Kernel(tuple(mapped(m) for m in kernel.members), tuple(mapped(i) for i in kernel.inputs),
+    return FusionGroup(tuple(mapped(m) for m in kernel.members), tuple(mapped(i) for i in kernel.inputs),
                   tuple(mapped(o) for o in kernel.outputs), anchor,
                   tuple(mapped(r) for r in kernel.reductions))
 

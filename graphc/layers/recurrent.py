@@ -1,84 +1,26 @@
-"""Recurrent layers (``gc.layers.SimpleRNN``, ``LSTM``, ``GRU``), Keras 3's equations,
-weights and defaults.
+"""Recurrent layers, Keras 3's equations, weights and defaults: ``SimpleRNN``, ``LSTM``, ``GRU``.
 
-Inputs are sequences (batch, time steps, features); the state starts at zeros, or at
-``layer(x, initial_state=[h0])`` (``[h0, c0]`` for the LSTM); the output is the last step's
-state h_T, or with ``return_sequences=True`` every step's, (batch, steps, units). With
-``return_state=True`` the layer returns a list, [output, h_T] ([output, h_T, c_T] for the LSTM),
-as Keras: call it on tensors (an encoder's states can start a decoder), not inside a
-``Sequential``, which passes one tensor from layer to layer and refuses such a layer. With
-``go_backwards=True`` the steps run from the last to the first (and a returned sequence is in
-that reversed order, as Keras). Each layer holds three weights, named as Keras:
-``kernel`` (features, G·units) applied to the input, ``recurrent_kernel`` (units, G·units)
-applied to the previous state, ``bias``; G = 1, 4, 3 gate blocks, side by side in Keras' order.
-σ is ``recurrent_activation`` (sigmoid), φ is ``activation`` (tanh):
-
-    SimpleRNN  h_t = φ(x_t W + h_{t−1} U + b)                       units·(F + units) + units params
-    LSTM       [i f g o] = x_t W + h_{t−1} U + b     (gate order i, f, c, o)
-               c_t = σ(f) ⊙ c_{t−1} + σ(i) ⊙ φ(g),   h_t = σ(o) ⊙ φ(c_t)
-                                                     4·(units·(F + units) + units) params
-    GRU        (gate order z, r, h; reset_after=True, Keras 3's default and cuDNN's form)
-               [xz xr xh] = x_t W + b_in,   [hz hr hh] = h_{t−1} U + b_rec
-               z = σ(xz + hz),  r = σ(xr + hr),  h̃ = φ(xh + r ⊙ hh)
-               h_t = z ⊙ h_{t−1} + (1 − z) ⊙ h̃         bias (2, 3·units): rows b_in, b_rec
-                                                     3·(units·(F + units) + 2·units) params
-               reset_after=False (the original GRU): h̃ = φ(xh + (r ⊙ h_{t−1}) U_h + b_h),
-               bias (3·units,), 3·(units·(F + units) + units) params
-
-Initializers as Keras: kernel Glorot uniform, recurrent_kernel orthogonal, bias zeros; the
-LSTM's forget-gate bias starts at ones (``unit_forget_bias=True``).
-
-Masks (Keras 3's semantics). Given a mask (batch, steps) — passed as ``mask=`` or attached by
-the layer below, e.g. ``Embedding(mask_zero=True)`` — a masked step leaves every state as it
-was (h_t = h_{t−1}, c_t = c_{t−1}, per sample) and emits the previous output, h_{t−1}
-(``zero_output_for_mask=True``: zeros instead). So padding, before or after the data, does
-not change the final state. With ``return_sequences`` the mask passes on to the next layer.
-
-Dropout (Keras 3's semantics, training graph only, inverted: kept units scaled by 1/(1 − rate)).
-The masks are drawn ONCE PER SEQUENCE — each call of the compiled training step draws fresh
-ones with graphc's random ops — and the same masks are used at every time step.
-``dropout`` masks the input x_t of the kernel, ``recurrent_dropout`` the state h_{t−1} where it
-meets the recurrent kernel (the carried h and c themselves are never dropped). With
-``recurrent_dropout`` > 0 each gate block gets masks of its own (Keras' implementation 1: the
-projections become one matmul per gate); with ``dropout`` alone one mask serves all gates.
-``stateful=True`` is refused: a compiled step is a pure function of its inputs; carry states
-across batches with ``return_state`` and ``initial_state`` instead.
-
-How the recurrence becomes graph: UNROLLED over the static number of time steps. Step t is
-ordinary graph nodes (a slice of the input, two matmuls, the gate nonlinearities) wired to
-step t − 1's state, so ``gc.grad`` differentiates it like any graph (backpropagation through
-time falls out of reverse mode), the fusion passes fuse each step's gate arithmetic into one
-kernel, and nothing new has to be lowered by any backend. A scan/loop op was the
-alternative: one node whatever the length, but it needs a sub-graph IR, its own gradient
-(a reverse scan) and its own lowering per backend, and its body could not be fused with the
-ops around it. The price of unrolling is graph size, linear in the number of steps (an LSTM
-step is ~20 forward nodes, ~70 with its gradient and the optimizer); the compiler handles
-graphs of 100 000+ nodes without recursion, and a whole training step of LSTM(32) over
-T = 100 steps (~7 000 nodes) builds and compiles in about 1 s on a 2-core machine (see
-tests/test_layers_recurrent.py::test_long_sequence_compiles_fast). The sequence length must
-therefore be known when the graph is built (``input_shape=(steps, features)``).
-
-Each step's input projection x_t W is its own matmul on the slice x[:, t, :] (rather than one
-matmul on the whole sequence then sliced): when the input is a placeholder no gradient flows
-into the slices at all. When one does (an Embedding or another recurrent layer below),
-``gc.grad`` gathers the T slice adjoints into one ``scatter_slices`` node (one zero array, T
-in-place adds), so that part of the backward pass is linear in T; a recurrent layer fed
-directly by another's ``return_sequences`` output takes the per-step states themselves
-instead of slicing their stack, which skips even that.
+The recurrence is UNROLLED over the static number of time steps: each step is ordinary graph
+nodes wired to the previous step's state, so ``gc.grad`` differentiates it like any graph
+(backpropagation through time falls out of reverse mode), the fusion passes fuse each step's
+gate arithmetic, and no backend has a new op to lower. The price is a graph linear in the
+number of steps, which must be known when the graph is built (``Recurrent`` weighs it).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from graphc import activations, arguments, initializers, regularizers
+from graphc import activations, initializers, regularizers
+from graphc.ir import arguments
 from graphc.errors import DTypeError, ShapeError
-from graphc.layers import Layer, _serialize_object, derive_seed, register
 from graphc.ops.linalg import matmul
 from graphc.ops.math import cast, where
 from graphc.ops.nn import dropout as dropout_op
 from graphc.ir.opdef import describe
 from graphc.ops.shape_ops import concat, ones_like, stack
 from graphc.ir.tensor import Tensor, as_tensor, format_shape
+from graphc.layers.base import Layer, derive_seed, serialize_object
+from graphc.layers.registry import register
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -135,7 +77,55 @@ class Recurrent(Layer):
     (with masks, dropout and initial states), output shapes and configuration. A subclass
     defines ``GATES`` (gate blocks in the kernels), ``STATES`` (the names of its states, h
     first), ``step(x_t, state, masks)`` -> (h_t, new state tuple) with ``state`` None at t = 0
-    when the initial state is zeros, and may override ``bias_shape`` / ``bias_initial``."""
+    when the initial state is zeros, and may override ``bias_shape`` / ``bias_initial``.
+
+    Inputs are sequences (batch, time steps, features); the state starts at zeros, or at
+    ``layer(x, initial_state=[h0])`` (``[h0, c0]`` for the LSTM); the output is the last step's
+    state h_T, or with ``return_sequences=True`` every step's, (batch, steps, units). With
+    ``return_state=True`` the layer returns a list, [output, h_T] ([output, h_T, c_T] for the
+    LSTM), as Keras: call it on tensors (an encoder's states can start a decoder), not inside a
+    ``Sequential``, which passes one tensor from layer to layer and refuses such a layer. With
+    ``go_backwards=True`` the steps run from the last to the first (and a returned sequence is
+    in that reversed order, as Keras). Three weights, named as Keras: ``kernel`` (features,
+    G·units) applied to the input, ``recurrent_kernel`` (units, G·units) applied to the previous
+    state, ``bias``; G = ``GATES`` gate blocks, side by side in Keras' order. Initializers as
+    Keras: kernel Glorot uniform, recurrent_kernel orthogonal, bias zeros.
+
+    Masks (Keras 3's semantics). Given a mask (batch, steps) — passed as ``mask=`` or attached
+    by the layer below, e.g. ``Embedding(mask_zero=True)`` — a masked step leaves every state as
+    it was (h_t = h_{t−1}, c_t = c_{t−1}, per sample) and emits the previous output, h_{t−1}
+    (``zero_output_for_mask=True``: zeros instead). So padding, before or after the data, does
+    not change the final state. With ``return_sequences`` the mask passes on to the next layer.
+
+    Dropout (Keras 3's semantics, training graph only, inverted: kept units scaled by
+    1/(1 − rate)). The masks are drawn ONCE PER SEQUENCE — each call of the compiled training
+    step draws fresh ones with graphc's random ops — and the same masks are used at every time
+    step (``DropoutMasks``). ``dropout`` masks the input x_t of the kernel, ``recurrent_dropout``
+    the state h_{t−1} where it meets the recurrent kernel (the carried h and c themselves are
+    never dropped). With ``recurrent_dropout`` > 0 each gate block gets masks of its own (Keras'
+    implementation 1: the projections become one matmul per gate); with ``dropout`` alone one
+    mask serves all gates. ``stateful=True`` is refused: a compiled step is a pure function of
+    its inputs; carry states across batches with ``return_state`` and ``initial_state`` instead.
+
+    Unrolling, and its cost. Step t is ordinary graph nodes (a slice of the input, two matmuls,
+    the gate nonlinearities) wired to step t − 1's state. A scan/loop op was the alternative:
+    one node whatever the length, but it needs a sub-graph IR, its own gradient (a reverse
+    scan) and its own lowering per backend, and its body could not be fused with the ops around
+    it. Unrolling makes the graph linear in the number of steps (an LSTM step is ~20 forward
+    nodes, ~70 with its gradient and the optimizer); the compiler handles graphs of 100 000+
+    nodes without recursion, and a whole training step of LSTM(32) over T = 100 steps (~7 000
+    nodes) builds and compiles in about 1 s on a 2-core machine (see
+    tests/test_layers_recurrent.py::test_long_sequence_compiles_fast). Hence the number of
+    steps must be known when the graph is built (``input_shape=(steps, features)``).
+
+    Each step's input projection x_t W is its own matmul on the slice x[:, t, :] (rather than
+    one matmul on the whole sequence then sliced): when the input is a placeholder no gradient
+    flows into the slices at all. When one does (an Embedding or another recurrent layer
+    below), ``gc.grad`` gathers the T slice adjoints into one ``scatter_slices`` node (one zero
+    array, T in-place adds), so that part of the backward pass is linear in T; a recurrent layer
+    fed directly by another's ``return_sequences`` output takes the per-step states themselves
+    instead of slicing their stack (``time_steps``), which skips even that.
+    """
 
     GATES = 1
     STATES = ("h",)
@@ -153,7 +143,11 @@ class Recurrent(Layer):
             raise ValueError(f"{kind}: stateful=True is not supported: a compiled training step is a pure function "
                              "of its inputs; carry the states from batch to batch yourself with return_state=True "
                              "and layer(x, initial_state=...)")
-        # unroll: accepted for Keras compatibility; graphc always unrolls (see the module docstring)
+        if not isinstance(unroll, (bool, np.bool_)):
+            raise TypeError(f"{kind}: unroll must be True or False, got {unroll!r}")
+        # graphc's graphs have no loop op: the recurrence is always unrolled when the graph is
+        # built, and unroll=False (Keras' default, a symbolic loop there) computes the same values
+        self.unroll = bool(unroll)
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -308,20 +302,24 @@ class Recurrent(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": _serialize_object(self.kernel_initializer, initializers),
-                "recurrent_initializer": _serialize_object(self.recurrent_initializer, initializers),
-                "bias_initializer": _serialize_object(self.bias_initializer, initializers),
-                "kernel_regularizer": _serialize_object(self.kernel_regularizer, regularizers),
-                "recurrent_regularizer": _serialize_object(self.recurrent_regularizer, regularizers),
-                "bias_regularizer": _serialize_object(self.bias_regularizer, regularizers),
+                "kernel_initializer": serialize_object(self.kernel_initializer, initializers),
+                "recurrent_initializer": serialize_object(self.recurrent_initializer, initializers),
+                "bias_initializer": serialize_object(self.bias_initializer, initializers),
+                "kernel_regularizer": serialize_object(self.kernel_regularizer, regularizers),
+                "recurrent_regularizer": serialize_object(self.recurrent_regularizer, regularizers),
+                "bias_regularizer": serialize_object(self.bias_regularizer, regularizers),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "zero_output_for_mask": self.zero_output_for_mask}
+                "go_backwards": self.go_backwards, "zero_output_for_mask": self.zero_output_for_mask,
+                "unroll": self.unroll}
 
 
 @register
 class SimpleRNN(Recurrent):
-    """The fully connected recurrence h_t = φ(x_t W + h_{t−1} U + b) (Elman network)."""
+    """The fully connected recurrence (Elman network), φ the ``activation`` (tanh):
+
+        h_t = φ(x_t W + h_{t−1} U + b)                  units·(F + units) + units parameters
+    """
 
     GATES = 1
 
@@ -349,7 +347,13 @@ class _Gated(Recurrent):
 @register
 class LSTM(_Gated):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997), Keras' gate order i, f, c, o;
-    the state is (h, c)."""
+    the state is (h, c). σ is ``recurrent_activation`` (sigmoid), φ is ``activation`` (tanh):
+
+        [i f g o] = x_t W + h_{t−1} U + b
+        c_t = σ(f) ⊙ c_{t−1} + σ(i) ⊙ φ(g),   h_t = σ(o) ⊙ φ(c_t)
+                                                        4·(units·(F + units) + units) parameters
+
+    The forget-gate bias starts at ones (``unit_forget_bias=True``, as Keras)."""
 
     GATES = 4
     STATES = ("h", "c")
@@ -391,9 +395,18 @@ class LSTM(_Gated):
 @register
 class GRU(_Gated):
     """Gated recurrent unit (Cho et al., 2014), Keras' gate order z, r, h. ``reset_after=True``
-    (Keras 3's default) applies the reset gate after the recurrent matmul and keeps separate
-    input and recurrent biases (bias shape (2, 3·units)); ``reset_after=False`` is the original
-    formulation (reset before the matmul, one bias)."""
+    (Keras 3's default, and cuDNN's form) applies the reset gate after the recurrent matmul and
+    keeps separate input and recurrent biases; ``reset_after=False`` is the original
+    formulation (reset before the matmul, one bias). σ is ``recurrent_activation`` (sigmoid),
+    φ is ``activation`` (tanh):
+
+        reset_after=True:   [xz xr xh] = x_t W + b_in,   [hz hr hh] = h_{t−1} U + b_rec
+                            z = σ(xz + hz),  r = σ(xr + hr),  h̃ = φ(xh + r ⊙ hh)
+                            h_t = z ⊙ h_{t−1} + (1 − z) ⊙ h̃
+                            bias (2, 3·units): rows b_in, b_rec;  3·(units·(F + units) + 2·units) parameters
+        reset_after=False:  h̃ = φ(xh + (r ⊙ h_{t−1}) U_h + b_h)
+                            bias (3·units,);  3·(units·(F + units) + units) parameters
+    """
 
     GATES = 3
 

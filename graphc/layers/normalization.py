@@ -1,49 +1,19 @@
-"""Batch normalization (``gc.layers.BatchNormalization``; Ioffe & Szegedy, 2015), Keras 3's
-semantics.
-
-Per feature c of ``axis`` (the last: the channels of an image, the units of a Dense output):
-
-    training graph   μ_B = mean of x over every other axis (the batch, height, width ...)
-                     σ²_B = mean of (x − μ_B)² over those axes (the biased variance)
-                     y = γ · (x − μ_B) / sqrt(σ²_B + ε) + β
-                     and, applied by the compiled training step after each batch,
-                     moving_mean     ← momentum · moving_mean     + (1 − momentum) · μ_B
-                     moving_variance ← momentum · moving_variance + (1 − momentum) · σ²_B
-    inference graph  y = γ · (x − moving_mean) / sqrt(moving_variance + ε) + β
-
-γ (``gamma``, ones) and β (``beta``, zeros) are learned; the moving statistics (zeros and
-ones at first) are non-trainable weights, so a layer on C features has 4C parameters of which
-2C are non-trainable. Which formula runs is decided by which graph is compiled (the model's
-training step or its evaluation/prediction graphs), never at run time. The moving statistics
-are registered with ``add_update`` in the training ``call``; ``Sequential`` adds them to the
-``updates`` of its one compiled training step. A frozen layer (``trainable=False``) runs the
-inference formula in both graphs and updates nothing (as Keras 3).
-
-Masks (Keras 3's masked moments). The layer supports masking: an input mask passes on
-unchanged. A mask covers every axis but the feature axis, in order — (batch, steps) for
-(batch, steps, features) inputs, e.g. from ``Embedding(mask_zero=True)`` — and, in the
-training graph only, makes the batch statistics those of the unmasked positions:
-
-    w = mask as 0/1, broadcast over the features;  n = Σ w + 1e-7 (Keras' backend epsilon)
-    μ_B = Σ w·x / n        σ²_B = Σ w·(w·x − μ_B)² / n
-
-(n counts positions, not positions × features). These μ_B, σ²_B then normalize ALL positions
-(masked ones too, as Keras) and feed the moving-statistics update above, so padding steps
-appended to a batch change neither. A fully masked batch gives μ_B = σ²_B = 0, not 0/0. The
-inference graph ignores the mask. A mask of any other shape raises ``ShapeError`` (Keras
-raises for a wrong rank; for ``axis`` other than the last it would broadcast the mask
-against the wrong axes, here the mask's axes are the input's non-feature axes in order).
+"""``BatchNormalization`` (Ioffe & Szegedy, 2015) with Keras 3's semantics, masked moments
+included: batch statistics in the training graph, moving statistics in the inference graph, so
+which formula runs is decided by which graph is compiled, never at run time.
 """
 from __future__ import annotations
 
-from graphc import arguments, initializers, regularizers
+from graphc import initializers, regularizers
+from graphc.ir import arguments
 from graphc.errors import ShapeError
-from graphc.layers import Layer, _serialize_object, register
 from graphc.ops.math import cast, square
 from graphc.ops.nn import batch_norm
 from graphc.ops.reduce import reduce_mean, reduce_sum
 from graphc.ops.shape_ops import expand_dims, reshape, squeeze
 from graphc.ir.tensor import format_shape
+from graphc.layers.base import Layer, serialize_object
+from graphc.layers.registry import register
 
 __all__ = ["BatchNormalization", "masked_moments", "moments"]
 
@@ -62,9 +32,14 @@ def moments(x, axes):
 
 def masked_moments(x, mask, feature_axis):
     """(mean, biased variance) over every axis of ``x`` but ``feature_axis``, weighted by
-    ``mask`` (x's shape without ``feature_axis``), both of shape (features,). Keras 3's formula
-    term for term (its ``w·x − μ`` rather than ``x − μ``: equal where w is 0 or 1, since the
-    outer w zeroes the masked terms), so results match Keras' to rounding."""
+    ``mask`` (x's shape without ``feature_axis``), both of shape (features,):
+
+        w = mask as 0/1, broadcast over the features;  n = Σ w + 1e-7 (Keras' backend epsilon)
+        μ = Σ w·x / n        σ² = Σ w·(w·x − μ)² / n
+
+    (n counts positions, not positions × features; a fully masked batch gives μ = σ² = 0, not
+    0/0). Keras 3's formula term for term (its ``w·x − μ`` rather than ``x − μ``: equal where w
+    is 0 or 1, since the outer w zeroes the masked terms), so results match Keras' to rounding."""
     axes = tuple(a for a in range(x.ndim) if a != feature_axis)
     w = expand_dims(cast(mask, x.dtype), feature_axis)          # size 1 on the features: broadcasts
     count = reduce_sum(w, axis=axes, keepdims=True) + MASK_EPSILON  # positions, not × features
@@ -76,10 +51,33 @@ def masked_moments(x, mask, feature_axis):
 
 @register
 class BatchNormalization(Layer):
-    """Normalize each feature of ``axis`` with the batch's statistics while training and the
-    moving statistics at inference (see the module docstring for the formulas). With a mask
-    (the input's shape without ``axis``), the training statistics are those of the unmasked
-    positions only; the mask passes on unchanged."""
+    """Normalize each feature c of ``axis`` (the last: the channels of an image, the units of
+    a Dense output) with the batch's statistics while training and the moving statistics at
+    inference:
+
+        training graph   μ_B = mean of x over every other axis (the batch, height, width ...)
+                         σ²_B = mean of (x − μ_B)² over those axes (the biased variance)
+                         y = γ · (x − μ_B) / sqrt(σ²_B + ε) + β
+                         and, applied by the compiled training step after each batch,
+                         moving_mean     ← momentum · moving_mean     + (1 − momentum) · μ_B
+                         moving_variance ← momentum · moving_variance + (1 − momentum) · σ²_B
+        inference graph  y = γ · (x − moving_mean) / sqrt(moving_variance + ε) + β
+
+    γ (``gamma``, ones) and β (``beta``, zeros) are learned; the moving statistics (zeros and
+    ones at first) are non-trainable weights, so a layer on C features has 4C parameters of
+    which 2C are non-trainable. The moving statistics are registered with ``add_update`` in the
+    training ``call``; ``Sequential`` adds them to the ``updates`` of its compiled training
+    step. A frozen layer (``trainable=False``) runs the inference formula in both graphs and
+    updates nothing (as Keras 3).
+
+    Masks (Keras 3's masked moments): a mask covers every axis but the feature axis, in order —
+    (batch, steps) for (batch, steps, features) inputs, e.g. from ``Embedding(mask_zero=True)``
+    — and, in the training graph only, makes μ_B and σ²_B those of the unmasked positions
+    (``masked_moments``). They then normalize ALL positions (masked ones too, as Keras) and feed
+    the moving-statistics update, so padding steps appended to a batch change neither. The
+    inference graph ignores the mask, and the mask passes on unchanged. A mask of any other
+    shape raises ``ShapeError`` (Keras raises for a wrong rank; for ``axis`` other than the last
+    it would broadcast the mask against the wrong axes)."""
 
     supports_masking = True   # normalizing changes no position's validity: the mask passes on
 
@@ -167,9 +165,9 @@ class BatchNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale,
-                "beta_initializer": _serialize_object(self.beta_initializer, initializers),
-                "gamma_initializer": _serialize_object(self.gamma_initializer, initializers),
-                "moving_mean_initializer": _serialize_object(self.moving_mean_initializer, initializers),
-                "moving_variance_initializer": _serialize_object(self.moving_variance_initializer, initializers),
-                "beta_regularizer": _serialize_object(self.beta_regularizer, regularizers),
-                "gamma_regularizer": _serialize_object(self.gamma_regularizer, regularizers)}
+                "beta_initializer": serialize_object(self.beta_initializer, initializers),
+                "gamma_initializer": serialize_object(self.gamma_initializer, initializers),
+                "moving_mean_initializer": serialize_object(self.moving_mean_initializer, initializers),
+                "moving_variance_initializer": serialize_object(self.moving_variance_initializer, initializers),
+                "beta_regularizer": serialize_object(self.beta_regularizer, regularizers),
+                "gamma_regularizer": serialize_object(self.gamma_regularizer, regularizers)}

@@ -1,36 +1,21 @@
-"""Convolution and pooling layers (``gc.layers.Conv2D``, ``DepthwiseConv2D``,
-``MaxPooling2D``, ``AveragePooling2D``, ``GlobalAveragePooling1D/2D``,
-``GlobalMaxPooling1D/2D``), Keras' names, arguments and defaults, channels last.
-
-Inputs are (batch, height, width, channels) — NHWC, Keras' ``channels_last`` — and a Conv2D
-kernel is (kernel_h, kernel_w, in_channels / groups, filters) — HWIO — so each layer is one call
-of the graph ops ``gc.nn.conv2d`` / ``max_pool2d`` / ``avg_pool2d`` (whose gradients are graph
-ops too). With ``dilation_rate=d`` the kernel's taps are d pixels apart, so a window spans
-k_eff = (kernel − 1)·d + 1 pixels; output sizes along height and width follow Keras:
-
-    padding="valid":  out = (in - k_eff) // stride + 1      (the window stays inside)
-    padding="same":   out = ceil(in / stride)               (TensorFlow's SAME zero padding)
-
-A Conv2D has kernel_h · kernel_w · (in_channels / groups) · filters + filters parameters
-(``Conv2D(32, 3)`` on one channel: 3·3·1·32 + 32 = 320). ``groups=G`` splits the channels and
-the filters into G blocks, filter block g seeing input block g only (both counts divisible by
-G). ``DepthwiseConv2D`` is the G = channels case: each channel convolved with its own
-``depth_multiplier`` filters, kernel (kh, kw, channels, depth_multiplier), output channel
-c·depth_multiplier + m, kh·kw·channels·depth_multiplier + channels·depth_multiplier parameters.
-As Keras 3, strides > 1 together with dilation_rate > 1 is refused by the layers (the op
-``gc.nn.conv2d`` computes it). Pooling layers have no parameters. GlobalAveragePooling1D
-honours a mask (e.g. from ``Embedding(mask_zero=True)``): the mean over the unmasked steps.
+"""Convolution and pooling layers, Keras' names, arguments and defaults, channels last:
+``Conv2D``, ``DepthwiseConv2D``, ``MaxPooling2D``, ``AveragePooling2D`` and the global poolings.
+Images are (batch, height, width, channels) (NHWC) and kernels (kh, kw, in_channels / groups,
+filters) (HWIO), so each layer is one call of a graph op (``gc.nn.conv2d``, ``max_pool2d``,
+``avg_pool2d``) whose gradient is graph ops too.
 """
 from __future__ import annotations
 
-from graphc import activations, arguments, initializers, regularizers
+from graphc import activations, initializers, regularizers
+from graphc.ir import arguments
 from graphc.errors import ShapeError
-from graphc.layers import Layer, _serialize_object, register
 from graphc.ops.conv import avg_pool2d, conv2d, effective_kernel, max_pool2d
 from graphc.ops.math import cast, where
 from graphc.ops.reduce import reduce_max, reduce_mean, reduce_sum
 from graphc.ops.shape_ops import expand_dims, reshape
 from graphc.ir.tensor import format_shape
+from graphc.layers.base import Layer, serialize_object
+from graphc.layers.registry import register
 
 __all__ = ["AveragePooling2D", "Conv2D", "DepthwiseConv2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling2D"]
@@ -55,7 +40,12 @@ def _channels_last(layer: str, data_format):
 
 
 def output_length(size, window: int, stride: int, padding: str):
-    """The output size along one spatial axis (None when the input size is unknown)."""
+    """The output size along one spatial axis (None when the input size is unknown), as Keras,
+    for a window spanning ``window`` pixels (dilation included):
+
+        padding="valid":  out = (in - window) // stride + 1      (the window stays inside)
+        padding="same":   out = ceil(in / stride)                (TensorFlow's SAME zero padding)
+    """
     if size is None:
         return None
     if padding == "same":
@@ -142,8 +132,8 @@ class _Conv(Layer):
         return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
                 "padding": self.padding, "dilation_rate": list(self.dilation_rate),
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "bias_initializer": _serialize_object(self.bias_initializer, initializers),
-                "bias_regularizer": _serialize_object(self.bias_regularizer, regularizers)}
+                "bias_initializer": serialize_object(self.bias_initializer, initializers),
+                "bias_regularizer": serialize_object(self.bias_regularizer, regularizers)}
 
 
 @register
@@ -154,7 +144,10 @@ class Conv2D(_Conv):
 
     kernel (kh, kw, in_channels / groups, filters) from ``kernel_initializer`` (Glorot uniform,
     with fan_in = kh·kw·in_channels/groups and fan_out = kh·kw·filters), bias (filters,) from
-    ``bias_initializer`` (zeros).
+    ``bias_initializer`` (zeros): kh·kw·(in_channels / groups)·filters + filters parameters
+    (``Conv2D(32, 3)`` on one channel: 3·3·1·32 + 32 = 320). ``groups=G`` splits the channels
+    and the filters into G blocks, filter block g seeing input block g only (both counts
+    divisible by G).
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
@@ -192,8 +185,8 @@ class Conv2D(_Conv):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,
-                "kernel_initializer": _serialize_object(self.kernel_initializer, initializers),
-                "kernel_regularizer": _serialize_object(self.kernel_regularizer, regularizers)}
+                "kernel_initializer": serialize_object(self.kernel_initializer, initializers),
+                "kernel_regularizer": serialize_object(self.kernel_regularizer, regularizers)}
 
 
 @register
@@ -203,8 +196,10 @@ class DepthwiseConv2D(_Conv):
     c·depth_multiplier + m.
 
     kernel (kh, kw, in_channels, depth_multiplier) from ``depthwise_initializer`` (Glorot
-    uniform on that shape, as Keras), bias (in_channels·depth_multiplier,). It is the conv2d op
-    with groups = in_channels over the kernel viewed as (kh, kw, 1, in_channels·depth_multiplier).
+    uniform on that shape, as Keras), bias (in_channels·depth_multiplier,):
+    kh·kw·in_channels·depth_multiplier + in_channels·depth_multiplier parameters. It is the
+    conv2d op with groups = in_channels over the kernel viewed as (kh, kw, 1,
+    in_channels·depth_multiplier).
     """
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
@@ -238,13 +233,13 @@ class DepthwiseConv2D(_Conv):
 
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
-                "depthwise_initializer": _serialize_object(self.depthwise_initializer, initializers),
-                "depthwise_regularizer": _serialize_object(self.depthwise_regularizer, regularizers)}
+                "depthwise_initializer": serialize_object(self.depthwise_initializer, initializers),
+                "depthwise_regularizer": serialize_object(self.depthwise_regularizer, regularizers)}
 
 
 class _Pooling2D(Layer):
     """Shared by the pooling layers: ``pool_size`` windows moved by ``strides`` (default:
-    ``pool_size``, so windows do not overlap), per channel."""
+    ``pool_size``, so windows do not overlap), per channel; no parameters."""
 
     _op = None   # the graph builder: max_pool2d or avg_pool2d
 

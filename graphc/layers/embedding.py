@@ -1,28 +1,17 @@
-"""``gc.layers.Embedding``: integer indices (e.g. word ids) to learned dense vectors.
-
-    output[..., :] = embeddings[index]          embeddings: (input_dim, output_dim)
-
-One ``gc.gather`` of the embedding matrix (its gradient is a scatter-add of the cotangents
-into the rows that were read, so only the rows seen in a batch change). The inputs are
-integers 0 .. input_dim − 1: a model whose first layer is an Embedding gets an int64 input
-placeholder (``Layer.input_dtype``), and ``fit``/``predict`` check the values before anything
-runs. Float inputs given to the layer in a raw graph are cast to int64 (as Keras casts them).
-Keras' default initializer: uniform on [−0.05, 0.05]. input_dim · output_dim parameters.
-
-``mask_zero=True`` reserves index 0 for padding, as Keras: the layer attaches the mask
-``ids != 0`` to its output (see ``graphc.layers``, "Masks"), the recurrent layers skip the masked
-steps (carrying their state across them) and GlobalAveragePooling1D averages over the others,
-so a sequence padded with zeros — before or after its tokens — gives the same result as the
-sequence alone. The vector of index 0 is still looked up (and learned from what sees it).
+"""``Embedding``: integer indices (e.g. word ids) to learned dense vectors, one ``gc.gather`` of
+the embedding matrix, whose gradient is a scatter-add into the rows read, so only the rows
+seen in a batch change. With ``mask_zero=True`` it is where masks usually start.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from graphc import arguments, initializers, regularizers
-from graphc.layers import Layer, _serialize_object, register
+from graphc import initializers, regularizers
+from graphc.ir import arguments
 from graphc.ops.math import not_equal
 from graphc.ops.shape_ops import cast, gather
+from graphc.layers.base import Layer, serialize_object
+from graphc.layers.registry import register
 
 __all__ = ["Embedding"]
 
@@ -30,7 +19,22 @@ __all__ = ["Embedding"]
 @register
 class Embedding(Layer):
     """A lookup table of ``input_dim`` vectors of ``output_dim`` values: inputs of shape
-    (batch, ...) of integer indices give outputs (batch, ..., output_dim)."""
+    (batch, ...) of integer indices give outputs (batch, ..., output_dim),
+
+        output[..., :] = embeddings[index]          embeddings: (input_dim, output_dim)
+
+    input_dim · output_dim parameters, initialized (Keras' default) uniform on [−0.05, 0.05].
+    The inputs are integers 0 .. input_dim − 1: a model whose first layer is an Embedding gets
+    an int64 input placeholder (``input_dtype``), and ``fit``/``predict`` check the values
+    before anything runs. Float inputs given to the layer in a raw graph are cast to int64 (as
+    Keras casts them).
+
+    ``mask_zero=True`` reserves index 0 for padding, as Keras: the layer attaches the mask
+    ``ids != 0`` to its output (see ``graphc.layers.base``, "masks"), the recurrent layers skip
+    the masked steps (carrying their state across them) and GlobalAveragePooling1D averages over
+    the others, so a sequence padded with zeros — before or after its tokens — gives the same
+    result as the sequence alone. The vector of index 0 is still looked up (and learned from
+    what sees it)."""
 
     input_dtype = "int64"
 
@@ -82,5 +86,5 @@ class Embedding(Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "mask_zero": self.mask_zero,
-                "embeddings_initializer": _serialize_object(self.embeddings_initializer, initializers),
-                "embeddings_regularizer": _serialize_object(self.embeddings_regularizer, regularizers)}
+                "embeddings_initializer": serialize_object(self.embeddings_initializer, initializers),
+                "embeddings_regularizer": serialize_object(self.embeddings_regularizer, regularizers)}

@@ -1,69 +1,35 @@
-"""Sequence wrappers, Keras 3's names and semantics: ``Masking``, ``TimeDistributed``,
-``Bidirectional``.
-
-``Masking(mask_value=0.0)``: a time step whose features ALL equal ``mask_value`` is padding.
-The output is the input with those steps set to zero, and the layer attaches the mask
-(batch, steps), true for the other steps, for the layers above it (see ``graphc.layers``,
-"Masks"): the recurrent layers carry their state across the masked steps, and a model's loss
-and metrics leave them out.
-
-``TimeDistributed(layer)``: the same ``layer`` (one set of weights) applied to every time step
-x[:, t] of a (batch, steps, ...) input. Built as ONE call of the inner layer on the steps
-folded into the batch: (batch, steps, ...) -> (batch·steps, ...) -> layer -> (batch, steps,
-...). Keras 3 loops over the steps instead (one call per step, then a stack); for layers that
-act on each sample alone the values are the same and the graph is T times smaller. (A layer
-whose training graph mixes samples, BatchNormalization, sees batch·steps rows at once here,
-where Keras 3 normalizes each step separately.) The mask reaches the inner layer folded the
-same way, as in Keras 2: a mask (batch, steps, ...) becomes (batch·steps, ...). On (batch,
-steps, features) inputs, a mask (batch, steps) becomes one flag per folded row, for an inner
-layer that reads masks and supports them: TimeDistributed(BatchNormalization()) under
-``Masking`` or ``Embedding(mask_zero=True)`` takes its batch and moving statistics from the
-unmasked (sample, step) rows only. On inputs of rank 4 or more the flag is repeated over each step's own axes: a
-(batch, steps) mask on (batch, steps, h, w, c) frames reaches TimeDistributed(BatchNormalization())
-as (batch·steps, h, w), the shape its masked moments read (Keras 3 passes the (batch,) flags of
-one step, which its BatchNormalization cannot broadcast against such inputs). Layers that do not
-read masks (Dense, Conv2D, ...) get none. The wrapper's output keeps the input's mask, unchanged.
-
-``Bidirectional(layer, merge_mode="concat", backward_layer=None)``: two copies of a recurrent
-layer, one reading the sequence forward and one backward (``go_backwards=True``), rebuilt from
-the layer's configuration as Keras does (the ``layer`` object itself is only a template), named
-``forward_<name>`` / ``backward_<name>`` so their weights read ``forward_lstm/kernel``, ...
-With ``return_sequences`` the backward sequence is reversed back to the input's time order
-before merging (step t of the output sees x[:, :t+1] forward and x[:, t:] backward), and
-masked steps output zeros in both directions (Keras forces ``zero_output_for_mask`` then). With a
-mask, the backward layer reverses the sequence and its mask together, so it starts at the last
-real step and skips the padding whether it comes before or after the data. ``merge_mode``:
-"concat" (features side by side, forward first), "sum", "mul", "ave", or None (a list
-[forward, backward]). ``return_state=True`` returns [output(s), *forward states, *backward
-states]; ``initial_state`` takes the forward states then the backward ones.
+"""Sequence wrappers, Keras 3's names and semantics: ``Masking`` (marks padding steps),
+``TimeDistributed`` (one layer applied to every time step) and ``Bidirectional`` (a recurrent
+layer run forward and backward). They build on the recurrent layers and on the registry,
+which rebuilds the layers they wrap from a model file.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from graphc import arguments
+from graphc.ir import arguments
 from graphc.errors import GraphError, ShapeError
 from graphc.compile.host import to_host
-from graphc.layers import Layer, _call_takes_mask, derive_seed, register
-from graphc.layers_recurrent import Recurrent, time_steps
 from graphc.ops.math import cast, logical_and, not_equal
 from graphc.ops.reduce import reduce_max
 from graphc.ops.shape_ops import concat, ones_like, reshape, stack
 from graphc.ir.tensor import Tensor, format_shape
+from graphc.layers.base import Layer, call_takes_mask, derive_seed
+from graphc.layers.registry import deserialize, register, serialize
+from graphc.layers.recurrent import Recurrent, time_steps
 
 __all__ = ["Bidirectional", "Masking", "TimeDistributed"]
-
-
-def _layers_module():
-    from graphc import layers   # serialize/deserialize are defined after this module is imported
-    return layers
 
 
 # -- Masking ---------------------------------------------------------------------------------------
 
 @register
 class Masking(Layer):
-    """Masks the time steps whose features all equal ``mask_value`` (see the module docstring)."""
+    """Masks the time steps whose features ALL equal ``mask_value``: they are padding. The
+    output is the input with those steps set to zero, and the layer attaches the mask (batch,
+    steps), true for the other steps, for the layers above it (see ``graphc.layers.base``,
+    "masks"): the recurrent layers carry their state across the masked steps, and a model's
+    loss and metrics leave them out."""
 
     supports_masking = True
 
@@ -155,8 +121,27 @@ def _require_layer(wrapper: str, what: str, layer):
 
 @register
 class TimeDistributed(Wrapper):
-    """Applies ``layer`` to every time step of (batch, steps, ...) inputs, with one set of
-    weights (see the module docstring)."""
+    """Applies ``layer`` (one set of weights) to every time step x[:, t] of (batch, steps, ...)
+    inputs.
+
+    Built as ONE call of the inner layer on the steps folded into the batch: (batch, steps,
+    ...) -> (batch·steps, ...) -> layer -> (batch, steps, ...). Keras 3 loops over the steps
+    instead (one call per step, then a stack); for layers that act on each sample alone the
+    values are the same and the graph is T times smaller. (A layer whose training graph mixes
+    samples, BatchNormalization, sees batch·steps rows at once here, where Keras 3 normalizes
+    each step separately.)
+
+    The mask reaches the inner layer folded the same way, as in Keras 2: a mask (batch, steps,
+    ...) becomes (batch·steps, ...). On (batch, steps, features) inputs, a mask (batch, steps)
+    becomes one flag per folded row, for an inner layer that reads masks and supports them:
+    TimeDistributed(BatchNormalization()) under ``Masking`` or ``Embedding(mask_zero=True)``
+    takes its batch and moving statistics from the unmasked (sample, step) rows only. On inputs
+    of rank 4 or more the flag is repeated over each step's own axes: a (batch, steps) mask on
+    (batch, steps, h, w, c) frames reaches TimeDistributed(BatchNormalization()) as
+    (batch·steps, h, w), the shape its masked moments read (Keras 3 passes the (batch,) flags of
+    one step, which its BatchNormalization cannot broadcast against such inputs). Layers that
+    do not read masks (Dense, Conv2D, ...) get none. The wrapper's output keeps the input's
+    mask, unchanged."""
 
     supports_masking = True   # the mask (batch, steps) passes on unchanged, as Keras 3 (and folded, inward)
 
@@ -214,7 +199,7 @@ class TimeDistributed(Wrapper):
         # BatchNormalization's masked moments. Only a layer that reads masks and supports them gets it:
         # Dense would ignore it, and Conv2D would warn "the mask stops here" though the wrapper keeps it.
         layer = self.layer
-        if not (layer.supports_masking and _call_takes_mask(type(layer))):
+        if not (layer.supports_masking and call_takes_mask(type(layer))):
             return None
         rows = reshape(mask, (-1,))
         if x.ndim == 3:
@@ -243,12 +228,12 @@ class TimeDistributed(Wrapper):
                              f"{format_shape(mask.shape)}")
 
     def get_config(self):
-        return {**super().get_config(), "layer": _layers_module().serialize(self.layer)}
+        return {**super().get_config(), "layer": serialize(self.layer)}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        layer = _layers_module().deserialize(config.pop("layer"))
+        layer = deserialize(config.pop("layer"))
         return cls(layer, **config)
 
 
@@ -278,8 +263,20 @@ def _copy_of(layer: Recurrent, **changes) -> Recurrent:
 
 @register
 class Bidirectional(Wrapper):
-    """A forward and a backward copy of a recurrent layer, their outputs merged (see the
-    module docstring)."""
+    """A forward and a backward copy of a recurrent layer, their outputs merged.
+
+    The copies, one reading the sequence forward and one backward (``go_backwards=True``), are
+    rebuilt from the layer's configuration as Keras does (the ``layer`` object itself is only a
+    template), named ``forward_<name>`` / ``backward_<name>`` so their weights read
+    ``forward_lstm/kernel``, ... With ``return_sequences`` the backward sequence is reversed
+    back to the input's time order before merging (step t of the output sees x[:, :t+1] forward
+    and x[:, t:] backward), and masked steps output zeros in both directions (Keras forces
+    ``zero_output_for_mask`` then). With a mask, the backward layer reverses the sequence and
+    its mask together, so it starts at the last real step and skips the padding whether it
+    comes before or after the data. ``merge_mode``: "concat" (features side by side, forward
+    first), "sum", "mul", "ave", or None (a list [forward, backward]). ``return_state=True``
+    returns [output(s), *forward states, *backward states]; ``initial_state`` takes the forward
+    states then the backward ones."""
 
     supports_masking = True
 
@@ -410,16 +407,14 @@ class Bidirectional(Wrapper):
 
     # -- configuration ------------------------------------------------------------------------
     def get_config(self):
-        layers = _layers_module()
         return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": layers.serialize(self.forward_layer),
-                "backward_layer": layers.serialize(self.backward_layer)}
+                "layer": serialize(self.forward_layer),
+                "backward_layer": serialize(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config):
-        layers = _layers_module()
         config = dict(config)
-        layer = layers.deserialize(config.pop("layer"))
+        layer = deserialize(config.pop("layer"))
         backward = config.pop("backward_layer", None)
-        backward = None if backward is None else layers.deserialize(backward)
+        backward = None if backward is None else deserialize(backward)
         return cls(layer, backward_layer=backward, **config)
