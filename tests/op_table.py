@@ -360,7 +360,7 @@ ROWS: list[Row] = [
         lambda y, z: -(y * (z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))).sum(axis=-1),
         grad=(0, 1), second=True, rtol=1e-13, atol=1e-14),
 ] + [
-    Row(op, None, covered_by="tests/test_conv.py")
+    Row(op, None, covered_by="tests/ops/test_conv.py")
     for op in ("conv2d_backprop_input", "conv2d_backprop_filter", "max_pool2d_grad",
                "max_pool2d_select", "avg_pool2d_grad")
 ]

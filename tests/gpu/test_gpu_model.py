@@ -2,7 +2,7 @@
 MLP (the README's example), same seed, same data, same epochs."""
 import numpy as np
 
-from gpu_support import require_gpu
+from tests.gpu.gpu_support import require_gpu
 
 require_gpu()
 

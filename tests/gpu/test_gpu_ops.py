@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gpu_support import assert_same, host, require_gpu
+from tests.gpu.gpu_support import assert_same, host, require_gpu
 
 require_gpu()
 
@@ -15,9 +15,9 @@ import cupy  # noqa: E402
 
 import graphc as gc  # noqa: E402
 from graphc.ir.opdef import OPS  # noqa: E402
-from op_table import COMPOSITES, ROWS  # noqa: E402
-from test_cuda_codegen import OP_CASES, _w2  # noqa: E402
-from test_ops import build, ids, scalar_objective  # noqa: E402
+from tests.op_table import COMPOSITES, ROWS  # noqa: E402
+from tests.backends.cupy.test_cuda_codegen import OP_CASES, _elementwise_chain  # noqa: E402
+from tests.ops.test_ops import build, ids, scalar_objective  # noqa: E402
 
 LOCAL = [r for r in ROWS + COMPOSITES if r.covered_by is None]
 VALUE_ROWS = [r for r in LOCAL if r.ref is not None]
@@ -110,8 +110,8 @@ def test_device_inputs_outputs_and_variables():
         step(cupy.zeros((3, 4), "float32") > 0)
 
 
-def test_w2_runs_as_one_generated_kernel():
-    inputs, outputs, feeds = _w2(1 << 20)
+def test_an_elementwise_chain_runs_as_one_generated_kernel():
+    inputs, outputs, feeds = _elementwise_chain(1 << 20)
     fn = gc.function(inputs, outputs, backend="cupy")
     got = fn(*feeds.values())
     want = gc.function(inputs, outputs)(*feeds.values())

@@ -5,12 +5,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpu_support import assert_same, require_gpu
+from tests.gpu.gpu_support import assert_same, require_gpu
 
 require_gpu()
 
 import graphc as gc  # noqa: E402
-from test_random_graphs import _values, random_graph  # noqa: E402
+from tests.passes.test_random_graphs import _values, random_graph  # noqa: E402
 
 
 def _agree(inputs, outs, values):

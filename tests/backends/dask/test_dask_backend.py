@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
-from test_random_graphs import _grow, _values
+from tests.passes.test_random_graphs import _grow, _values
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 RUN = ROOT / "benchmarks" / "run.py"
 REQUIRED = ("workload", "impl", "median_ms", "min_ms", "n", "ratio_vs_numpy", "checked")
 TINY = ("--quick", "--size-scale", "0.05", "--reps", "3")
@@ -83,7 +83,7 @@ def test_numpy_reference_and_graphc_run_for_each_workload(no_peer_run):
     assert "median_us" in by_workload["W1"]["graphc-numpy"]
 
 
-def test_w4_reports_first_result_per_depth(no_peer_run):
+def test_the_chain_benchmark_reports_first_result_per_depth(no_peer_run):
     graphc = [r for r in parse(no_peer_run) if r["workload"] == "W4" and r["impl"] == "graphc-numpy"]
     depths = [int(r["depth"]) for r in graphc]
     assert len(depths) >= 2 and len(set(depths)) == len(depths)
@@ -104,7 +104,7 @@ def test_markdown_table(no_peer_run):
     assert "| W4 (" in no_peer_run
 
 
-def test_w3_runs_through_the_model_api(no_peer_run):
+def test_the_mlp_benchmark_runs_through_the_model_api(no_peer_run):
     """W3 also runs through gc.models.Sequential: its compiled train_function called directly,
     and model.fit on the one batch; both checked against the NumPy step."""
     w3 = {r["impl"]: r for r in parse(no_peer_run) if r["workload"] == "W3"}
@@ -113,7 +113,7 @@ def test_w3_runs_through_the_model_api(no_peer_run):
         assert w3[impl]["checked"].startswith("ok:loss_"), w3[impl]
 
 
-def test_w6_digits_end_to_end():
+def test_the_digits_benchmark_runs_end_to_end():
     """W6 at the tiny scale (2 epochs instead of 30; accuracy bar lowered accordingly): the NumPy
     reference and graphc's fit are timed and report their test accuracy; peers (torch, Keras)
     disabled are SKIPs."""

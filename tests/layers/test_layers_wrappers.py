@@ -11,7 +11,7 @@ import pytest
 import graphc as gc
 from graphc import layers as L
 from graphc.layers.recurrent import time_steps
-from test_layers_recurrent import gru_cell, lstm_cell, ref_run, simple_rnn_cell
+from tests.layers.test_layers_recurrent import gru_cell, lstm_cell, ref_run, simple_rnn_cell
 
 RNG = np.random.default_rng(5)
 

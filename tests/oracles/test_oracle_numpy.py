@@ -22,8 +22,8 @@ import pytest
 import graphc as gc
 from graphc.ir.opdef import OPS, apply
 
-from op_table import ROWS
-from reference import (NO_REFERENCE, REFERENCE, MissingReference, assert_close, build_graphc, call_checked,
+from tests.op_table import ROWS
+from tests.reference import (NO_REFERENCE, REFERENCE, MissingReference, assert_close, build_graphc, call_checked,
                        evaluate, finite_differences, raise_failures, random_recipe, shrink_failure,
                        topological_order, weighted_loss)
 

@@ -17,7 +17,7 @@ def _kernels(outputs, passes=None):
     return graph.kernels
 
 
-def test_w2_expression_is_exactly_one_kernel():
+def test_an_elementwise_chain_is_exactly_one_kernel():
     x = gc.placeholder((2 ** 16,), name="x")
     y = gc.sigmoid(1.5 * x + 0.5) * gc.tanh(x) + 0.1 * x * x
     (kernel,) = _kernels([y])

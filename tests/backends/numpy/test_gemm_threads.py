@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv import ALL_CONV_CASES, ALL_DG_CASES, _case_id, _strides2, ref_conv2d, ref_pads
+from tests.ops.test_conv import ALL_CONV_CASES, ALL_DG_CASES, _case_id, _strides2, ref_conv2d, ref_pads
 
 import graphc as gc
 from graphc.backends.numpy import blas_threads
@@ -242,7 +242,7 @@ def test_a_compiled_call_restores_blas_threads_even_when_it_fails(monkeypatch):
 
 
 @needs_blas_control
-def test_w5_shaped_training_step_agrees_with_and_without_the_kernel_threads(monkeypatch):
+def test_a_cnn_training_step_agrees_with_and_without_the_kernel_threads(monkeypatch):
     """A CNN step (conv → pool → conv → pool → dense, SGD) at sizes that split: the same loss
     and weights whether BLAS or graphc threads the GEMMs."""
     def step(threads):

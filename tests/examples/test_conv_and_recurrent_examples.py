@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = next(p for p in pathlib.Path(__file__).resolve().parents if (p / "pyproject.toml").is_file()) / "examples"
 
 
 def run(script, *args, cwd):
@@ -37,7 +37,7 @@ def test_sequence_lstm_reduced(tmp_path):
     assert "(reloaded: identical predictions)" in out
 
 
-def test_w5_benchmark_checks_graphc_against_the_numpy_step():
+def test_the_cnn_benchmark_checks_graphc_against_the_numpy_step():
     """W5 at a tiny batch: every implementation that runs agrees with the hand-written NumPy
     step (loss and weights after one SGD step) before it is timed; no timing is asserted."""
     root = EXAMPLES.parent

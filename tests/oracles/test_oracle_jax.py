@@ -23,7 +23,7 @@ from jax.scipy.special import logsumexp as jax_logsumexp  # noqa: E402
 
 import graphc as gc  # noqa: E402
 
-from reference import (GRAPHC_STEPS, assert_close, build_graphc, call_checked, raise_failures,  # noqa: E402
+from tests.reference import (GRAPHC_STEPS, assert_close, build_graphc, call_checked, raise_failures,  # noqa: E402
                        random_recipe, shrink_failure, weighted_loss)
 
 # One JAX evaluation per recipe (a jit of values and gradients, ~0.3 s of XLA compilation on

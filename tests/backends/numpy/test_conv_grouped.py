@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv import ALL_DG_CASES, _case_id, ref_conv2d
-from test_gemm_threads import _setup
+from tests.ops.test_conv import ALL_DG_CASES, _case_id, ref_conv2d
+from tests.backends.numpy.test_gemm_threads import _setup
 
 from graphc.backends.numpy import blas_threads
 from graphc.backends.numpy.kernels import chunks, conv, conv_grouped, gemm

@@ -238,7 +238,7 @@ def test_every_elementwise_op_compiles_for_the_gpu():
 
 # -- representative graphs ---------------------------------------------------------------------------
 
-def _w2(n=4096):
+def _elementwise_chain(n=4096):
     x = gc.placeholder((n,), "float32", name="x")
     y = gc.sigmoid(1.5 * x + 0.5) * gc.tanh(x) + 0.1 * x * x
     return [x], [y], {x: np.random.default_rng(1).normal(size=n).astype(np.float32) * 4}
@@ -332,7 +332,7 @@ def _mlp_train_step():
     return [x, y], [loss], {x: rng.normal(size=(32, 12)).astype(np.float32), y: rng.integers(0, 4, 32)}, updates
 
 
-GRAPHS = {"w2": _w2, "dense_bias_relu": _dense_relu, "softmax_xent_grad": _softmax_xent_and_grad,
+GRAPHS = {"w2": _elementwise_chain, "dense_bias_relu": _dense_relu, "softmax_xent_grad": _softmax_xent_and_grad,
           "softmax_xent_grad_f64": lambda: _softmax_xent_and_grad("float64"),
           "broadcast_multi_output": _broadcast_multi_output, "mixed_dtypes": _mixed_dtypes,
           "reductions": _reductions, "long_reduction": _long_reduction}
@@ -356,7 +356,7 @@ def test_generated_kernels_compile_with_nvcc(name):
 def test_float32_kernels_have_no_float64_arithmetic():
     """Templates write literals as ({T})0.5 and call CUDA's float overloads: a float32 kernel
     must not compute in float64 (a bare 0.5 would promote; that costs 32x on many GPUs)."""
-    inputs, outputs, _ = _w2()
+    inputs, outputs, _ = _elementwise_chain()
     kernels = kernels_of(inputs, outputs)
     x = gc.placeholder((64,), "float32", name="x")
     # (not sin and cos: CUDA's sinf reduces huge arguments with one float64 multiply)
@@ -387,8 +387,8 @@ def test_fused_kernels_match_numpy_on_the_host():
 
 # -- structure of the generated code -------------------------------------------------------------------
 
-def test_w2_is_one_kernel_with_its_constants_inlined():
-    inputs, outputs, _ = _w2()
+def test_an_elementwise_chain_is_one_cuda_kernel_with_its_constants_inlined():
+    inputs, outputs, _ = _elementwise_chain()
     module = host_codegen.generate(program_of(inputs, outputs))
     (ck,) = module.kernels
     assert [p.name for p in ck.inputs] == ["in0"]          # x only: 1.5, 0.5, 0.1 are literals
@@ -448,8 +448,8 @@ def test_host_code_is_python_that_lowers_every_step_of_training_graphs():
 
 
 def test_sources_are_cached_by_code_not_by_names():
-    a = kernels_of(*_w2()[:2])[0]
-    b = kernels_of(*_w2()[:2])[0]   # same graph built again: new node names
+    a = kernels_of(*_elementwise_chain()[:2])[0]
+    b = kernels_of(*_elementwise_chain()[:2])[0]   # same graph built again: new node names
     assert a.source != b.source and a.code == b.code and a.name == b.name
 
 

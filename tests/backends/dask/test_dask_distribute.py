@@ -175,8 +175,8 @@ def test_a_killed_worker_is_replaced_and_the_result_is_unchanged(client):
     assert set(client.run(os.getpid).values()) != set(pids.values())   # the nanny started a new one
 
 
-def test_w7_benchmark_runs_and_checks_every_implementation():
-    from test_benchmarks import parse, run_suite
+def test_the_dask_benchmark_runs_and_checks_every_implementation():
+    from tests.benchmarks.test_benchmarks import parse, run_suite
     proc = run_suite("W7", "--quick", "--size-scale", "0.01", "--reps", "2", "--peers", "none", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = parse(proc.stdout)

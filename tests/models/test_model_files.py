@@ -30,7 +30,7 @@ import pytest
 import graphc as gc
 from graphc import layers as L
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the repository
 X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
 
 
