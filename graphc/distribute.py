@@ -1,25 +1,10 @@
 """Beyond one process: data-parallel training and out-of-core prediction on Dask.
 
 Both are the ``dask`` backend (``backends/dask``) applied to graphs the model already has, so
-they compute what the single-process graphs compute, up to float rounding:
-
-- ``model.fit(x, y, ..., distribute=client)``: every global batch of ``fit``'s usual loop (same
-  shuffling, callbacks, validation) is split into shards, one Dask chunk each. The training
-  step is ``model.train_function``'s own graph (forward, loss, gradients, optimizer update)
-  compiled with ``backend="dask"``: each shard runs the forward and backward pass on its rows
-  and computes its *partial* gradients (x.T @ g over its rows, its part of every bias sum),
-  one Dask tree reduction sums the partials of every gradient, the loss and the metrics'
-  statistics together, and ONE task then applies the optimizer update to the summed
-  gradients (the update ops read only replicated values, so they run once). Ops that need
-  the whole batch at once (batch normalization's statistics) are computed exactly: their
-  sums are reduced first, then the shards go on with the global values. Random ops (dropout)
-  draw per shard, so their samples differ from a single-process run's.
-- ``predict(model, x)``: the inference graph over a dask.array ``x`` of any size, chunk by
-  chunk, returned lazily as a dask.array (store it with ``da.store`` or reduce it): memory is
-  bounded by a few chunks per worker.
-- ``from_npy(path, rows)`` / ``to_npy(array, path)``: a ``.npy`` file larger than memory as a
-  dask.array whose blocks the workers read themselves, and a dask.array written block by block
-  by the workers (a NumPy memmap inside a Dask graph would be pickled whole, not shared).
+they compute what the single-process graphs compute, up to float rounding: ``model.fit(...,
+distribute=...)`` runs a ``DataParallelStep`` on every global batch, ``predict(model, x)`` runs
+the inference graph chunk by chunk, and ``from_npy`` / ``to_npy`` read and write ``.npy`` files
+larger than memory on the workers (README.md, "Beyond one machine (Dask)").
 
 ``distribute`` is a ``dask.distributed.Client`` (a ``LocalCluster`` or a real cluster: same
 code; its workers need graphc installed), the string ``"threads"`` (Dask's local threaded
@@ -78,7 +63,19 @@ def _is_client(obj) -> bool:
 
 class DataParallelStep:
     """``train_step(x, y, sample_weight) -> [loss, *statistics]`` for ``fit``: the model's
-    training graph compiled for Dask, fed each global batch as shards."""
+    training graph compiled for Dask, fed each global batch as shards.
+
+    ``fit``'s usual loop (same shuffling, callbacks, validation) splits every global batch into
+    shards, one Dask chunk each. The step is ``model.train_function``'s own graph (forward,
+    loss, gradients, optimizer update) compiled with ``backend="dask"``: each shard runs the
+    forward and backward pass on its rows and computes its *partial* gradients (x.T @ g over
+    its rows, its part of every bias sum), one Dask tree reduction sums the partials of every
+    gradient, the loss and the metrics' statistics together, and ONE task then applies the
+    optimizer update to the summed gradients (the update ops read only replicated values, so
+    they run once). Ops that need the whole batch at once (batch normalization's statistics)
+    are computed exactly: their sums are reduced first, then the shards go on with the global
+    values. Random ops (dropout) draw per shard, so their samples differ from a
+    single-process run's."""
 
     def __init__(self, model, distribute):
         self.parallel = DataParallel.of(distribute)
@@ -106,7 +103,8 @@ def predict(model, x, distribute=None):
     """The model's outputs for ``x`` by the inference graph on Dask: a dask.array ``x`` (of any
     size, chunked along its rows) gives a lazy dask.array chunked the same way; a NumPy ``x`` is
     split into one shard per worker thread and the result computed. ``distribute``: a Client
-    or "threads" to compute on (None: Dask's current scheduler)."""
+    or "threads" to compute on (None: Dask's current scheduler). Memory stays bounded by a few
+    chunks per worker; store a lazy result with ``da.store`` (or ``to_npy``) or reduce it."""
     inference = model.predict_function
     fn = _predict_functions.get(inference)
     if fn is None:
@@ -150,7 +148,8 @@ def _read_rows(path, lo, hi):
 
 def from_npy(path, rows):
     """A ``.npy`` file as a dask.array of blocks of ``rows`` rows, each read by the task that
-    needs it (the file must be on a filesystem every worker sees)."""
+    needs it (the file must be on a filesystem every worker sees): a NumPy memmap inside a Dask
+    graph would be pickled whole, not shared."""
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
     path = os.path.abspath(os.fspath(path))

@@ -1,36 +1,16 @@
 """Loss functions (``gc.losses``), Keras 3 semantics, built from graph ops.
 
-A ``Loss`` has two faces:
+A ``Loss`` has two faces, the contract every loss here keeps:
 
 - ``loss.call(y_true, y_pred)`` -> per-sample losses, shape (batch,): the elementwise loss
   reduced over every non-batch axis (the mean for MSE/MAE/cross-entropies/hinge, as Keras'
   mean over the last axis; sums for Dice/Jaccard's overlaps).
 - ``loss(y_true, y_pred, sample_weight=None)`` -> a scalar: sum(w * l) / batch_size, Keras'
-  "sum_over_batch_size" reduction (the plain batch mean without weights).
+  "sum_over_batch_size" reduction (the plain batch mean without weights); for a masked
+  ``y_pred``, the mean over its unmasked steps (``Loss.__call__``).
 
-Masked outputs (Keras 3). When ``y_pred`` carries a mask (see ``graphc.layers.base``, "Masks"; e.g.
-``Embedding(mask_zero=True)`` -> ``LSTM(return_sequences=True)`` -> ``TimeDistributed(Dense)``)
-the loss is computed per time step — l[b, t], the loss reduced over the axes after the mask's,
-as Keras reduces over the last axis — and only the unmasked steps count:
-
-    loss = sum(l[b, t] * w[b] * m[b, t]) / sum(m[b, t])      (0 when every step is masked)
-
-which is Keras 3's "sum_over_batch_size" with the mask merged into the sample weights (valid
-entries weigh total/valid, so the batch mean becomes a mean over the valid entries: the
-sample weights w scale the numerator only, the divisor counts unmasked steps). A (batch,)
-sample weight applies to each step of its sample (Keras 3 broadcasts it against the mask from
-the last axis, which only works for (batch, steps) weights); (batch, steps) weights apply per step.
-
-Labels are cast to the prediction's dtype; a rank difference of one is reconciled as Keras
-does (labels (batch,) against predictions (batch, 1) are expanded, not broadcast to a
-(batch, batch) matrix).
-
-Numerical stability: ``from_logits=True`` paths use the softmax cross-entropy op and
-softplus, so any finite logits (+-1000, +-3e38) give finite, exact losses wherever the true
-loss is finite: a label of 0 contributes 0 whatever its logit (-inf, for a masked class,
-included), never 0 * -inf. Probability paths clip p to [1e-7, 1 - 1e-7] (Keras' epsilon)
-before taking logs; probabilities a sigmoid or softmax of this graph produced are scored
-from its logits.
+Labels are cast to the prediction's dtype with ranks reconciled as Keras does (``_prepare``);
+logit and probability paths stay finite for any finite input (``Loss``).
 """
 from __future__ import annotations
 
@@ -69,7 +49,9 @@ def match_rank(y_true, y_pred):
 
 
 def _prepare(y_true, y_pred, who):
-    """(y_true, y_pred) as float tensors of y_pred's dtype with matching ranks."""
+    """(y_true, y_pred) as float tensors of y_pred's dtype with matching ranks: a rank
+    difference of one is reconciled as Keras does (labels (batch,) against predictions
+    (batch, 1) are expanded, not broadcast to a (batch, batch) matrix)."""
     y_pred = _float_prediction(y_pred, who)
     y_true = gc.cast(_tensor(y_true), y_pred.dtype)
     return match_rank(y_true, y_pred)
@@ -150,7 +132,14 @@ def _safe_sqrt(x):
 # -- the base class ------------------------------------------------------------------------
 
 class Loss(Configurable):
-    """Base class. Subclasses implement ``call(y_true, y_pred)`` -> per-sample losses."""
+    """Base class. Subclasses implement ``call(y_true, y_pred)`` -> per-sample losses.
+
+    Numerical stability: ``from_logits=True`` paths use the softmax cross-entropy op and
+    softplus, so any finite logits (+-1000, +-3e38) give finite, exact losses wherever the true
+    loss is finite: a label of 0 contributes 0 whatever its logit (-inf, for a masked class,
+    included), never 0 * -inf. Probability paths clip p to [1e-7, 1 - 1e-7] (Keras' epsilon)
+    before taking logs; probabilities a sigmoid or softmax of this graph produced are scored
+    from its logits."""
 
     def __init__(self, name=None, from_logits=False):
         self.name = name or _default_name(type(self))
@@ -161,7 +150,22 @@ class Loss(Configurable):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Mean over the batch of the (weighted) per-sample losses: sum(w * l) / batch_size;
-        for a masked ``y_pred``, the mean over its unmasked steps (see the module docstring)."""
+        for a masked ``y_pred``, the mean over its unmasked steps.
+
+        Masked outputs (Keras 3). When ``y_pred`` carries a mask (see ``graphc.layers.base``,
+        "Masks"; e.g. ``Embedding(mask_zero=True)`` -> ``LSTM(return_sequences=True)`` ->
+        ``TimeDistributed(Dense)``) the loss is computed per time step — l[b, t], the loss
+        reduced over the axes after the mask's, as Keras reduces over the last axis — and only
+        the unmasked steps count:
+
+            loss = sum(l[b, t] * w[b] * m[b, t]) / sum(m[b, t])      (0 when every step is masked)
+
+        which is Keras 3's "sum_over_batch_size" with the mask merged into the sample weights
+        (valid entries weigh total/valid, so the batch mean becomes a mean over the valid
+        entries: the sample weights w scale the numerator only, the divisor counts unmasked
+        steps). A (batch,) sample weight applies to each step of its sample (Keras 3 broadcasts
+        it against the mask from the last axis, which only works for (batch, steps) weights);
+        (batch, steps) weights apply per step."""
         mask = output_mask(y_pred)
         if mask is not None:
             losses = per_step_losses(self.call, y_true, y_pred, mask, self.name)

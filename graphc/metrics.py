@@ -1,28 +1,13 @@
 """Metrics (``gc.metrics``): array functions on NumPy labels, and training metrics by name.
 
-Array functions (NumPy in, NumPy out) take class labels: integer arrays of shape (n,), or
-(n, k) one-hot / probability rows (reduced by argmax), or (n, 1) columns:
-
-- ``confusion_matrix(y_true, y_pred, num_classes=None)``: C[i, j] = number of samples of
-  true class i predicted as j (rows = real class, as the seeds and scikit-learn).
-- ``accuracy_score``: fraction of exact matches.
-- ``precision_score``, ``recall_score``, ``f1_score``, ``specificity_score`` with
-  ``average=``: "binary" (default; the class ``pos_label`` against the rest, labels must be
-  two-valued), "macro" (unweighted mean of the per-class one-vs-rest scores), "micro"
-  (computed from the summed counts of all classes), "weighted" (mean weighted by each class'
-  support) or None (the array of per-class scores). Multiclass averages run over the classes
-  present in y_true or y_pred (scikit-learn's rule; None returns their scores in label
-  order). A 0/0 score is 0 (scikit-learn's zero_division=0).
+Array functions (NumPy in, NumPy out: ``confusion_matrix``, ``accuracy_score``,
+``precision_score``, ``recall_score``, ``f1_score``, ``specificity_score``) take class labels:
+integer arrays of shape (n,), or (n, k) one-hot / probability rows (reduced by argmax), or
+(n, 1) columns, and follow scikit-learn's conventions (``average=``: see ``_score``).
 
 Training metrics (``metrics.get(name, loss=None)``) are compiled into the train and test
-graphs: ``metric.batch_stats(y_true, y_pred)`` gives scalar Tensors that are SUMS over a
-batch (e.g. [number correct, number of elements]); the model adds them up over an epoch and
-``metric.result(totals)`` turns the totals into the epoch's value, so an epoch's accuracy
-is exact whatever the batch sizes.
-
-Masked outputs (Keras 3): when the model's output carries a mask (batch, steps), the model
-passes it as ``batch_stats(y_true, y_pred, mask=mask)`` and only the unmasked steps are counted
-(every sum and count is weighted by the mask), so padding changes no metric.
+graphs as sums over each batch, so an epoch's value is exact whatever the batch sizes and
+masked steps never count (``Metric``).
 """
 from __future__ import annotations
 
@@ -74,8 +59,9 @@ def _pair(y_true, y_pred):
 
 
 def confusion_matrix(y_true, y_pred, num_classes=None) -> np.ndarray:
-    """C[i, j] = number of samples of true class i predicted as class j (int64, k x k).
-    ``num_classes`` defaults to 1 + the largest label seen in either array."""
+    """C[i, j] = number of samples of true class i predicted as class j (int64, k x k; rows =
+    real class, as the seeds and scikit-learn). ``num_classes`` defaults to 1 + the largest
+    label seen in either array."""
     num_classes = arguments.index(num_classes, "confusion_matrix: num_classes", minimum=1, allow_none=True)
     t, p = _pair(y_true, y_pred)
     seen = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
@@ -114,7 +100,15 @@ _AVERAGES = ("binary", "macro", "micro", "weighted", None)
 
 
 def _score(name, y_true, y_pred, average, pos_label, per_class):
-    """Score of one-vs-rest counts: per_class(tp, fp, fn, tn) -> per-class score array."""
+    """Score of one-vs-rest counts: per_class(tp, fp, fn, tn) -> per-class score array, for
+    ``precision_score``, ``recall_score``, ``f1_score`` and ``specificity_score``.
+
+    ``average``: "binary" (default; the class ``pos_label`` against the rest, labels must be
+    two-valued), "macro" (unweighted mean of the per-class one-vs-rest scores), "micro"
+    (computed from the summed counts of all classes), "weighted" (mean weighted by each class'
+    support) or None (the array of per-class scores). Multiclass averages run over the classes
+    present in y_true or y_pred (scikit-learn's rule; None returns their scores in label
+    order). A 0/0 score is 0 (scikit-learn's zero_division=0)."""
     if not (average is None or isinstance(average, str)) or average not in _AVERAGES:
         raise ValueError(f"{name}: average must be one of {_AVERAGES}, got {average!r}")
     pos_label = arguments.index(pos_label, f"{name}: pos_label", minimum=0)
@@ -174,7 +168,13 @@ def _tensor(x):
 class Metric:
     """A training metric: ``batch_stats`` -> scalar float Tensors summed over a batch,
     ``result(totals)`` -> the value from the totals over an epoch. ``mask``: None, or the
-    output's bool mask (batch, steps): the masked steps must not count."""
+    output's bool mask (batch, steps): the masked steps must not count.
+
+    The statistics are SUMS over the batch (e.g. [number correct, number of elements]); the
+    model adds them up over an epoch and ``result`` turns the totals into the epoch's value, so
+    an epoch's accuracy is exact whatever the batch sizes. With a masked output (Keras 3) the
+    model passes ``batch_stats(y_true, y_pred, mask=mask)`` and every sum and count is weighted
+    by the mask, so padding changes no metric."""
 
     def __init__(self, name):
         self.name = name

@@ -1,24 +1,9 @@
 """Graphviz diagrams of graphc graphs: ``to_dot``, ``render`` and Jupyter's ``repr_svg``.
 
-The layout is the classic computation-graph diagram of h = (a + b) * (c + d): nodes are
-inputs and operations, EDGES are tensors, labelled with their shape (and their dtype where it
-differs from the dtype of the node they feed). Node kinds are told apart at a glance by shape
-and colour, and in the DOT text by a ``class`` attribute (which also lands in the SVG):
-
-    placeholder   ellipse, light blue, the placeholder's name
-    variable      3-d box, green, name and shape
-    constant      small grey box, the value (or "const (shape) dtype" when larger than 4)
-    fill          grey rounded box, "fill <value>"
-    random        plum box, the op name
-    op            white box, the op name and its short attributes (axis=1)
-    grad          like its kind but gold: nodes built by gc.grad
-    output        double border, plus an edge to a plain "output" label carrying its shape
-
-Variable updates ``(variable, new_value)`` are dashed edges from the new value back to the
-variable. A compiled Function's fused kernels are drawn as clusters labelled "kernel k".
-
-The ``graphviz`` Python package is imported lazily: graphc works (and tests import this
-module) on machines where Graphviz is not installed.
+The classic computation-graph diagram of h = (a + b) * (c + d): nodes are inputs and operations,
+EDGES are tensors labelled with their shape, and node kinds are told apart by shape and colour
+(``to_dot`` lists them). The ``graphviz`` Python package is imported lazily: graphc works (and
+tests import this module) on machines where Graphviz is not installed.
 """
 from __future__ import annotations
 
@@ -350,6 +335,22 @@ def to_dot(obj, *, title=None, legend=False, output_labels=None) -> str:
 
     ``title`` labels the whole diagram (a Function's name by default), ``legend`` adds a key to
     the node styles, ``output_labels`` names the outputs in order (e.g. ``["h", "dh/da"]``).
+
+    Edges are labelled with their tensor's shape (and its dtype where it differs from the dtype
+    of the node it feeds). Node kinds, also named by a ``class`` attribute in the DOT text
+    (which lands in the SVG):
+
+        placeholder   ellipse, light blue, the placeholder's name
+        variable      3-d box, green, name and shape
+        constant      small grey box, the value (or "const (shape) dtype" when larger than 4)
+        fill          grey rounded box, "fill <value>"
+        random        plum box, the op name
+        op            white box, the op name and its short attributes (axis=1)
+        grad          like its kind but gold: nodes built by gc.grad
+        output        double border, plus an edge to a plain "output" label carrying its shape
+
+    Variable updates ``(variable, new_value)`` are dashed edges from the new value back to the
+    variable. A compiled Function's fused kernels are drawn as clusters labelled "kernel k".
 
     Linear in the size of the graph and never recursive: 10 000-node graphs are fine. Graphs
     whose layout would be slow get edge shapes as ``xlabel``s and capped layout iterations.

@@ -1,6 +1,6 @@
 """Fused kernels to CUDA C++: one source per graphc FusionGroup.
 
-A kernel (graphc/kernel.py: members of one iteration shape, external inputs that may
+A kernel (graphc/ir/fusion.py: members of one iteration shape, external inputs that may
 broadcast, outputs, reductions) becomes one source holding
 
 * per *pass*, an **element function** (``__host__ __device__``): given a flat index into the

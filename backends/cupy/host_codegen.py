@@ -16,11 +16,10 @@ from __future__ import annotations
 import dataclasses
 
 
-from graphc.codetext import Name, comment, function_identifier, unique_identifier
-from graphc.errors import GraphError
+from graphc.backends.host_code import HostFunction
+from graphc.codetext import Name, comment
 from graphc.ir.fusion import FusionGroup
-from graphc.plan.memory import worth_releasing
-from graphc.ir.opdef import OPS, helper_names
+from graphc.ir.opdef import OPS
 from graphc.ir.tensor import format_shape
 
 from graphc.backends.cupy import cuda_codegen, lowering
@@ -42,40 +41,23 @@ def generate(program) -> HostModule:
 class _Emitter:
     def __init__(self, program):
         self.program = program
-        self.fn_name = function_identifier(program.name)
-        # user names never become identifiers (only quoted comments)
-        self.taken = {"np", "numpy", "cupy", self.fn_name} | helper_names()
-        self.names: dict[int, str] = {}
-        self.counter = 0
+        self.fn = HostFunction(program, {"np", "numpy", "cupy"})
+        self.fn_name = self.fn.fn_name
+        self.names, self.holders, self.body = self.fn.names, self.fn.holders, self.fn.body
+        self.fresh = self.fn.fresh
         self.bindings: dict[str, tuple] = {}
-        self.header: list[str] = []
-        self.prologue: list[str] = []
-        self.body: list[tuple[str, object]] = []
         self.kernel_defs: list[str] = []
         self.kernels: list = []
         self.sources: dict[str, str] = {}   # kernel name -> its KERNEL_ constant
-        self.holders: dict[int, str] = {}
         self.fresh_values: set[int] = set()  # C-contiguous arrays a kernel may read as they are
-
-    def fresh(self, prefix: str) -> str:
-        while True:
-            name = f"{prefix}{self.counter}"
-            self.counter += 1
-            if name not in self.taken:
-                self.taken.add(name)
-                return name
 
     # -- the pieces ------------------------------------------------------------------------
     def run(self) -> HostModule:
         program = self.program
-        args = []
-        for p in program.inputs:
-            name = unique_identifier(p.name, "in_", self.taken)
-            self.names[id(p)] = name
+        for p, name in zip(program.inputs, self.fn.name_inputs()):
             self.fresh_values.add(id(p))
-            args.append(name)
-            self.prologue.append(f"    {name} = to_device({name})  # input {comment(p.name)} "
-                                 f"{format_shape(p.shape)} {p.dtype}")
+            self.fn.prologue.append(f"    {name} = to_device({name})  # input {comment(p.name)} "
+                                    f"{format_shape(p.shape)} {p.dtype}")
         kernel_number = 0   # the kernels' numbers in Function.explain() and diagrams
         for number, step in enumerate(program.steps):
             if isinstance(step, FusionGroup):
@@ -89,10 +71,10 @@ class _Emitter:
                 self.emit_kernel(cuda_codegen.single_op_kernel(step), f"step {number}: {step.op}")
             else:
                 self.emit_op(step)
-            self.release(number)
+            self.fn.release(number)
         for value in list(program.graph.outputs) + [v for _, v in program.graph.updates]:
             self.value(value)  # outputs that are sources (constants, variables) need a name
-        return self.assemble(args)
+        return self.assemble()
 
     def value(self, node) -> str:
         """The name holding ``node``'s device array (emitting sources on first use)."""
@@ -104,28 +86,22 @@ class _Emitter:
         if id(node) in self.names:
             return
         if node.op == "placeholder":
-            raise GraphError(f"placeholder {node.name!r} is not an input of {self.program.name!r}")
+            self.fn.not_an_input(node)
         if node.op == "constant":
             name = self.fresh("c")
             self.bindings[name] = ("constant", node)
-            self.header.append(f"#   {name}: constant {comment(node.name)} {format_shape(node.shape)} "
-                               f"{node.dtype} (on the device)")
+            self.fn.header.append(f"#   {name}: constant {comment(node.name)} {format_shape(node.shape)} "
+                                  f"{node.dtype} (on the device)")
             self.fresh_values.add(id(node))
         elif node.op == "variable":
-            holder = self.fresh("var")
-            self.bindings[holder] = ("variable", node)
-            self.holders[id(node)] = holder
-            name = unique_identifier(node.name, "v_", self.taken)
-            self.header.append(f"#   {holder}: variable {comment(node.name)} {format_shape(node.shape)} "
-                               f"{node.dtype}")
-            self.prologue.append(f"    {name} = variable_on_device({holder})")
+            self.bindings[self.fn.name_variable(node, "variable_on_device({holder})")] = ("variable", node)
             self.fresh_values.add(id(node))
+            return
         else:
             extra = {}
             if OPS[node.op].kind == "random":
-                rng = self.fresh("rng")
+                rng = self.fn.name_random(node, "cupy.random.RandomState")
                 self.bindings[rng] = ("rng", node.attrs.get("seed"))
-                self.header.append(f"#   {rng}: cupy.random.RandomState, seed {node.attrs.get('seed')}")
                 extra["rng"] = Name(rng)
             operands = [self.value(i) for i in node.inputs]
             name = self.fresh("t")
@@ -189,43 +165,19 @@ class _Emitter:
             self.names[id(p.tensor)] = made[p.name]
             self.fresh_values.add(id(p.tensor))
 
-    def release(self, step_index) -> None:
-        dead = [self.names[id(v)] for v in self.program.memory.dies_after[step_index]
-                if id(v) in self.names and worth_releasing(v)]
-        dead = list(dict.fromkeys(dead))
-        if dead:  # back to CuPy's memory pool at once
-            self.body.append((f"    del {', '.join(dead)}", None))
-
-    def assemble(self, args) -> HostModule:
-        program = self.program
-        lines = [f"# generated by graphc's CuPy backend for {comment(program.name)}",
+    def assemble(self) -> HostModule:
+        title = [f"# generated by graphc's CuPy backend for {comment(self.program.name)}",
                  "# Every array lives on the GPU: `np` in this code is CuPy. Each KERNEL_ string is",
                  "# CUDA C++ generated for a fused kernel, compiled once per distinct source; its entry",
                  "# points launch as entry((grid), (block), (arguments))."]
-        if self.header:
-            lines.append("# namespace:")
-            lines.extend(self.header)
-        lines.append("")
-        lines.extend(self.kernel_defs)
-        lines.append(f"def {self.fn_name}({', '.join(args)}):")
-        lines.extend(self.prologue)
-        line_nodes = {}
-        for text, node in self.body:
-            if node is not None:
-                line_nodes[len(lines) + 1] = node
-            lines.append(text)
+        definitions = [("", None)] + [(line, None) for line in self.kernel_defs]
         # each new value and output gets an array of its own where the memory plan says it
         # would share memory with an input, a variable, a constant or another output
-        plan = program.memory
-        for j, (var, value) in enumerate(program.graph.updates):
-            ref = self.value(value)
-            ref = f"np.array({ref})" if j in plan.copy_updates else f"contiguous({ref})"
-            lines.append(f"    {self.holders[id(var)]}._value = {ref}  # update {comment(var.name)}")
-        outs = []
-        for j, out in enumerate(program.graph.outputs):
-            ref = self.value(out)
-            outs.append(f"np.array({ref})" if j in plan.copy_outputs else ref)
-        lines.append(f"    return {outs[0]}" if program.single_output else f"    return [{', '.join(outs)}]")
+        lines, line_nodes = self.fn.lines(
+            title, definitions,
+            update_value=lambda ref, copy: f"np.array({ref})" if copy else f"contiguous({ref})",
+            output_value=lambda ref, copy: f"np.array({ref})" if copy else ref,
+            value_name=self.value)
         return HostModule("\n".join(lines) + "\n", self.fn_name, self.bindings, self.kernels, line_nodes)
 
 

@@ -60,6 +60,10 @@ class DaskExecutable:
 
     # -- running --------------------------------------------------------------------------------
     def run(self, values):
+        """One call. With a dask.array input and no ``updates`` the outputs are dask.arrays
+        (nothing has run); otherwise they are computed (updates applied now) and returned as
+        NumPy. Dask computes where its default points: the threaded scheduler, the current
+        ``distributed.Client``, or ``with dask.config.set(scheduler=client)``."""
         axes, chunks, values = arrange(self.program.inputs, values)
         plan = self.plan(axes)
         if chunks is not None:
@@ -183,7 +187,19 @@ def arrange(placeholders, values):
 
 
 class DaskBackend:
-    """``backend="dask"``: the graph runs chunk by chunk as a Dask graph (see the package)."""
+    """``backend="dask"``: the graph runs chunk by chunk as a Dask graph (see the package).
+
+    - No graph rewriting here: passes and fusion ran before. Regions are made of the schedule's
+      own steps and fused kernels, each compiled by the NumPy backend as a Program specialized
+      to one chunk's shapes (as ``gc.function`` specializes per call signature), so the
+      per-chunk code IS the NumPy backend's, with the same kernels.
+    - One tree reduction per level carries every partial of the level together (a training
+      step's gradients, loss and metric counts), where one ``dask.array`` reduction per partial
+      would build the same tree once per gradient: on a cluster each task costs milliseconds.
+    - A region ships as source text plus its constants and is compiled once per worker process;
+      its blocked kernels run in the task's own thread (Dask already runs a task per core).
+    - Random ops draw per chunk from generators seeded by (their seed, the call, the chunk):
+      reproducible for one chunking, different from the NumPy backend's samples."""
     name = "dask"
     split_every = lowering.SPLIT_EVERY
 

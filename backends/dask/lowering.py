@@ -1,24 +1,7 @@
-"""Lowering one call to a Dask graph: the plan's regions as tasks over the inputs' chunks.
-
-Per call, for a plan (``regions``) and the values fed:
-
-    once L            key (once L,)            -> tuple of the region's results
-    chunk L, chunk i  key (chunk L, i)         -> tuple: the region's results on rows of chunk i
-    tree L            keys (tree L, depth, j)  -> Combine of up to ``split_every`` children;
-                                                 the root holds every combined partial
-    values            key (values, chunk L)    -> the replicated sources (weights, NumPy
-                                                 inputs, large constants) chunk L's tasks read
-
-Replicated values a per-chunk region reads enter the graph once, as one key: every chunk's
-task names it, so Dask ships it once to each worker that runs a chunk. A "once" task carries
-its replicated values itself. Chunked inputs are read block by block from the caller's
-dask.arrays, or (``Shards``: NumPy blocks, as data-parallel training feeds them) travel inside
-their chunk's task. Dask schedules everything — the local threaded scheduler or a
-``distributed`` cluster, with its retries of tasks lost with a worker.
-
-A lazy call gets its outputs as dask.arrays over this graph (one small task per block picks
-a result out of a region's tuple); an eager call computes the regions' and trees' result
-keys directly and picks the results out on the caller's side.
+"""Lowering one call to a Dask graph: the plan's regions as tasks over the inputs' chunks
+(``lower``: the graph's keys), then either dask.arrays over it for a lazy call (``arrays``) or
+its results computed now (``compute``). Dask schedules everything — the local threaded
+scheduler or a ``distributed`` cluster, with its retries of tasks lost with a worker.
 """
 from __future__ import annotations
 
@@ -64,7 +47,21 @@ class Reference:
 
 def lower(plan, call: Call, stream, codes, split_every=SPLIT_EVERY) -> Lowered:
     """The Dask graph of one call. ``codes(region, rows)`` gives a region's RegionCode for
-    chunks of ``rows`` rows (compiled and cached by the caller)."""
+    chunks of ``rows`` rows (compiled and cached by the caller). Its keys, for a plan
+    (``regions``) and the values fed:
+
+        once L            key (once L,)            -> tuple of the region's results
+        chunk L, chunk i  key (chunk L, i)         -> tuple: the region's results on rows of chunk i
+        tree L            keys (tree L, depth, j)  -> Combine of up to ``split_every`` children;
+                                                     the root holds every combined partial
+        values            key (values, chunk L)    -> the replicated sources (weights, NumPy
+                                                     inputs, large constants) chunk L's tasks read
+
+    Replicated values a per-chunk region reads enter the graph once, as one key: every chunk's
+    task names it, so Dask ships it once to each worker that runs a chunk. A "once" task carries
+    its replicated values itself. Chunked inputs are read block by block from the caller's
+    dask.arrays, or (``Shards``: NumPy blocks, as data-parallel training feeds them) travel
+    inside their chunk's task."""
     from dask.highlevelgraph import HighLevelGraph
 
     name = f"graphc-{call.program.name}-{uuid.uuid4().hex[:12]}"
@@ -174,7 +171,9 @@ _ONCE = _Once()
 
 
 def compute(lowered, call) -> list:
-    """Every output and update value, computed now by Dask's current scheduler, as NumPy."""
+    """Every output and update value, computed now by Dask's current scheduler, as NumPy: the
+    regions' and trees' result keys are computed directly and the results picked out of them
+    on the caller's side."""
     import dask
     from dask.delayed import Delayed
     keys = []
@@ -198,7 +197,8 @@ def compute(lowered, call) -> list:
 
 
 def arrays(lowered, call) -> list:
-    """Every output as a dask.array over the call's graph (lazy)."""
+    """Every output as a dask.array over the call's graph (lazy): one small task per block picks
+    a result out of a region's tuple."""
     import dask.array as da
     out = []
     for k, ref in enumerate(lowered.results):

@@ -3,11 +3,10 @@ backend first compiles (never at ``import graphc``).
 
 Why: a compiled step allocates and frees the same multi-MB arrays on every call. glibc serves
 large blocks with fresh ``mmap``s (and trims the heap's top on free), so every call page-faults
-its whole working set again: on the W5 CNN step that was ~2 600 faults and ~30 % of the time
-(and ~35 % of PyTorch eager's step, which allocates the same way). Raising the mmap and trim
-thresholds keeps freed blocks in the heap, ready for the next call, as PyTorch's and JAX's own
-caching allocators do on their devices. The cost: the process keeps up to its peak of freed
-memory instead of handing it back to the system.
+its whole working set again, a large part of a CNN step's time (benchmarks/README.md:
+allocator). Raising the mmap and trim thresholds keeps freed blocks in the heap, ready for the
+next call, as PyTorch's and JAX's own caching allocators do on their devices. The cost: the
+process keeps up to its peak of freed memory instead of handing it back to the system.
 
 ``GRAPHC_KEEP_MEMORY=0`` leaves malloc as found. Elsewhere than glibc this does nothing.
 """

@@ -1,20 +1,16 @@
 """Who threads the GEMMs while a compiled function runs: BLAS's own threads or graphc's.
 
-Why: OpenBLAS's worker threads keep spinning for a while after every threaded call (its thread
-timeout, about 0.1 s). graphc's kernel threads, which run the copies, pools and fused
-elementwise blocks between the GEMMs, then share the cores with spinning workers: W5's pooling
-gradient took 2.4 ms right after a GEMM against 1.3 ms alone. So while a compiled function whose
-BLAS work is large runs, BLAS is set to one thread and graphc's helpers split the products over
-the kernel threads themselves (``graphc.backends.numpy.kernels.gemm``; the convolutions per batch share), as
-PyTorch runs its BLAS and oneDNN on its one intra-op pool. The count found is put back when the
-call returns.
+Why: OpenBLAS's workers keep spinning for a while after every threaded call (its thread
+timeout, about 0.1 s), on the cores graphc's kernel threads need for the copies, pools and
+fused blocks between the GEMMs (benchmarks/README.md: blas_threads). So while a compiled
+function with much BLAS work runs, BLAS is set to one thread and graphc's helpers split the
+products over the kernel threads (``kernels.gemm``; the convolutions per batch share), as
+PyTorch runs BLAS and oneDNN on its one intra-op pool; the count found is put back after.
 
-The switch is process-wide. So that a compiled call's result never depends on what other
-threads run, calls that switch BLAS to one thread and calls that use BLAS as found never overlap
-(``SerialBlas`` and ``FoundBlas`` wait for each other; calls of the same kind run together).
-Another thread calling NumPy's matmul directly during a compiled call still gets a one-threaded
-product. threadpoolctl finds and switches the BLAS NumPy links (OpenBLAS, MKL, BLIS, FlexiBLAS);
-with none found, or ``GRAPHC_NUM_THREADS=1``, BLAS keeps its threads and graphc splits nothing.
+The switch is process-wide, so calls that set BLAS to one thread and calls that use it as found
+never overlap (``SerialBlas``, ``FoundBlas``): a call's result never depends on other threads.
+threadpoolctl finds the BLAS NumPy links (OpenBLAS, MKL, BLIS, FlexiBLAS); with none found, or
+``GRAPHC_NUM_THREADS=1``, BLAS keeps its threads and graphc splits nothing.
 """
 from __future__ import annotations
 
@@ -136,7 +132,9 @@ class FoundBlas:
 
 class SerialBlas:
     """``with SerialBlas():`` BLAS runs one-threaded inside (when ``controllable()``), and is
-    put back to its former count when the last such block, of any thread, exits."""
+    put back to its former count when the last such block, of any thread, exits. The switch is
+    process-wide: another thread calling NumPy's matmul directly meanwhile gets a one-threaded
+    product too."""
 
     def __enter__(self):
         global _depth, _saved

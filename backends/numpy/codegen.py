@@ -13,12 +13,12 @@ import numpy as np
 
 from graphc.backends.numpy import blas_threads
 from graphc.plan import numerics
-from graphc.codetext import Name, comment, function_identifier, unique_identifier
+from graphc.backends.host_code import HostFunction
+from graphc.codetext import Name, comment
 from graphc.ir.fusion import FusionGroup
-from graphc.plan.memory import worth_releasing
 from graphc.backends.numpy import kernels
 from graphc.backends.numpy.kernels import fast_ufuncs, gemm
-from graphc.ir.opdef import OPS, helper_names
+from graphc.ir.opdef import OPS
 from graphc.ir.tensor import format_shape
 
 from graphc.backends.numpy import fused
@@ -55,61 +55,32 @@ class Module:
 def generate(program, profile=False) -> Module:
     """The module for ``program``. ``profile``: the function also adds each step's wall time
     to ``_step_seconds[step]`` in its namespace (for ``Function.profile``)."""
-    fn_name = function_identifier(program.name)
-    # user names never become identifiers (they live in comments, quoted); generated names
-    # never meet a helper's
-    taken = set(_RESERVED) | {fn_name} | helper_names()
-    names: dict[int, str] = {}
+    fn = HostFunction(program, _RESERVED)
+    names, body, header, fresh = fn.names, fn.body, fn.header, fn.fresh
     namespace: dict = {"np": np}
-    header: list[str] = []
-    prologue: list[str] = []
-    args: list[str] = []
-    holders: dict[int, str] = {}  # variable -> the namespace name of its Variable object
-    counter = 0
-
-    def fresh(prefix: str) -> str:
-        nonlocal counter
-        while True:
-            name = f"{prefix}{counter}"
-            counter += 1
-            if name not in taken:
-                taken.add(name)
-                return name
-
-    for p in program.inputs:
-        name = unique_identifier(p.name, "in_", taken)
-        names[id(p)] = name
-        args.append(name)
+    for p, name in zip(program.inputs, fn.name_inputs()):
         header.append(f"#   {name}: input {comment(p.name)} {format_shape(p.shape)} {p.dtype}")
-
-    body: list[tuple[str, object]] = []        # (line, node it computes) in the main function
     definitions: list[tuple[str, object]] = []  # kernel drivers and block functions, before it
 
     def emit_node(node):
         if id(node) in names:
             return
         if node.op == "placeholder":
-            from graphc.errors import GraphError
-            raise GraphError(f"placeholder {node.name!r} is not an input of {program.name!r}")
+            fn.not_an_input(node)
         if node.op == "constant":
             name = fresh("c")
             value = node.attrs["value"]
             namespace[name] = value[()] if value.shape == () else value  # 0-d: a NumPy scalar
             header.append(f"#   {name} = {_describe_value(node.attrs['value'])}  ({node.dtype}, {comment(node.name)})")
         elif node.op == "variable":
-            holder = fresh("var")
-            namespace[holder] = node
-            holders[id(node)] = holder
-            name = unique_identifier(node.name, "v_", taken)
-            header.append(f"#   {holder}: variable {comment(node.name)} {format_shape(node.shape)} {node.dtype}")
-            prologue.append(f"    {name} = {holder}._value")
+            namespace[fn.name_variable(node, "{holder}._value")] = node
+            return
         else:
             od = OPS[node.op]
             attrs = dict(node.attrs)
             if od.kind == "random":
-                rng = fresh("rng")
+                rng = fn.name_random(node, "random generator")
                 namespace[rng] = np.random.default_rng(node.attrs.get("seed"))
-                header.append(f"#   {rng}: random generator, seed {node.attrs.get('seed')}")
                 attrs = {k: v for k, v in attrs.items() if k not in ("seed", "key")}
                 attrs["rng"] = Name(rng)
             namespace.update(kernels.helpers_of(od))
@@ -139,14 +110,6 @@ def generate(program, profile=False) -> Module:
 
     donated: set[int] = set()  # values whose buffer a later op took over in place
 
-    def release(step_index, temporaries=()):
-        # the memory plan's dead values (and a plain kernel's internal temporaries): drop the
-        # references so the allocator reuses the memory
-        values = list(program.memory.dies_after[step_index]) + [t for t in temporaries if worth_releasing(t)]
-        dead = list(dict.fromkeys(names[id(v)] for v in values if id(v) not in donated and id(v) in names))
-        if dead:
-            body.append((f"    del {', '.join(dead)}", None))
-
     if program.check_numerics:
         namespace["_check_numerics"] = numerics.check
     if profile:
@@ -162,7 +125,7 @@ def generate(program, profile=False) -> Module:
     for number, step in enumerate(program.steps):
         if not isinstance(step, FusionGroup):
             emit_node(step)
-            release(number)
+            fn.release(number, kept=donated)
             lap(number)
             continue
         mode = fused.blocking(step)
@@ -174,75 +137,47 @@ def generate(program, profile=False) -> Module:
             for member in step.members + step.reductions:
                 emit_node(member)
             outputs = {id(o) for o in step.outputs}
-            release(number, [m for m in step.members if id(m) not in outputs])
+            fn.release(number, [m for m in step.members if id(m) not in outputs], kept=donated)
             lap(number)
             continue
-        fn = fresh("kernel")
+        block_fn = fresh("kernel")
         last = step.members[-1]
         alias = (step.anchor is not None and step.outputs[-1] is last
                  and last.dtype == step.anchor.dtype and last.shape == step.anchor.shape)
-        definitions.extend(fused.lower_blocked(step, fn, mode, alias))
+        definitions.extend(fused.lower_blocked(step, block_fn, mode, alias))
         namespace["run_shares"] = run_shares
         for member in step.members + step.reductions:
             namespace.update(kernels.helpers_of(OPS[member.op]))
         definitions.append(("", None))
-        ext = step.inputs
         outs = [fresh("t") for _ in step.outputs]
         for o, name in zip(step.outputs, outs):
             names[id(o)] = name
         body.append((f"    {', '.join(outs)}{',' if len(outs) == 1 else ''} = "
-                     f"{fn}({', '.join(names[id(i)] for i in ext)})", last))
+                     f"{block_fn}({', '.join(names[id(i)] for i in step.inputs)})", last))
         for o, name in zip(step.outputs, outs):
             guard(o, name)
-        release(number)
+        fn.release(number, kept=donated)
         lap(number)
 
-    lines = [f"# generated by graphc's NumPy backend for {comment(program.name)}"]
-    if header:
-        lines.append("# namespace:")
-        lines.extend(header)
-    line_nodes = {}
-    for text, node in definitions:
-        if node is not None:
-            line_nodes[len(lines) + 1] = node
-        lines.append(text)
-    lines.append(f"def {fn_name}({', '.join(args)}):")
-    lines.extend(prologue)
-    indent = ""
+    opening, indent = None, ""
     if _gemms_on_kernel_threads(program.steps):
         namespace["_serial_blas"] = blas_threads.SerialBlas()
-        lines.append("    with _serial_blas:  # BLAS one-threaded: the kernel threads split the GEMMs")
-        indent = "    "
+        opening, indent = "with _serial_blas:  # BLAS one-threaded: the kernel threads split the GEMMs", "    "
     elif blas_threads.controllable() and _uses_blas(program.steps):
         namespace["_found_blas"] = blas_threads.FoundBlas()
-        lines.append("    with _found_blas:  # not while other calls run BLAS one-threaded")
-        indent = "    "
-    for text, node in body:
-        if node is not None:
-            line_nodes[len(lines) + 1] = node
-        lines.append(indent + text)
+        opening, indent = "with _found_blas:  # not while other calls run BLAS one-threaded", "    "
     # a variable's new value, and each output, is an array of its own: never the caller's
     # input, a constant, another variable's storage or another output (the memory plan says
     # which ones share memory and need a copy)
-    plan = program.memory
-    for j, (var, value) in enumerate(program.graph.updates):
-        wrap = "np.array" if j in plan.copy_updates else "np.asarray"
-        lines.append(f"    {indent}{holders[id(var)]}._value = {wrap}({names[id(value)]})"
-                     f"  # update {comment(var.name)}")
-    outs = []
-    for j, out in enumerate(program.graph.outputs):
-        wrap = "np.array" if j in plan.copy_outputs else "np.asarray"
-        outs.append(f"{wrap}({names[id(out)]})")
-    if program.single_output:
-        lines.append(f"    {indent}return {outs[0]}")
-    else:
-        lines.append(f"    {indent}return [{', '.join(outs)}]")
+    own = lambda name, copy: f"{'np.array' if copy else 'np.asarray'}({name})"  # noqa: E731
+    lines, line_nodes = fn.lines([f"# generated by graphc's NumPy backend for {comment(program.name)}"],
+                                 definitions, opening, indent, update_value=own, output_value=own)
     entry = None
     if all(all(d is not None for d in p.shape) for p in program.inputs):
-        entry = f"{fn_name}_checked"
+        entry = f"{fn.fn_name}_checked"
         lines.append("")
-        lines.extend(_checked_entry(program, fn_name, entry, args, namespace))
-    return Module("\n".join(lines) + "\n", namespace, line_nodes, fn_name, entry)
+        lines.extend(_checked_entry(program, fn.fn_name, entry, fn.args, namespace))
+    return Module("\n".join(lines) + "\n", namespace, line_nodes, fn.fn_name, entry)
 
 
 # OpenBLAS threads a GEMM from about this many multiply-adds (m·n·k) on: smaller products lose

@@ -1,28 +1,6 @@
-"""The op registry: one record per op, holding everything about it in one place.
-
-An OpDef carries
-  * ``infer(inputs, attrs) -> (shape, dtype)``: the shape and dtype rule, which raises
-    ShapeError / DTypeError naming the op and the tensors;
-  * ``numpy``: a code template (``"np.add({x}, {y})"``). The NumPy backend pastes it into the
-    generated source; compiled once, the same template is the op's reference semantics
-    (``impl``), which the constant folder evaluates. ``helpers`` name the functions a template
-    may call beyond ``np``, each with its plain-NumPy reference; backends bind their own
-    kernels to the names;
-  * ``grad(node, g) -> [input cotangent or None, ...]``: the gradient rule, which builds graph
-    nodes and never touches NumPy arrays;
-  * ``numpy_out``: optionally, the op as a statement writing into an existing array
-    ``{out}`` (fused kernels use it; single-ufunc templates get one automatically). It must
-    read its inputs no later than its first write, so ``{out}`` may alias a dying input;
-  * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
-    do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
-    ``cuda``) that fused kernels are built from;
-  * ``result``: "new" (an array of its own, sharing no memory with the inputs), "view" (may be
-    its first input's memory) or "unknown" — what the memory plan may overwrite;
-  * ``batch``: its batch rule (``graphc.ir.batching``): how it runs on operands split into
-    chunks along an axis, or why it cannot;
-  * ``monoid``: for reductions, how partial results combine ("sum", "mean", "max", "min",
-    "prod"), which also gives the accumulator's identity (``reduction_identity``).
-Elementwise ops derive ``result`` and ``batch``; every other op with inputs states them.
+"""The op registry: one record per op (``OpDef``), holding everything about it in one place —
+shape/dtype rule, NumPy template, gradient rule and what the passes, the memory plan and the
+backends may assume — so adding an op means filling one record (``defop``).
 """
 from __future__ import annotations
 
@@ -39,6 +17,30 @@ from graphc.ir.tensor import Tensor, format_shape
 
 @dataclasses.dataclass(frozen=True)
 class OpDef:
+    """One op's record. It carries
+      * ``infer(inputs, attrs) -> (shape, dtype)``: the shape and dtype rule, which raises
+        ShapeError / DTypeError naming the op and the tensors;
+      * ``numpy``: a code template (``"np.add({x}, {y})"``). The NumPy backend pastes it into the
+        generated source; compiled once, the same template is the op's reference semantics
+        (``impl``), which the constant folder evaluates. ``helpers`` name the functions a template
+        may call beyond ``np``, each with its plain-NumPy reference; backends bind their own
+        kernels to the names;
+      * ``grad(node, g) -> [input cotangent or None, ...]``: the gradient rule, which builds graph
+        nodes and never touches NumPy arrays;
+      * ``numpy_out``: optionally, the op as a statement writing into an existing array
+        ``{out}`` (fused kernels use it; single-ufunc templates get one automatically). It must
+        read its inputs no later than its first write, so ``{out}`` may alias a dying input;
+      * ``kind``: "elementwise", "reduction", "source", "random" or "opaque" — what the passes may
+        do with it; ``scalar``: for elementwise ops, the per-element expression (``numpy`` and
+        ``cuda``) that fused kernels are built from;
+      * ``result``: "new" (an array of its own, sharing no memory with the inputs), "view" (may be
+        its first input's memory) or "unknown" — what the memory plan may overwrite;
+      * ``batch``: its batch rule (``graphc.ir.batching``): how it runs on operands split into
+        chunks along an axis, or why it cannot;
+      * ``monoid``: for reductions, how partial results combine ("sum", "mean", "max", "min",
+        "prod"), which also gives the accumulator's identity (``reduction_identity``).
+    Elementwise ops derive ``result`` and ``batch``; every other op with inputs states them.
+    """
     name: str
     args: tuple               # template names of the inputs; "*xs" takes all of them as a list
     infer: Callable

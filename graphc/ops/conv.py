@@ -1,6 +1,7 @@
 """Convolution and pooling over images: NHWC inputs, HWIO filters (TensorFlow's layout).
 
-Ops (each one ``defop`` with its shape/dtype rule, NumPy kernel and gradient rule):
+Below is the ops' contract, which every backend's kernels implement and so is spelled out whole.
+Ops (each one ``defop`` with its shape/dtype rule, NumPy reference and gradient rule):
 
   conv2d(x, w)                          y[n,i,j,o] = sum_{a,b,c} xp[n, i*sh + a*dh, j*sw + b*dw, g(o)*Cg + c] w[a,b,c,o]
   conv2d_backprop_input(g, w, x_ref)    the adjoint of conv2d in x (x_ref: the run-time shape)

@@ -1,28 +1,11 @@
-"""Batch-axis analysis (a pass from a graph to its partition): which values of a scheduled graph are split into chunks, and along which
-axis, when some inputs arrive chunked along their batch axis.
+"""Batch-axis analysis (a pass from a graph to its partition): which values of a scheduled
+graph are split into chunks, and along which axis, when some inputs arrive chunked along their
+batch axis.
 
-A pure function of the graph (no rewriting), used by the Dask backend's plans. Every node gets one of three layouts:
-
-    chunked(axis)   each chunk holds a slice of the value along ``axis`` (rows i..j of the
-                    batch); the op runs chunk by chunk, on each chunk alone ("chunk-local")
-    replicated      one whole value, computed once (weights, constants, anything that does not
-                    depend on chunked data)
-    cross-chunk     an op that reads chunked values and mixes the batch axis away in a way that
-                    decomposes: a sum/max/min/prod/mean over the batch axis, a matmul contracting
-                    it (the gradient x.T @ g), the adjoint of a broadcast over it (a bias
-                    gradient), a conv's filter gradient, an embedding's scatter-add. Each chunk
-                    computes the op on its rows (a *partial*); the partials then combine in a
-                    tree ("sum", "max", "min", "prod", "mean": a sum of chunk means weighted by
-                    chunk length). Its value is replicated.
-
-Anything else that would need rows of two chunks at once (argmax over the batch, a slice or
-a concat along it, a reshape that merges the batch axis with an axis before it) is a
-``GraphError`` naming the op and why, raised before anything runs. Each op's own batch rule
-(``OpDef.batch``, ``graphc.ir.batching``) decides its node; this pass applies them in order.
-
-A replicated operand that spans the batch axis (a (N, k) array meeting chunked (N, k) data)
-is *split*: each chunk reads its own rows of it. A reshape may change how many rows of a value
-one input row makes (flattening (N, 4) to (4N,)): ``scale`` records that ratio per value.
+A pure function of the graph (no rewriting), used by the Dask backend's plans: every node gets
+a layout (chunked, replicated or cross-chunk: see ``Layout``) from its op's own batch rule
+(``OpDef.batch``, ``graphc.ir.batching``), applied in order by ``analyze``. An op that would
+need rows of two chunks at once is a ``GraphError`` naming the op and why, before anything runs.
 """
 from __future__ import annotations
 
@@ -37,7 +20,27 @@ from graphc.ir.opdef import OPS, describe
 
 @dataclasses.dataclass
 class Layout:
-    """The analysis' result for one graph and one choice of chunked inputs."""
+    """The analysis' result for one graph and one choice of chunked inputs. Every node gets one
+    of three layouts:
+
+        chunked(axis)   each chunk holds a slice of the value along ``axis`` (rows i..j of the
+                        batch); the op runs chunk by chunk, on each chunk alone ("chunk-local")
+        replicated      one whole value, computed once (weights, constants, anything that does
+                        not depend on chunked data)
+        cross-chunk     an op that reads chunked values and mixes the batch axis away in a way
+                        that decomposes: a sum/max/min/prod/mean over the batch axis, a matmul
+                        contracting it (the gradient x.T @ g), the adjoint of a broadcast over it
+                        (a bias gradient), a conv's filter gradient, an embedding's scatter-add.
+                        Each chunk computes the op on its rows (a *partial*); the partials then
+                        combine in a tree ("sum", "max", "min", "prod", "mean": a sum of chunk
+                        means weighted by chunk length). Its value is replicated.
+
+    Anything else that would need rows of two chunks at once (argmax over the batch, a slice or
+    a concat along it, a reshape that merges the batch axis with an axis before it) has no
+    layout. A replicated operand that spans the batch axis (a (N, k) array meeting chunked
+    (N, k) data) is *split*: each chunk reads its own rows of it. A reshape may change how many
+    rows of a value one input row makes (flattening (N, 4) to (4N,)): ``scale`` records that
+    ratio per value."""
     axis: dict      # id(node) -> the axis its chunks split, or None: replicated / cross-chunk
     scale: dict     # id(node) -> Fraction: rows of its chunked axis per input row
     combine: dict   # id(node) -> how its per-chunk partials combine (cross-chunk nodes only)

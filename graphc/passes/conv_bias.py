@@ -2,11 +2,11 @@
 output channel.
 
 The NumPy kernel adds the bias to each chunk of the GEMM's result while the chunk is still in
-cache, instead of a separate pass over the whole output (W5: two adds of 6.4 and 3.2 MB,
-about 0.5 ms of a 14 ms step). The value is bit for bit the same: the same GEMM, then the same
-float addition per element. Only an add that is the convolution's sole reader is rewritten
-(else the convolution would be computed twice); the bias's gradient, already in the graph as a
-sum of the add's cotangent, is untouched.
+cache, instead of a separate pass over the whole output (benchmarks/README.md: conv_bias).
+The value is bit for bit the same: the same GEMM, then the same float addition per element.
+Only an add that is the convolution's sole reader is rewritten (else the convolution would be
+computed twice); the bias's gradient, already in the graph as a sum of the add's cotangent, is
+untouched.
 """
 from __future__ import annotations
 

@@ -2,21 +2,8 @@
 the pooled tensor (a quarter of the elements under 2×2 pools), not on the convolution's output.
 
 ReLU is monotone, so it commutes with a window maximum: max_pool(relu(s)) = relu(max_pool(s)),
-bit for bit. The gradient graph built for y = max_pool(relu(s)) reads relu(s) again::
-
-    ga = max_pool2d_grad(relu(s), y, gy)         # gy routed to each window's first maximum
-    gs = ga * cast(s > 0)                        # ReLU's gradient mask
-
-and equals, exactly, with m = max_pool(s)::
-
-    gs = max_pool2d_grad(s, m, gy * cast(m > 0))
-
-Proof, per window: if m > 0 the maximal cells of relu(s) are those of s (every cell <= 0
-became 0 < m), so the same first cell gets gy, and its mask is 1 on both sides. If m <= 0
-(or NaN) every cell's mask is 0 on the left and the routed value is gy * 0 on the right: 0
-(NaN where gy is infinite, as on the left). So the forward's relu(s) and the full-size
-mask disappear, which the rewrite only does when every reader of relu(s) is one of these
-patterns; otherwise relu(s) would be computed anyway and nothing would be gained.
+bit for bit; the gradient graph is rewritten to an equal one too (``pool_before_relu`` has the
+proof), so the forward's relu(s) and the full-size gradient mask disappear.
 """
 from __future__ import annotations
 
@@ -82,6 +69,23 @@ def _plan(graph):
 
 
 def pool_before_relu(graph):
+    """The graph with max_pool(relu(s)) rewritten to relu(max_pool(s)), and its gradient with it.
+
+    The gradient graph built for y = max_pool(relu(s)) reads relu(s) again::
+
+        ga = max_pool2d_grad(relu(s), y, gy)         # gy routed to each window's first maximum
+        gs = ga * cast(s > 0)                        # ReLU's gradient mask
+
+    and equals, exactly, with m = max_pool(s)::
+
+        gs = max_pool2d_grad(s, m, gy * cast(m > 0))
+
+    Proof, per window: if m > 0 the maximal cells of relu(s) are those of s (every cell <= 0
+    became 0 < m), so the same first cell gets gy, and its mask is 1 on both sides. If m <= 0
+    (or NaN) every cell's mask is 0 on the left and the routed value is gy * 0 on the right: 0
+    (NaN where gy is infinite, as on the left). The rewrite is done only when every reader of
+    relu(s) is one of these patterns; otherwise relu(s) would be computed anyway and nothing
+    would be gained."""
     report = PassReport("pool_before_relu", len(graph), 0)
     plan = _plan(graph)
     if not plan:

@@ -1,25 +1,9 @@
 """Regions: the schedule cut into the pieces Dask runs, and each piece's own small Program.
 
-Given the batch-axis layout (``graphc.passes.batch_axes``), every step of the schedule (a single op or a fused
-kernel) either reads chunked values — it runs *per chunk* — or reads replicated values only —
-it runs *once*. A cross-chunk value (a sum over the batch, say) is available only after its
-chunks' partials have been combined, so the steps are sorted into *levels*: level 0 needs no
-combined value, level L+1 reads a value combined from level L. One level runs as
-
-    once L      one task: the replicated steps whose results level L needs
-    chunk L     one task per chunk: every chunked step of level L, fused into one function
-    tree L      Dask tree reduction of the partials chunk L computed (one tree for all of them)
-
-Cheap replicated steps that a chunked step reads (a transpose of a weight, scalar arithmetic)
-are recomputed inside the per-chunk function instead of costing a task of their own; a
-replicated step is placed in the latest "once" task that still precedes its first reader, so
-a training step's optimizer arithmetic lands in one task after the gradients are summed.
-
-``region_program`` turns a region into an ordinary ``Program`` — the region's nodes rebuilt
-over placeholders shaped like one chunk (a reshape's target gets the chunk's row count), its
-fused kernels carried over member for member — which the NumPy backend compiles. This is the
-same specialization to concrete shapes ``gc.function`` does per call signature; no op is
-added, dropped or fused differently.
+Given the batch-axis layout (``graphc.passes.batch_axes``), every step of the schedule (a single
+op or a fused kernel) runs *per chunk* or *once*, in levels separated by the tree reductions
+that combine cross-chunk values (``plan``); ``region_program`` turns each region into an
+ordinary ``Program`` that the NumPy backend compiles.
 """
 from __future__ import annotations
 
@@ -102,7 +86,22 @@ def nodes_of(step) -> tuple:
 
 
 def plan(program, layout, chunked_inputs) -> Plan:
-    """Cut ``program``'s schedule into regions for ``layout`` (see the module docstring)."""
+    """Cut ``program``'s schedule into regions for ``layout``.
+
+    A step that reads chunked values runs *per chunk*; one that reads replicated values only
+    runs *once*. A cross-chunk value (a sum over the batch, say) is available only after its
+    chunks' partials have been combined, so the steps are sorted into *levels*: level 0 needs
+    no combined value, level L+1 reads a value combined from level L. One level runs as
+
+        once L      one task: the replicated steps whose results level L needs
+        chunk L     one task per chunk: every chunked step of level L, fused into one function
+        tree L      Dask tree reduction of the partials chunk L computed (one tree for all)
+
+    Cheap replicated steps that a chunked step reads (a transpose of a weight, scalar
+    arithmetic) are recomputed inside the per-chunk function instead of costing a task of their
+    own; a replicated step is placed in the latest "once" task that still precedes its first
+    reader, so a training step's optimizer arithmetic lands in one task after the gradients
+    are summed."""
     steps = list(_units(program.steps, layout))
     graph = program.graph
     roots = {id(o) for o in graph.outputs} | {id(v) for _, v in graph.updates}
@@ -269,7 +268,10 @@ def _mixed(kernel, layout) -> bool:
 
 def region_program(plan, region, rows) -> Program:
     """``region`` as a Program over placeholders shaped like one chunk of ``rows`` input rows
-    (None: unknown, for inspection), returning its outputs then its partials."""
+    (None: unknown, for inspection), returning its outputs then its partials: the region's nodes
+    rebuilt over those placeholders (a reshape's target gets the chunk's row count), its fused
+    kernels carried over member for member. This is the same specialization to concrete shapes
+    ``gc.function`` does per call signature; no op is added, dropped or fused differently."""
     layout = plan.layout
     inputs, given = [], {}
     for node, split in region.inputs:

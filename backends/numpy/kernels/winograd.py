@@ -20,7 +20,7 @@ import numpy as np
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 # below this many input or output channels the transforms' memory traffic (∝ C + O per tile)
-# eats the GEMMs' saving (∝ C·O): 32 ↔ 64 channels is a tie (benchmarks/README.md: MIN_CHANNELS)
+# eats the GEMMs' saving (∝ C·O): 32 ↔ 64 is a tie (benchmarks/README.md: MIN_CHANNELS)
 MIN_CHANNELS = 64
 
 

@@ -1,38 +1,18 @@
 """The on-disk compile cache: the pass pipeline's result, kept between processes.
 
 The passes are most of a compile's time (rounds of folding, simplification and CSE, then
-fusion); their result depends only on the graph's structure, shapes, dtypes and constant
-values, and on graphc's own code. So the optimized graph, its kernel partition and the pass
-reports are stored under a key that hashes exactly those, and a later compile of an equal
-graph, in this process or another, skips the passes. Placeholders, variables and random
-draws are not stored: they are matched by their position in the source graph, so a hit uses
-the new graph's own variables (their current values) and its own random seeds.
+fusion), and their result depends only on the graph's structure, shapes, dtypes and constant
+values and on graphc's own code. So the optimized graph, its kernel partition and the pass
+reports are filed under a key hashing exactly those, and an equal graph compiled later, in any
+process, skips the passes. Placeholders, variables and random draws are matched by position in
+the source graph, so a hit uses the new graph's own variables and seeds. Off unless
+``gc.set_cache_dir(path)`` or ``GRAPHC_CACHE_DIR`` sets a directory; one file per entry, written
+atomically (a temporary file, then a rename).
 
-Off unless a directory is set, by ``gc.set_cache_dir(path)`` or the ``GRAPHC_CACHE_DIR``
-environment variable. One file per entry, written atomically (a temporary file, then a
-rename).
-
-A cache directory may be shared, so whoever can write it must not be able to run code in, or
-change the results of, the jobs that read it. A loaded entry is therefore never trusted:
-
-1. *Authenticated*: each file carries an HMAC-SHA256 of its bytes (and of the key it is
-   filed under) with a per-user secret key kept outside the cache directory
-   (``$GRAPHC_CACHE_KEY``, else ``$XDG_CONFIG_HOME/graphc/cache.key``, else
-   ``~/.config/graphc/cache.key``; 32 random bytes, created mode 0600 on first use). A key
-   file that others can read or write, or that another user owns, is refused: no entry is
-   then read or written.
-2. *Validated*: the payload (a JSON document plus the large folded constants, read with
-   ``allow_pickle=False``) must follow the schema ``_store_payload`` writes, field by field: real
-   ints, known ops and dtypes, each op's attributes of the types it takes, inputs that are
-   earlier nodes. Every node is rebuilt through its op's own shape/dtype rule, which must
-   agree with the entry; kernels must be partitions the fusion passes could have made.
-3. *Probed*: the source graph and the loaded one are evaluated on the same fixed inputs with
-   each op's reference semantics (``OpDef.impl``) and must agree - an op swapped for another
-   of the same shape rule, or a changed constant, is caught even under a valid signature.
-
-
-An entry that fails any check is discarded with one ``CompileCacheWarning`` naming the file
-and the reason, compiled again and rewritten.
+Threat model: a cache directory may be shared, and whoever can write it must not be able to run
+code in, or change the results of, the jobs that read it. So a loaded entry is never trusted:
+it is authenticated, validated and probed (``_load``); one that fails is discarded with one
+``CompileCacheWarning`` naming the file and the reason, compiled again and rewritten.
 """
 
 from __future__ import annotations
@@ -137,7 +117,24 @@ def _try_store(path, name, source, optimized, reports, key) -> None:
 
 
 def _load(data: bytes, name: str, source, key: bytes):
-    """(optimized graph, reports) from a file's bytes, or _Refused saying why not."""
+    """(optimized graph, reports) from a file's bytes, or _Refused saying why not. The entry is
+    never trusted:
+
+    1. *Authenticated*: each file carries an HMAC-SHA256 of its bytes (and of the key it is
+       filed under) with a per-user secret key kept outside the cache directory
+       (``$GRAPHC_CACHE_KEY``, else ``$XDG_CONFIG_HOME/graphc/cache.key``, else
+       ``~/.config/graphc/cache.key``; 32 random bytes, created mode 0600 on first use). A key
+       file that others can read or write, or that another user owns, is refused: no entry is
+       then read or written.
+    2. *Validated*: the payload (a JSON document plus the large folded constants, read with
+       ``allow_pickle=False``) must follow the schema ``_store_payload`` writes, field by field:
+       real ints, known ops and dtypes, each op's attributes of the types it takes, inputs that
+       are earlier nodes. Every node is rebuilt through its op's own shape/dtype rule, which
+       must agree with the entry; kernels must be partitions the fusion passes could have made.
+    3. *Probed*: the source graph and the loaded one are evaluated on the same fixed inputs with
+       each op's reference semantics (``OpDef.impl``) and must agree - an op swapped for
+       another of the same shape rule, or a changed constant, is caught even under a valid
+       signature."""
     payload = _unseal(name, data, key)
     entry, arrays = _refusing(_read_payload, payload)
     optimized, reports = _refusing(_rebuild, entry, arrays, source)

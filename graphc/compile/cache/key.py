@@ -1,5 +1,5 @@
 """The per-user secret key entries are signed with: where it lives, making it, and refusing
-one that others could read or change (see the threat model in ``graphc/compile_cache/__init__.py``)."""
+one that others could read or change (see the threat model in ``graphc/compile/cache/__init__.py``)."""
 from __future__ import annotations
 
 import os
