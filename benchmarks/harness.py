@@ -14,6 +14,7 @@ against the reference implementation (eager NumPy) of the same workload, measure
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc as pygc
 import importlib
 import os
@@ -109,8 +110,28 @@ def blas_threads() -> str:
     return "; ".join(parts)
 
 
+def simd_level() -> str:
+    """The widest x86 vector extension the CPU reports (what BLAS kernels and NumPy's loops
+    can use), or the machine's architecture elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2")):
+        if flag in flags:
+            return name
+    return platform.machine()
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_line() -> str:
+    """The CPU and its SIMD level, on every RESULT line: ratios from different machines differ."""
+    return f"{cpu_model()} {simd_level()}".replace('"', "'")
+
+
 def machine_description() -> str:
-    return (f"{cpu_model()}, {cpu_count()} cores; Python {platform.python_version()}, "
+    return (f"{cpu_model()} ({simd_level()}), {cpu_count()} cores; Python {platform.python_version()}, "
             f"NumPy {np.__version__}; BLAS: {blas_threads()}")
 
 
@@ -310,7 +331,7 @@ class Context:
             line += f" median_us={r.median_s * 1e6:.3f}"
         for key, value in r.extra.items():
             line += f" {key}={fmt_num(value) if isinstance(value, float) else value}"
-        line += f" checked={r.checked}"
+        line += f" checked={r.checked} cpu=\"{_cpu_line()}\""
         print(line, flush=True)
 
 

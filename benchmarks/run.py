@@ -105,9 +105,15 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    if args.blas_core and os.environ.get("OPENBLAS_CORETYPE") != args.blas_core:
-        # NumPy's OpenBLAS is already loaded here: only a fresh process picks the core
-        os.environ["OPENBLAS_CORETYPE"] = args.blas_core
+    # users' machines leave OpenBLAS to pick its kernel for the CPU: a core type or cache size
+    # set in this environment (some machines set one) is dropped unless --blas-core asks for it.
+    # NumPy's OpenBLAS is already loaded here: only a fresh process picks the core.
+    tuned = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    wanted = {"OPENBLAS_CORETYPE": args.blas_core} if args.blas_core else {}
+    if tuned != wanted:
+        for key in tuned:
+            os.environ.pop(key)
+        os.environ.update(wanted)
         os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] + list(argv))
     scale = args.size_scale if args.size_scale is not None else (1 / 16 if args.quick else 1.0)
     ctx = harness.Context(reps=args.reps, quick=args.quick, scale=scale, backend=args.backend,
