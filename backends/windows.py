@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from graphc.ops.conv import _same_pads, effective_kernel
+from graphc.ops.conv import same_pads, effective_kernel
 
 
 
 def resolve_pads(pads, spatial, kernel, strides):
     if isinstance(pads, str):
-        return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
+        return tuple(same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
     return pads
 
 

@@ -13,7 +13,8 @@ from graphc.errors import DTypeError, GraphError, ShapeError
 from graphc.ir.graph import topological_order
 from graphc.ops import math as m
 from graphc.ir.opdef import OPS, apply, describe
-from graphc.ops.shape_ops import cast, ones_like, reshape, scatter_slices, stack, zeros_like
+from graphc.ops.indexing import scatter_slices
+from graphc.ops.shape_ops import cast, ones_like, reshape, stack, zeros_like
 from graphc.ir.tensor import Tensor, Variable, as_tensor, format_shape, tagging
 
 
@@ -24,7 +25,7 @@ def grad(y, xs):
     again. An ``x`` that ``y`` does not depend on gets zeros.
     """
     single = isinstance(xs, Tensor)
-    targets = _targets("grad", xs)
+    targets = grad_targets("grad", xs)
     y = as_tensor(y, what="grad: y")
     if y.shape != ():
         raise ShapeError(f"grad: y must be a scalar, got {describe(y)}; reduce it first "
@@ -40,7 +41,7 @@ def grad(y, xs):
     return results[0] if single else results
 
 
-def _targets(op: str, xs) -> list:
+def grad_targets(op: str, xs) -> list:
     """``xs`` (a Tensor, or a list or tuple of them) as a list, or a GraphError naming ``op``."""
     if isinstance(xs, Tensor):
         return [xs]

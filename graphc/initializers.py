@@ -79,8 +79,8 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
-        from graphc.ir.tensor import _to_array
-        value = _to_array(self.value, _dtype(dtype, "Constant"), "Constant: value")
+        from graphc.ir.tensor import to_array
+        value = to_array(self.value, _dtype(dtype, "Constant"), "Constant: value")
         shape = _shape(shape, "Constant")
         try:
             return np.array(np.broadcast_to(value, shape))

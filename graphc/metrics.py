@@ -20,7 +20,12 @@ import numpy as np
 from graphc import api as gc
 
 from graphc.ir import arguments
-from graphc import losses as _losses
+# The loss modules, qualified: their class names (Hinge, BinaryCrossentropy, ...) are Keras metric names too.
+from graphc.losses import base as _loss_base
+from graphc.losses import margin as _margin_losses
+from graphc.losses import overlap as _overlap_losses
+from graphc.losses import probabilistic as _probabilistic_losses
+from graphc.losses import registry as _loss_registry
 
 # -- array metrics -------------------------------------------------------------------------------
 
@@ -234,15 +239,15 @@ class _OutputKind:
     logits or probabilities, or signed (hinge) scores."""
 
     def __init__(self, loss):
-        loss = _losses.get(loss) if isinstance(loss, (str, dict)) else loss
+        loss = _loss_registry.get(loss) if isinstance(loss, (str, dict)) else loss
         self.from_logits = bool(getattr(loss, "from_logits", False))
-        self.hinge = isinstance(loss, _losses.Hinge)
-        binary_losses = (_losses.BinaryCrossentropy, _losses.WeightedBinaryCrossentropy,
-                         _losses.BalancedBinaryCrossentropy, _losses.Hinge, _losses.Dice,
-                         _losses.Jaccard)
-        if isinstance(loss, _losses.SparseCategoricalCrossentropy):
+        self.hinge = isinstance(loss, _margin_losses.Hinge)
+        binary_losses = (_probabilistic_losses.BinaryCrossentropy, _probabilistic_losses.WeightedBinaryCrossentropy,
+                         _probabilistic_losses.BalancedBinaryCrossentropy, _margin_losses.Hinge,
+                         _overlap_losses.Dice, _overlap_losses.Jaccard)
+        if isinstance(loss, _probabilistic_losses.SparseCategoricalCrossentropy):
             self.labels = "sparse"
-        elif isinstance(loss, _losses.CategoricalCrossentropy):
+        elif isinstance(loss, _probabilistic_losses.CategoricalCrossentropy):
             self.labels = "categorical"
         elif isinstance(loss, binary_losses):
             self.labels = "binary"
@@ -280,7 +285,7 @@ def _binary_pair(y_true, y_pred, kind: _OutputKind):
     A label counts as positive when > 0.5 (0/1 labels) — or > 0 for hinge's -1/1 labels."""
     y_pred = _tensor(y_pred)
     y_true = gc.cast(_tensor(y_true), y_pred.dtype if y_pred.dtype.kind == "f" else "float32")
-    y_true, y_pred = _losses.match_rank(y_true, y_pred)
+    y_true, y_pred = _loss_base.match_rank(y_true, y_pred)
     label_cut = 0.0 if kind.hinge else 0.5
     return y_true > label_cut, y_pred > kind.threshold()
 
@@ -395,7 +400,7 @@ class _ErrorMetric(Metric):
         if y_pred.dtype.kind != "f":
             y_pred = gc.cast(y_pred, "float32")
         y_true = gc.cast(_tensor(y_true), y_pred.dtype)
-        y_true, y_pred = _losses.match_rank(y_true, y_pred)
+        y_true, y_pred = _loss_base.match_rank(y_true, y_pred)
         error = self._error(y_pred - y_true)
         weights = _mask_weights(mask, error)
         return [_sum(error, weights), _count(error, weights)]

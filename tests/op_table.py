@@ -20,7 +20,7 @@ import numpy as np
 
 import graphc as gc
 from graphc.ir.opdef import apply
-from graphc.ops.shape_ops import scatter_slices
+from graphc.ops.indexing import scatter_slices
 
 
 @dataclasses.dataclass

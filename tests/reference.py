@@ -37,7 +37,7 @@ class MissingReference(LookupError):
     """An op the reference evaluator has no NumPy function for."""
 
 
-def _same_pads(spatial, kernel, strides, dilations):
+def same_pads(spatial, kernel, strides, dilations):
     """TensorFlow's SAME padding: out = ceil(n / s); the odd cell of padding goes last."""
     pads = []
     for n, k, s, d in zip(spatial, kernel, strides, dilations):
@@ -56,7 +56,7 @@ def _conv_geometry(x_shape, w_shape, attrs):
 def _window_geometry(x_shape, kernel, strides, dilations, pads):
     """Padding and output size of windows of ``kernel`` taps (dilated) over H and W."""
     if isinstance(pads, str):
-        pads = _same_pads(x_shape[1:3], kernel, strides, dilations)
+        pads = same_pads(x_shape[1:3], kernel, strides, dilations)
     out = tuple((n + lo + hi - ((k - 1) * d + 1)) // s + 1
                 for n, k, s, d, (lo, hi) in zip(x_shape[1:3], kernel, strides, dilations, pads))
     return pads, out

@@ -215,7 +215,7 @@ class _Generator:
             for number, (axes, members) in enumerate(groups.items()):
                 passes.append(self._reduction_pass(body, number, axes, members, stores=number == 0))
         source = self._assemble(body)
-        code = _strip_comments(source)
+        code = strip_comments(source)
         name = "gc_" + hashlib.sha1(code.encode()).hexdigest()[:12]
         source, code = source.replace("@K@", name), code.replace("@K@", name)
         passes = [_renamed(p, name) for p in passes]
@@ -480,7 +480,7 @@ def _renamed(p: Pass, name: str) -> Pass:
 _COMMENT = re.compile(r"//[^\n]*")
 
 
-def _strip_comments(source: str) -> str:
+def strip_comments(source: str) -> str:
     """The code without // comments and blank lines: the same structure always gives the same
     text (comments name graph nodes, which differ between two builds of one graph)."""
     lines = (_COMMENT.sub("", line).rstrip() for line in source.splitlines())

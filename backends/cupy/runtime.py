@@ -9,7 +9,7 @@ import hashlib
 
 import numpy
 
-from graphc.backends.cupy.cuda_codegen import _strip_comments
+from graphc.backends.cupy.cuda_codegen import strip_comments
 
 INSTALL_HINT = "pip install 'graphc[gpu]' (CuPy for CUDA 12: cupy-cuda12x)"
 
@@ -65,7 +65,7 @@ def cuda_module(source: str):
     """The compiled module (cupy.RawModule, NVRTC) of a kernel's CUDA source; compiled once
     per distinct code (comments aside) for the life of the process."""
     import cupy
-    code = _strip_comments(source)
+    code = strip_comments(source)
     key = hashlib.sha1(code.encode()).hexdigest()
     module = _modules.get(key)
     if module is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.autodiff import _targets, grad
+from graphc.autodiff import grad_targets, grad
 from graphc.errors import GraphError
 from graphc.ir import arguments
 from graphc.compile.function import function, resolve_feeds
@@ -19,7 +19,7 @@ def check_grad(y, xs, feed_dict, eps=1e-3, rtol=None, atol=None):
     raises AssertionError naming the input and the worst element on a mismatch.
     Defaults: rtol=1e-4, atol=1e-6 for float64; rtol=2e-2, atol=1e-3 otherwise.
     """
-    xs = _targets("check_grad", xs)
+    xs = grad_targets("check_grad", xs)
     eps = arguments.real(eps, "check_grad: eps")
     if not eps > 0:
         raise ValueError(f"check_grad: eps must be > 0, got {eps}")

@@ -167,7 +167,7 @@ class Variable(Tensor):
 
     def assign(self, new) -> "Variable":
         """Replace the value; the shape must match and the dtype must cast safely (same kind)."""
-        arr = _to_array(new, None, f"assign: variable {self.name!r}", weak=False)
+        arr = to_array(new, None, f"assign: variable {self.name!r}", weak=False)
         if arr.shape != self.shape:
             raise ShapeError(
                 f"assign: variable {self.name!r} has shape {format_shape(self.shape)}, "
@@ -189,7 +189,7 @@ def placeholder(shape=(), dtype="float32", name=None) -> Tensor:
     return Tensor("placeholder", (), {}, shape, arguments.dtype(dtype, "placeholder: dtype"), name=name)
 
 
-def _to_array(value, dtype, what: str, weak: bool = True) -> np.ndarray:
+def to_array(value, dtype, what: str, weak: bool = True) -> np.ndarray:
     """``value`` as a NumPy array of a dtype graphc supports, or a ShapeError (ragged nested
     lists) / DTypeError (strings, objects, values ``dtype`` cannot hold) naming ``what``.
     ``weak``: Python floats (and lists of them) -> float32, ints -> int64; NumPy arrays and
@@ -231,7 +231,7 @@ def _is_ragged(value) -> bool:
 
 def constant(value, dtype=None, name=None) -> Tensor:
     """A literal. The value is copied and frozen."""
-    return _frozen(_to_array(value, dtype, "constant"), name)
+    return _frozen(to_array(value, dtype, "constant"), name)
 
 
 def _frozen(arr: np.ndarray, name=None) -> Tensor:
@@ -242,7 +242,7 @@ def _frozen(arr: np.ndarray, name=None) -> Tensor:
 
 def variable(value, dtype=None, name=None, trainable=True) -> Variable:
     """Persistent state: ``.value`` reads/writes the current array, ``.assign(v)`` replaces it."""
-    arr = np.array(_to_array(value, dtype, "variable"), copy=True)
+    arr = np.array(to_array(value, dtype, "variable"), copy=True)
     return Variable(arr, name=name, trainable=trainable)
 
 
@@ -251,4 +251,4 @@ def as_tensor(value, dtype=None, what: str = "constant") -> Tensor:
     ``what`` (e.g. ``"reshape: x"``) names the op and argument when the value is no array."""
     if isinstance(value, Tensor):
         return value
-    return _frozen(_to_array(value, dtype, what))
+    return _frozen(to_array(value, dtype, what))

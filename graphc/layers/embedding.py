@@ -9,7 +9,8 @@ import numpy as np
 from graphc import initializers, regularizers
 from graphc.ir import arguments
 from graphc.ops.math import not_equal
-from graphc.ops.shape_ops import cast, gather
+from graphc.ops.indexing import gather
+from graphc.ops.shape_ops import cast
 from graphc.layers.base import Layer, serialize_object
 from graphc.layers.registry import register
 

@@ -44,7 +44,7 @@ def _pair(op: str, what: str, value, minimum: int) -> tuple:
     return arguments.pair(value, f"{op}: {what}", minimum=minimum)
 
 
-def _same_pads(size: int, k: int, s: int) -> tuple:
+def same_pads(size: int, k: int, s: int) -> tuple:
     """TensorFlow's SAME padding along one axis: (before, after)."""
     out = -(-size // s)
     total = max((out - 1) * s + k - size, 0)
@@ -62,7 +62,7 @@ def _normalize_padding(op: str, padding, spatial, kernel, strides):
         if mode == "same":
             if any(d is None for d in (*spatial, *kernel)):
                 return "same"
-            return tuple(_same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
+            return tuple(same_pads(n, k, s) for n, k, s in zip(spatial, kernel, strides))
         raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a pair, got {padding!r}")
     forms = "'valid', 'same', an int, (ph, pw) or ((top, bottom), (left, right))"
     if arguments.is_integer(padding):

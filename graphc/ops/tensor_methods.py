@@ -5,7 +5,7 @@ knows none of them (JAX installs its array methods the same way)."""
 from __future__ import annotations
 
 from graphc.ir.tensor import Tensor
-from graphc.ops import linalg, math, shape_ops
+from graphc.ops import indexing, linalg, math, shape_ops
 
 
 def _binary(build, reflected=False):
@@ -38,7 +38,7 @@ _METHODS = {
     "__lt__": _binary(math.less), "__le__": _binary(math.less_equal),
     "__gt__": _binary(math.greater), "__ge__": _binary(math.greater_equal),
     "__neg__": math.neg, "__pos__": _positive, "__abs__": math.abs,
-    "__getitem__": shape_ops.getitem,   # basic slicing, integer indexing, None/newaxis
+    "__getitem__": indexing.getitem,   # basic slicing, integer indexing, None/newaxis
     "T": property(_transposed),
 }
 

@@ -46,7 +46,7 @@ def test_the_cnn_benchmark_checks_graphc_against_the_numpy_step():
                            "0.05", "--reps", "3", "--peers", peers], cwd=root, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0 and "FAIL" not in proc.stdout, proc.stdout + proc.stderr
-    results = {m.group(1): m.group(2) for m in re.finditer(r"^RESULT workload=W5 impl=(\S+) .* checked=(\S+)$",
+    results = {m.group(1): m.group(2) for m in re.finditer(r"^RESULT workload=W5 impl=(\S+) .* checked=(\S+)",
                                                             proc.stdout, re.M)}
     assert results["numpy-im2col"] == "reference"
     for impl in ("graphc-numpy", "graphc-model") + (("torch-eager",) if peers == "torch" else ()):

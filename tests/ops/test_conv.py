@@ -18,7 +18,7 @@ from graphc.errors import DTypeError, ShapeError
 from graphc import autodiff
 from graphc.ir.graph import topological_order
 from graphc.ops import conv
-from graphc.backends.numpy.kernels import conv as conv_kernels
+from graphc.backends.numpy.kernels import pool as pool_kernels
 from graphc.ir.opdef import OPS
 from graphc.ir.tensor import placeholder
 
@@ -808,13 +808,13 @@ def test_max_pool_grad_non_finite_cotangent(pool, split, monkeypatch):
     window's first arg-max cell, every other cell is exactly 0 (no inf·0 = nan); with ``split``
     the batch is shared over the kernel threads."""
     if split:
-        monkeypatch.setattr(conv_kernels, "PARALLEL_MIN_ELEMENTS", 1)
+        monkeypatch.setattr(pool_kernels, "PARALLEL_MIN_ELEMENTS", 1)
     rng = np.random.default_rng(11)
     n, c = 6, 3
     X = rng.integers(0, 2, (n, 2 * pool, 3 * pool, c)).astype(np.float64)
     G = rng.standard_normal((n, 2, 3, c))
     G[0, 0, 0, 0], G[3, 1, 2, 1], G[5, 0, 1, 2] = np.inf, -np.inf, np.inf
-    value = conv_kernels.nn_max_pool2d_grad(X, None, G, (pool, pool), (pool, pool), ((0, 0), (0, 0)))
+    value = pool_kernels.nn_max_pool2d_grad(X, None, G, (pool, pool), (pool, pool), ((0, 0), (0, 0)))
     want = ref_max_pool_grad(X, G, (pool, pool), (pool, pool), ((0, 0), (0, 0)))
     assert not np.isnan(value).any()
     np.testing.assert_array_equal(value, want)
@@ -827,15 +827,15 @@ def test_max_pool_grad_from_pooled_values(pool, split, monkeypatch):
     (_route_by_pooled), never by the tap-by-tap path; the same cells as the reference. With
     ``split`` the batch is shared over the kernel threads."""
     if split:
-        monkeypatch.setattr(conv_kernels, "PARALLEL_MIN_ELEMENTS", 1)
+        monkeypatch.setattr(pool_kernels, "PARALLEL_MIN_ELEMENTS", 1)
     taps = []
-    monkeypatch.setattr(conv_kernels, "_route_to_first_max", lambda *a: taps.append(a))
+    monkeypatch.setattr(pool_kernels, "_route_to_first_max", lambda *a: taps.append(a))
     rng = np.random.default_rng(12)
     n, c = 6, 5
     X = _distinct((n, 2 * pool[0], 3 * pool[1], c), rng).astype(np.float32)
     G = rng.standard_normal((n, 2, 3, c)).astype(np.float32)
-    Y = conv_kernels.nn_max_pool2d(X, pool, pool, ((0, 0), (0, 0)))
-    value = conv_kernels.nn_max_pool2d_grad(X, Y, G, pool, pool, ((0, 0), (0, 0)))
+    Y = pool_kernels.nn_max_pool2d(X, pool, pool, ((0, 0), (0, 0)))
+    value = pool_kernels.nn_max_pool2d_grad(X, Y, G, pool, pool, ((0, 0), (0, 0)))
     np.testing.assert_array_equal(value, ref_max_pool_grad(X, G, pool, pool, ((0, 0), (0, 0))))
     assert value.dtype == np.float32 and taps == []
 
@@ -847,7 +847,7 @@ def test_max_pool_grad_from_pooled_values_with_ties(pool, values, monkeypatch):
     convolution) and NaN windows on the pooled-values path: ties go to the first cell, a NaN
     window routes nothing, as the tap-by-tap path does; every cell as the reference."""
     taps = []
-    monkeypatch.setattr(conv_kernels, "_route_to_first_max", lambda *a: taps.append(a))
+    monkeypatch.setattr(pool_kernels, "_route_to_first_max", lambda *a: taps.append(a))
     rng = np.random.default_rng(13)
     n, c = 4, 3
     shape = (n, 2 * pool[0], 3 * pool[1], c)
@@ -857,8 +857,8 @@ def test_max_pool_grad_from_pooled_values_with_ties(pool, values, monkeypatch):
     if values == "ties and nan":
         X[2, 1, 1, 0] = np.nan                                    # window (0, 0) of image 2
         want_input[2, :pool[0], :pool[1], 0] = -np.inf            # matches and routes nothing
-    Y = conv_kernels.nn_max_pool2d(X, pool, pool, ((0, 0), (0, 0)))
-    value = conv_kernels.nn_max_pool2d_grad(X, Y, G, pool, pool, ((0, 0), (0, 0)))
+    Y = pool_kernels.nn_max_pool2d(X, pool, pool, ((0, 0), (0, 0)))
+    value = pool_kernels.nn_max_pool2d_grad(X, Y, G, pool, pool, ((0, 0), (0, 0)))
     want = ref_max_pool_grad(want_input, G, pool, pool, ((0, 0), (0, 0)))
     if values == "ties and nan":
         want[2, :pool[0], :pool[1], 0] = 0.0

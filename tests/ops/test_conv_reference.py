@@ -1,7 +1,7 @@
 """graphc.ops.conv_reference (the plain-NumPy reference semantics of the conv and pool ops),
 pinned against brute-force Python loops written here on tiny shapes, against the adjoint
 identities of the gradients, against hand-made examples of the tie / NaN / padding rules, and
-against the fast kernels (graphc.backends.numpy.kernels.conv.KERNELS) it stands beside."""
+against the fast kernels (graphc.backends.numpy.kernels.KERNELS) it stands beside."""
 import ast
 import inspect
 import itertools
@@ -328,8 +328,9 @@ def test_pool_ops_keep_their_float_dtype(dtype):
 # -- the module itself -----------------------------------------------------------------------------
 
 def _fast_helpers():
-    from graphc.backends.numpy.kernels.conv import KERNELS
-    return KERNELS
+    """The NumPy backend's kernels for the conv and pool helper names (kernels.conv, kernels.pool)."""
+    from graphc.backends.numpy.kernels import KERNELS, conv, pool
+    return {name: KERNELS[name] for name in (*conv.KERNELS, *pool.KERNELS)}
 
 
 def test_references_are_drop_ins_for_the_fast_kernels_names_and_signatures():
@@ -352,7 +353,7 @@ def test_reference_module_imports_only_numpy():
     assert imported <= {"numpy", "__future__"}
 
 
-# -- agreement with the fast kernels (backends/numpy/kernels/conv.py) ---------------------------------------------
+# -- agreement with the fast kernels (backends/numpy/kernels/conv.py, pool.py) -----------------------------------
 
 FAST_CONV_CASES = [
     # (x shape, w shape, strides, pads, dilations, groups)

@@ -6,10 +6,11 @@ the names, and ``helpers_of`` binds each to the kernel here, or to the reference
 """
 from __future__ import annotations
 
-from graphc.backends.numpy.kernels import conv, fast_ufuncs, gemm
+from graphc.backends.numpy.kernels import conv, fast_ufuncs, gemm, pool
 
 KERNELS = {
     **conv.KERNELS,
+    **pool.KERNELS,
     "gemm_matmul": gemm.matmul,
     "relu_max0": fast_ufuncs.relu_max0,
     "sum_reduce": fast_ufuncs.sum_reduce,

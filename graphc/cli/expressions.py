@@ -1,37 +1,19 @@
-"""The ``graphc`` command line: ``graphc demo`` and ``graphc render "EXPR" -o out.svg``.
+"""The expression language of ``graphc render``: parse EXPR (never eval it), check that it
+uses only names, numbers, arithmetic and calls of graphc's op builders, and build it as a graph.
 
-    graphc demo [--out DIR]
-        h = (a + b) * (c + d) and its gradients: values, generated source, pass report, and
-        the diagrams h.svg, grad.svg, f.svg, f.png in DIR (default ./graphc-demo).
-
-    graphc render "EXPR" -o out.svg [--grad a,b] [--shape NAME=2x3 ...] [--optimize]
-        draws an expression. EXPR is parsed, never eval'd: names, numbers, + - * / ** @,
-        unary -, and calls of graphc's math functions (exp, tanh, matmul, reduce_sum, ...).
-        Every free name is a float32 placeholder, scalar unless --shape gives its shape.
-
-        A flat sum or product of more than 32 terms (x1 + x2 + ... + x5000) is built as a
-        balanced tree of the same terms, equal pairs shared: the same value up to rounding,
-        drawn log2(n) deep rather than n deep, which Graphviz can lay out. A chain too long
-        for Python's parser is split at its top-level operators and parsed term by term.
-
-Exit codes: 0 done, 1 the work failed (e.g. Graphviz missing or crashing), 2 bad usage or
-expression. Every error is ONE line on stderr, ``graphc COMMAND: error: ...``; no traceback.
+Its own module because it is the CLI's one piece of real machinery — an iterative parser,
+checker and builder that survive chains of thousands of terms (split at top-level operators,
+built as balanced trees) — and the part the tests exercise directly.
 """
 from __future__ import annotations
 
-import argparse
 import ast
-import contextlib
 import io
 import keyword
 import numbers
-import os
-import sys
 import tokenize
 
-import numpy as np
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from graphc.cli.common import UsageError, shorten
 
 # Functions an expression may call: graphc's op builders, never anything that touches files.
 EXPRESSION_FUNCTIONS = frozenset("""
@@ -58,26 +40,6 @@ MULTIPLICATIVE_TOKENS = {"*": ast.Mult, "/": ast.Div, "//": ast.FloorDiv, "%": a
 OPENING, CLOSING = "([{", ")]}"
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported on one line, exit code 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, with its errors on one line (``graphc render: error: ...``) and exit code 2."""
-
-    def error(self, message):
-        if "EXPR" in message:   # "-x * y" reads as an option
-            message += " (an expression starting with - goes after --: graphc render -o out.svg -- '-x * y')"
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
-
-
-def one_line(text) -> str:
-    """``text`` with its line breaks and runs of spaces folded into single spaces."""
-    return " ".join(str(text).split())
-
-
-# -- expressions -----------------------------------------------------------------------------
-
 def parse_expression(text: str) -> ast.Expression:
     """Parse ``text`` and check that it only uses what ``build_expression`` allows.
 
@@ -97,10 +59,6 @@ def parse_expression(text: str) -> ast.Expression:
         tree = ast.Expression(body=parse_long_expression(text))
     check_expression(tree.body)
     return tree
-
-
-def shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def parse_long_expression(text: str) -> ast.AST:
@@ -384,223 +342,3 @@ def _check_operands(symbol: str, operands) -> None:
     for value in operands:
         if not isinstance(value, (Tensor, numbers.Real)):
             raise UsageError(f"{symbol} takes tensors and numbers, not {type(value).__name__} {shorten(repr(value), 40)}")
-
-
-def parse_shape(text: str) -> tuple:
-    """'2x3' or '2,3' -> (2, 3); '?' or 'None' is a dimension known only at call time;
-    '' or '()' is a scalar."""
-    text = text.strip().strip("()[]").strip()
-    if not text:
-        return ()
-    dims = []
-    for part in text.replace(",", "x").split("x"):
-        part = part.strip()
-        if part in ("?", "None", "none"):
-            dims.append(None)
-        elif part.isascii() and part.isdigit():
-            dims.append(int(part))
-        else:
-            raise UsageError(f"bad dimension {part!r} in shape {text!r} (write e.g. 2x3 or ?x3)")
-    return tuple(dims)
-
-
-def parse_shape_options(options) -> dict:
-    shapes = {}
-    for option in options or ():
-        name, sep, shape = option.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(f"--shape {option!r}: write NAME=SHAPE, e.g. x=2x3")
-        if name in shapes:
-            raise UsageError(f"--shape {name}=... is given twice")
-        shapes[name] = parse_shape(shape)
-    return shapes
-
-
-# -- commands --------------------------------------------------------------------------------
-
-def run_render(args) -> int:
-    from graphc import api as gc
-    from graphc.ir.dtypes import as_dtype
-    from graphc.render import format_of, render
-    from graphc.ir.tensor import Tensor
-
-    try:
-        format_of(args.output)
-    except ValueError:
-        raise UsageError(f"-o {args.output}: unknown suffix; use .svg, .png, .pdf or .dot") from None
-    directory = os.path.dirname(os.path.abspath(args.output))
-    if os.path.isdir(args.output):
-        raise UsageError(f"-o {args.output}: is a directory; give a file name such as out.svg")
-    if not os.path.isdir(directory):
-        raise UsageError(f"-o {args.output}: the folder {directory} does not exist")
-    try:
-        dtype = as_dtype(args.dtype).name
-    except (TypeError, ValueError) as exc:   # DTypeError
-        raise UsageError(f"--dtype {args.dtype}: {exc}") from None
-    tree = parse_expression(args.expression)
-    names = free_names(tree)
-    shapes = parse_shape_options(args.shape)
-    unknown = [n for n in shapes if n not in names]
-    if unknown:
-        raise UsageError(f"--shape names {', '.join(unknown)}, which the expression does not use "
-                         f"(its names: {', '.join(names) or 'none'})")
-    wrt = None
-    if args.grad is not None:
-        wrt = [n.strip() for n in args.grad.split(",") if n.strip()]
-        missing = [n for n in wrt if n not in names]
-        if missing or not wrt:
-            raise UsageError(f"--grad {', '.join(missing) or repr(args.grad)}: not a name in the expression "
-                             f"(its names: {', '.join(names) or 'none'})")
-    expression = shorten(one_line(args.expression))
-    try:   # anything the expression makes graphc raise is a bad expression: one line, exit 2
-        env = {n: gc.placeholder(shapes.get(n, ()), dtype=dtype, name=n) for n in names}
-        y = build_expression(tree, env)
-        if not isinstance(y, Tensor):
-            raise UsageError(f"{expression!r} is a constant ({shorten(repr(y), 40)}), not a graph: "
-                             "use a name such as x")
-        outputs, labels = [y], [expression]
-        if wrt is not None:
-            target = y
-            if y.shape != ():
-                target = gc.reduce_sum(y)
-                print(f"note: the expression has shape {_shape_text(y.shape)}; differentiating "
-                      f"reduce_sum({expression}) (gc.grad needs a scalar)")
-            outputs += list(gc.grad(target, [env[n] for n in wrt]))
-            labels += [f"d/d{n}" for n in wrt]
-        if args.optimize:
-            outputs = list(gc.optimize(outputs))
-    except UsageError:
-        raise
-    except Exception as exc:   # ShapeError, DTypeError, GraphError, OverflowError, ZeroDivisionError...
-        raise UsageError(f"cannot build {expression!r}: {type(exc).__name__}: {exc}") from None
-
-    title = args.title if args.title is not None else expression
-    dot_messages = io.StringIO()   # what dot prints (the graphviz package copies it to stderr)
-    with contextlib.redirect_stderr(dot_messages):   # a failing dot: BackendUnavailable, one line
-        path = render(outputs, args.output, title=title, legend=args.legend, output_labels=labels)
-    sys.stderr.write(dot_messages.getvalue())   # dot's warnings, if any
-    print(f"wrote {path}")
-    return EXIT_OK
-
-
-def run_demo(args) -> int:
-    from graphc import api as gc
-    from graphc.render import render
-
-    out_dir = args.out
-    os.makedirs(out_dir, exist_ok=True)
-
-    a, b, c, d = (gc.placeholder(name=n) for n in "abcd")
-    h = (a + b) * (c + d)
-    grads = gc.grad(h, [a, c])
-    f = gc.function([a, b, c, d], [h] + list(grads))
-
-    inputs = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
-    h_value, dh_da, dh_dc = f(*inputs.values())
-    print("h = (a + b) * (c + d)")
-    print("inputs:  " + ", ".join(f"{k} = {_number(v)}" for k, v in inputs.items()))
-    print(f"h     = {_number(h_value)}")
-    print(f"dh/da = c + d = {_number(dh_da)}")
-    print(f"dh/dc = a + b = {_number(dh_dc)}")
-    print("\n# f.source: the generated code")
-    print(f.source)
-    print("# f.explain(): what each pass did")
-    print(f.explain())
-
-    labels = ["h", "dh/da", "dh/dc"]
-    written = [
-        render(h, os.path.join(out_dir, "h.svg"), title="h = (a + b) * (c + d)", output_labels=["h"]),
-        render([h] + list(grads), os.path.join(out_dir, "grad.svg"),
-               title="h and its gradient (gold: nodes built by gc.grad)", legend=True,
-               output_labels=labels),
-        render(f, os.path.join(out_dir, "f.svg"), title="f: the optimized compiled function",
-               output_labels=labels),
-        render(f, os.path.join(out_dir, "f.png"), title="f: the optimized compiled function",
-               output_labels=labels),
-    ]
-    print("\ndiagrams:")
-    for path in written:
-        print(f"  {path}")
-    return EXIT_OK
-
-
-def _number(value) -> str:
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        x = arr.item()
-        return f"{x:.6g}" if isinstance(x, float) else str(x)
-    return np.array2string(arr, precision=6)
-
-
-def _shape_text(shape) -> str:
-    from graphc.ir.tensor import format_shape
-    return format_shape(shape)
-
-
-# -- entry point -----------------------------------------------------------------------------
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="graphc", description="graphc: a compiler for symbolic computation graphs.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-
-    demo = commands.add_parser(
-        "demo", help="h = (a+b)*(c+d): values, gradients, generated code, diagrams",
-        description="Build h = (a+b)*(c+d) and its gradients, compile, run at a,b,c,d = 1,2,3,4, "
-                    "print the generated code and the pass report, and draw the graphs.")
-    demo.add_argument("--out", default="graphc-demo", metavar="DIR",
-                      help="folder for h.svg, grad.svg, f.svg and f.png (default: ./graphc-demo)")
-    demo.set_defaults(run=run_demo)
-
-    draw = commands.add_parser(
-        "render", help="draw an expression (and its gradients) with Graphviz",
-        description="Draw EXPR. Free names become float32 placeholders (scalars unless --shape). "
-                    "Allowed: names, numbers, + - * / ** @, unary -, and calls of "
-                    f"{', '.join(sorted(EXPRESSION_FUNCTIONS))}.")
-    draw.add_argument("expression", metavar="EXPR", help='e.g. "(a + b) * (c + d)" or "tanh(x @ w)"')
-    draw.add_argument("-o", "--output", required=True, metavar="PATH",
-                      help="output file; the format comes from the suffix: .svg .png .pdf .dot")
-    draw.add_argument("--grad", metavar="NAMES", help="comma-separated names to differentiate by")
-    draw.add_argument("--shape", action="append", metavar="NAME=SHAPE",
-                      help="shape of a name, e.g. x=2x3 or x=?x3 (repeatable)")
-    draw.add_argument("--dtype", default="float32", help="dtype of the placeholders (default float32)")
-    draw.add_argument("--optimize", action="store_true", help="draw the graph after gc.optimize")
-    draw.add_argument("--title", help="diagram title (default: the expression)")
-    draw.add_argument("--legend", action="store_true", help="add a key to the node styles")
-    draw.set_defaults(run=run_render)
-    return parser
-
-
-def main(argv=None) -> int:
-    """Run the command line; returns the exit code (never raises SystemExit itself). Every
-    error is reported on ONE line of stderr: bad usage or expression (2), work that failed (1)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error argparse already printed
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    from graphc.errors import BackendUnavailable
-
-    def report(message) -> None:
-        print(f"graphc {args.command}: error: {one_line(message)}", file=sys.stderr)
-
-    try:
-        return args.run(args)
-    except UsageError as exc:
-        report(exc)
-        return EXIT_USAGE
-    except (BackendUnavailable, OSError) as exc:
-        report(exc)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        report("interrupted")
-        return 130
-    except Exception as exc:   # a bug in graphc: still one line, and the exception's name
-        report(f"internal error: {type(exc).__name__}: {exc} (please report it)")
-        return EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())
