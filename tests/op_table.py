@@ -2,7 +2,7 @@
 
 A row says how to build the op from placeholders, which arrays to feed, what NumPy says the
 value is (a reference written independently of the op's own template), and which inputs to
-check the gradient of. tests/test_ops.py runs every row through shape/dtype inference, the
+check the gradient of. tests/ops/test_ops.py runs every row through shape/dtype inference, the
 compiled value (optimized and not), and finite-difference gradient checks; an op registered
 without a row fails ``test_every_op_has_a_row``.
 
@@ -316,14 +316,14 @@ ROWS: list[Row] = [
         lambda x: np.array([1, 0])),
     Row("argmin", lambda x: gc.argmin(x, axis=0), [np.array([[1.0, 3.0, 3.0], [2.0, -1.0, 3.0]])],
         lambda x: np.array([0, 1, 0])),
-    # random ops: no reference value (tests/test_ops.py checks their statistics and seeding)
+    # random ops: no reference value (tests/ops/test_ops.py checks their statistics and seeding)
     Row("random_uniform", lambda: gc.random.uniform((3, 4), 2.0, 5.0, dtype="float64", seed=1), []),
     Row("random_normal", lambda: gc.random.normal((3, 4), 1.0, 2.0, seed=2), []),
     Row("random_uniform_like", lambda x: gc.random.uniform_like(x, seed=3), [normal(5, 2)],
         shapes=((None, 2),)),
     Row("random_normal_like", lambda x: gc.random.normal_like(x, dtype="float32", seed=4),
         [normal(5, 2)], shapes=((None, 2),)),
-    # convolution and pooling: simple value rows here; tests/test_conv.py owns the rest
+    # convolution and pooling: simple value rows here; tests/ops/test_conv.py owns the rest
     Row("conv2d", lambda x, w: gc.nn.conv2d(x, w, strides=1, padding=1),
         [normal(1, 4, 4, 2), normal(2, 2, 2, 3)], lambda x, w: ref_conv2d(x, w, 1, 1), grad=(0, 1),
         second=True, rtol=1e-12, atol=1e-13),

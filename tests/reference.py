@@ -1,6 +1,6 @@
 """Independent references for graphc's compiled values and gradients (test-side only).
 
-Three things the oracle tests (tests/test_oracle_numpy.py, tests/test_oracle_jax.py) share:
+Three things the oracle tests (tests/oracles/test_oracle_numpy.py, tests/oracles/test_oracle_jax.py) share:
 
 * ``REFERENCE``: for every op in ``graphc.ir.opdef.OPS``, a small NumPy function written
   here, from the op's documented meaning, not from its template. ``evaluate`` walks a graph in

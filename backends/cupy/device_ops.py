@@ -4,7 +4,7 @@
 Each is written once against an *array module* ``xp`` — CuPy for the arrays this backend
 passes, NumPy for NumPy arrays — with the same algorithm as graphc's NumPy kernel it mirrors
 (im2col + GEMM convolution, per-tap pooling loops). The normal test suite runs them with NumPy
-arrays against graphc's own kernels (tests/test_cuda_lowering.py), so the algorithms are checked
+arrays against graphc's own kernels (tests/backends/cupy/test_cuda_lowering.py), so the algorithms are checked
 without a GPU; on a GPU the same code runs on CuPy arrays. Nothing here converts to the host.
 """
 from __future__ import annotations

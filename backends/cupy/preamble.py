@@ -3,7 +3,7 @@
 Most ops' ``scalar["cuda"]`` templates (graphc/ops/*.py) are single C++ expressions over CUDA's
 overloaded math functions. A few of NumPy's semantics need a function with a per-type
 definition; they live here, so every generated kernel starts with this text. Everything is
-``__host__ __device__``: a host-side harness (tests/test_cuda_codegen.py) runs the same code
+``__host__ __device__``: a host-side harness (tests/backends/cupy/test_cuda_codegen.py) runs the same code
 on the CPU. No #include: CuPy compiles with NVRTC, which has no host headers.
 """
 

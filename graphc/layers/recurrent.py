@@ -115,7 +115,7 @@ class Recurrent(Layer):
     nodes, ~70 with its gradient and the optimizer); the compiler handles graphs of 100 000+
     nodes without recursion, and a whole training step of LSTM(32) over T = 100 steps (~7 000
     nodes) builds and compiles in about 1 s on a 2-core machine (see
-    tests/test_layers_recurrent.py::test_long_sequence_compiles_fast). Hence the number of
+    tests/layers/test_layers_recurrent.py::test_long_sequence_compiles_fast). Hence the number of
     steps must be known when the graph is built (``input_shape=(steps, features)``).
 
     Each step's input projection x_t W is its own matmul on the slice x[:, t, :] (rather than

@@ -1,6 +1,6 @@
 """Every op of tests/op_table.py, and its gradient, on the CuPy backend against the NumPy
 backend; every elementwise op over dtypes and special values (the cases of
-tests/test_cuda_codegen.py) against its NumPy template; device residency of inputs,
+tests/backends/cupy/test_cuda_codegen.py) against its NumPy template; device residency of inputs,
 outputs and variables."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Random graphs (tests/test_random_graphs.py's strategy: elementwise ops, broadcasts,
+"""Random graphs (tests/passes/test_random_graphs.py's strategy: elementwise ops, broadcasts,
 reductions, matmuls, reshapes, transposes, slices) give the same results on the CuPy backend
 as on the NumPy backend, on small shapes and on shapes with long reductions."""
 import numpy as np

@@ -1,6 +1,6 @@
 """Masking, TimeDistributed, Bidirectional and masked losses/metrics, against independent
 references: NumPy loops over the time steps with the NumPy cell equations of
-tests/test_layers_recurrent.py (Keras 3's), hand-written loss formulas, finite differences;
+tests/layers/test_layers_recurrent.py (Keras 3's), hand-written loss formulas, finite differences;
 and behaviour: padding (before or after the data, or in the labels of padded steps) changes
 no prediction, loss or metric; a masked model trains in its one compiled step."""
 import re

@@ -35,7 +35,7 @@ from graphc.compile.cache.rebuild import _rebuild
 from graphc.compile.cache.schema import _refusing
 from graphc.compile.cache.sealing import _MAGIC, _TAG_BYTES, _read_entry_file, _seal, _unseal
 
-# The public API; then what tests/test_compile_cache_security.py forges entries with.
+# The public API; then what tests/compile/test_compile_cache_security.py forges entries with.
 __all__ = ["ATTRIBUTES", "CompileCacheWarning", "cache_dir", "optimize", "set_cache_dir", "stats",
            "_MAGIC", "_TAG_BYTES", "_write_payload"]
 

@@ -187,7 +187,7 @@ _UNIFORM = {"minval": _float_attr, "maxval": _float_attr, **_RANDOM}
 _NORMAL = {"mean": _float_attr, "stddev": _float_attr, **_RANDOM}
 
 # The attributes each op takes, with their decoders; an op not listed takes none. (What the
-# ops' constructors in graphc/ops/ store; tests/test_compile_cache_security.py checks that
+# ops' constructors in graphc/ops/ store; tests/compile/test_compile_cache_security.py checks that
 # every attribute an op's template reads is listed.)
 ATTRIBUTES = {
     "constant": {"value": _constant_attr},

@@ -1,6 +1,6 @@
 """backend="dask": graphs run chunk by chunk by Dask compute what the NumPy backend computes.
 
-Random graphs (tests/test_random_graphs.py's generator) on Dask's local scheduler and on a
+Random graphs (tests/passes/test_random_graphs.py's generator) on Dask's local scheduler and on a
 real LocalCluster of two worker processes; the chunk-local / once / tree-reduction plan; lazy
 in, lazy out; replicated operands split to the chunks' rows; clear GraphErrors, before
 anything runs, for graphs that cannot be chunked; the diagram of the regions; graphc without
