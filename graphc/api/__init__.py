@@ -18,7 +18,8 @@ from graphc.ops.math import (abs, add, clip, cos, div, elu, equal, exp, expm1, g
 from graphc.ops.reduce import (argmax, argmin, logsumexp, reduce_max, reduce_mean, reduce_min,
                          reduce_prod, reduce_sum)
 from graphc.ops.indexing import gather, one_hot
-from graphc.ops.shape_ops import (broadcast_to, cast, concat, expand_dims, fill, ones, ones_like,
+from graphc.ops.broadcasting import broadcast_to
+from graphc.ops.shape_ops import (cast, concat, expand_dims, fill, ones, ones_like,
                             reshape, shape, squeeze, stack, transpose, zeros, zeros_like)
 from graphc.render import render, to_dot
 from graphc.ir.tensor import Tensor, Variable, constant, placeholder, variable

@@ -10,7 +10,8 @@ from graphc.ir.tensor import Tensor, as_tensor, format_shape
 from graphc.ops import math as m
 from graphc.ir.batching import BatchRule, NotBatchable, spans
 from graphc.ir.opdef import apply, broadcast_tuples, defop, describe, normalize_axis
-from graphc.ops.shape_ops import expand_dims, squeeze, sum_to_like, transpose
+from graphc.ops.broadcasting import sum_to_like
+from graphc.ops.shape_ops import expand_dims, squeeze, transpose
 
 
 def _matmul_rule(inputs, attrs):

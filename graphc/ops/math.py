@@ -88,8 +88,8 @@ def _binary_rule(op, ufunc, result=None):
 
 def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
     """Sum ``g`` down to ``x``'s shape: the adjoint of NumPy broadcasting."""
-    from graphc.ops import shape_ops
-    return shape_ops.sum_to_like(g, x)
+    from graphc.ops import broadcasting
+    return broadcasting.sum_to_like(g, x)
 
 
 def _defbinary(name, ufunc, template, grad, result=None, doc="", cuda=None):

@@ -12,7 +12,8 @@ from graphc.ir.tensor import Tensor, as_tensor, constant
 from graphc.ops import math as m
 from graphc.ir.batching import BatchRule, NotBatchable
 from graphc.ir.opdef import OPS, apply, defop, describe, normalize_axes, normalize_axis
-from graphc.ops.shape_ops import broadcast_like, cast, reshape, expand_dims
+from graphc.ops.broadcasting import broadcast_like
+from graphc.ops.shape_ops import cast, reshape, expand_dims
 
 
 def _reduced_shape(x: Tensor, axes, keepdims) -> tuple:

@@ -22,6 +22,7 @@ import contextlib
 import numpy as np
 
 from graphc.ops import math as m
+from graphc.ops import broadcasting
 from graphc.ops import shape_ops as s
 from graphc.ir.opdef import rebuild
 from graphc.ir.tensor import constant, tagging
@@ -210,14 +211,14 @@ def _reshape_like(n):
 def _sum_to_like(n):
     g, ref = n.inputs
     if _static(g.shape) and _static(ref.shape):
-        return s.sum_to_like(g, ref), "sum_to_like with known shapes → reduce_sum"
+        return broadcasting.sum_to_like(g, ref), "sum_to_like with known shapes → reduce_sum"
     return None
 
 
 def _broadcast_like(n):
     x, ref = n.inputs
     if _static(n.shape):
-        return s.broadcast_like(x, ref), "broadcast_like with known shapes → broadcast_to"
+        return broadcasting.broadcast_like(x, ref), "broadcast_like with known shapes → broadcast_to"
     return None
 
 
