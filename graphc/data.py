@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import arguments
+from graphc.api.support import arguments
 
 __all__ = ["batches", "standardize", "train_val_test_split"]
 

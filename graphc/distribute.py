@@ -18,8 +18,8 @@ import weakref
 
 import numpy as np
 
-from graphc.compile.function import function
-from graphc.plan.shards import Shards, is_dask_array
+from graphc.api import function
+from graphc.api.support import Shards, is_dask_array
 
 __all__ = ["DataParallel", "data_parallel_step", "from_npy", "predict", "to_npy"]
 

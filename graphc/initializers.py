@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.catalog import Catalog, Configurable
 
 # Keras' correction so that a normal truncated at two standard deviations has the requested
@@ -79,7 +79,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
-        from graphc.ir.tensor import to_array
+        from graphc.api.support import to_array
         value = to_array(self.value, _dtype(dtype, "Constant"), "Constant: value")
         shape = _shape(shape, "Constant")
         try:

@@ -6,7 +6,7 @@ training loss: L1 = l1 * sum(|w|), L2 = l2 * sum(w^2) (no 1/2, as Keras), L1L2 =
 from __future__ import annotations
 
 from graphc import api as gc
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.catalog import Catalog, Configurable
 
 

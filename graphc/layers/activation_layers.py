@@ -5,10 +5,10 @@ step alone, so an input mask passes on unchanged.
 from __future__ import annotations
 
 from graphc import initializers, regularizers
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import ShapeError
 from graphc.api.nn import elu, leaky_relu, prelu, softmax
-from graphc.ir.tensor import format_shape
+from graphc.api.support import format_shape
 from graphc.layers.base import Layer, serialize_object
 from graphc.layers.registry import register
 

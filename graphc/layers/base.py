@@ -18,10 +18,11 @@ import weakref
 import numpy as np
 
 from graphc import initializers, regularizers
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import ShapeError
-from graphc.compile.host import to_host
-from graphc.ir.tensor import Tensor, as_tensor, format_shape, variable
+from graphc.api.support import to_host
+from graphc.api import Tensor, variable
+from graphc.api.support import as_tensor, format_shape
 
 __all__ = ["Layer", "call_takes_mask", "derive_seed", "get_mask", "serialize_object", "unique_name",
            "weight_budget"]

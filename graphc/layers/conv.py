@@ -7,13 +7,14 @@ filters) (HWIO), so each layer is one call of a graph op (``gc.nn.conv2d``, ``ma
 from __future__ import annotations
 
 from graphc import activations, initializers, regularizers
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import ShapeError
-from graphc.ops.conv import avg_pool2d, conv2d, effective_kernel, max_pool2d
-from graphc.ops.math import cast, where
-from graphc.ops.reduce import reduce_max, reduce_mean, reduce_sum
-from graphc.ops.shape_ops import expand_dims, reshape
-from graphc.ir.tensor import format_shape
+from graphc.api.nn import avg_pool2d, conv2d, max_pool2d
+from graphc.api.support import effective_kernel
+from graphc.api import cast, where
+from graphc.api import reduce_max, reduce_mean, reduce_sum
+from graphc.api import expand_dims, reshape
+from graphc.api.support import format_shape
 from graphc.layers.base import Layer, serialize_object
 from graphc.layers.registry import register
 

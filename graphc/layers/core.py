@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 
 from graphc import activations, initializers, regularizers
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import ShapeError
 from graphc.api.nn import dropout, maxout
-from graphc.ops.linalg import matmul
-from graphc.ops.shape_ops import reshape
-from graphc.ir.tensor import format_shape
+from graphc.api import matmul
+from graphc.api import reshape
+from graphc.api.support import format_shape
 from graphc.layers.base import Layer, serialize_object, unique_name
 from graphc.layers.registry import register
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import initializers, regularizers
-from graphc.ir import arguments
-from graphc.ops.math import not_equal
-from graphc.ops.indexing import gather
-from graphc.ops.shape_ops import cast
+from graphc.api.support import arguments
+from graphc.api import not_equal
+from graphc.api import gather
+from graphc.api import cast
 from graphc.layers.base import Layer, serialize_object
 from graphc.layers.registry import register
 

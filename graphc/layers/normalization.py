@@ -5,13 +5,13 @@ which formula runs is decided by which graph is compiled, never at run time.
 from __future__ import annotations
 
 from graphc import initializers, regularizers
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import ShapeError
-from graphc.ops.math import cast, square
-from graphc.ops.nn import batch_norm
-from graphc.ops.reduce import reduce_mean, reduce_sum
-from graphc.ops.shape_ops import expand_dims, reshape, squeeze
-from graphc.ir.tensor import format_shape
+from graphc.api import cast, square
+from graphc.api.nn import batch_norm
+from graphc.api import reduce_mean, reduce_sum
+from graphc.api import expand_dims, reshape, squeeze
+from graphc.api.support import format_shape
 from graphc.layers.base import Layer, serialize_object
 from graphc.layers.registry import register
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import activations, initializers, regularizers
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import DTypeError, ShapeError
-from graphc.ops.linalg import matmul
-from graphc.ops.math import cast, where
-from graphc.ops.nn import dropout as dropout_op
-from graphc.ir.opdef import describe
-from graphc.ops.shape_ops import concat, ones_like, stack
-from graphc.ir.tensor import Tensor, as_tensor, format_shape
+from graphc.api import matmul
+from graphc.api import cast, where
+from graphc.api.nn import dropout as dropout_op
+from graphc.api.support import describe
+from graphc.api import concat, ones_like, stack
+from graphc.api import Tensor
+from graphc.api.support import as_tensor, format_shape
 from graphc.layers.base import Layer, derive_seed, serialize_object
 from graphc.layers.registry import register
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.errors import GraphError, ShapeError
-from graphc.compile.host import to_host
-from graphc.ops.math import cast, logical_and, not_equal
-from graphc.ops.reduce import reduce_max
-from graphc.ops.shape_ops import concat, ones_like, reshape, stack
-from graphc.ir.tensor import Tensor, format_shape
+from graphc.api.support import to_host
+from graphc.api import cast, logical_and, not_equal
+from graphc.api import reduce_max
+from graphc.api import concat, ones_like, reshape, stack
+from graphc.api import Tensor
+from graphc.api.support import format_shape
 from graphc.layers.base import Layer, call_takes_mask, derive_seed
 from graphc.layers.registry import deserialize, register, serialize
 from graphc.layers.recurrent import Recurrent, time_steps

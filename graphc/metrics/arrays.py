@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import arguments
+from graphc.api.support import arguments
 
 
 def _labels(y, what: str) -> np.ndarray:

@@ -15,8 +15,8 @@ import numpy as np
 
 from graphc import losses as losses_module
 from graphc.errors import ShapeError
-from graphc.ir import arguments
-from graphc.ir.tensor import format_shape
+from graphc.api.support import arguments
+from graphc.api.support import format_shape
 
 
 def input_dtype(model) -> str:

@@ -29,16 +29,17 @@ import os
 
 import numpy as np
 
-from graphc import backend_registry
+from graphc.api.support import backend_registry
 from graphc import layers as layers_module
 from graphc import losses as losses_module
 from graphc import metrics as metrics_module
 from graphc import optimizers as optimizers_module
-from graphc.compile.function import function
-from graphc.compile.host import to_host
+from graphc.api import function
+from graphc.api.support import to_host
 from graphc.errors import ShapeError
-from graphc.ir.graph import Graph
-from graphc.ir.tensor import format_shape, placeholder
+from graphc.api import Graph
+from graphc.api.support import format_shape
+from graphc.api import placeholder
 from graphc.layers import InputLayer, Layer, derive_seed, unique_name
 import graphc.models.training as training
 from graphc.models.inputs import input_dtype, target_spec
@@ -318,7 +319,7 @@ class Sequential:
     def _repr_svg_(self):
         if not self.built:
             return None   # nothing to draw yet: Jupyter shows the text repr
-        from graphc.render import repr_svg
+        from graphc.api.support import repr_svg
         return repr_svg(self)
 
     def _optimizer_variables(self) -> list:

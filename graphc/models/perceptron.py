@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.compile.function import function
-from graphc.ir import arguments
-from graphc.ir.tensor import placeholder, variable
-from graphc.ops.math import step
-from graphc.ops.reduce import reduce_sum
+from graphc.api import function
+from graphc.api.support import arguments
+from graphc.api import placeholder, variable
+from graphc.api.nn import step
+from graphc.api import reduce_sum
 
 
 class Perceptron:

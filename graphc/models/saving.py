@@ -33,15 +33,15 @@ import zipfile
 
 import numpy as np
 
-from graphc import backend_registry
+from graphc.api.support import backend_registry
 from graphc import layers as layers_module
 from graphc import losses as losses_module
 from graphc import optimizers as optimizers_module
 from graphc.atomic_write import write_atomically
-from graphc.compile.host import to_host
+from graphc.api.support import to_host
 from graphc.errors import BackendUnavailable
-from graphc.ir import arguments
-from graphc.ir.tensor import format_shape
+from graphc.api.support import arguments
+from graphc.api.support import format_shape
 
 FORMAT = "graphc.model"
 FORMAT_VERSION = 1

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from graphc import callbacks as callbacks_module
-from graphc.compile.host import to_host
-from graphc.ir import arguments
+from graphc.api.support import to_host
+from graphc.api.support import arguments
 from graphc.models.inputs import (as_inputs, as_targets, checked_batch_size, checked_verbose, sample_weights,
                                   split_validation)
 from graphc.progress import Progbar

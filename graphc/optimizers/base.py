@@ -10,7 +10,7 @@ import numpy as np
 
 from graphc import api as gc
 
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.catalog import Configurable
 from graphc.optimizers import schedules
 from graphc.optimizers.schedules import LearningRateSchedule

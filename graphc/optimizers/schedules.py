@@ -16,7 +16,7 @@ import math
 import numbers
 
 from graphc import api as gc
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.catalog import Catalog, Configurable
 
 

@@ -7,7 +7,7 @@ Without momentum it keeps no slot variables.
 """
 from __future__ import annotations
 
-from graphc.ir import arguments
+from graphc.api.support import arguments
 from graphc.optimizers.base import Optimizer
 from graphc.optimizers.registry import register
 
