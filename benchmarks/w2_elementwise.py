@@ -66,13 +66,14 @@ def run(ctx):
 
     ctx.bench(WORKLOAD, "numpy-out-buffers", lambda: numpy_out_buffers(x), check)
 
-    def make_graphc():
+    def make_graphc(backend="numpy"):
         import graphc as gc
         xp = gc.placeholder((n,), "float32", name="x")
         y = gc.sigmoid(1.5 * xp + 0.5) * gc.tanh(xp) + 0.1 * xp * xp
-        f = gc.function([xp], y)
+        f = gc.function([xp], y, backend=backend)
         return lambda: f(x)
     ctx.bench(WORKLOAD, "graphc-numpy", make_graphc, check, annotate=fraction_of(copy))
+    ctx.bench(WORKLOAD, "graphc-c", lambda: make_graphc("c"), check, annotate=fraction_of(copy))
 
     def make_jax():
         jax = ctx.peer("jax")

@@ -139,9 +139,9 @@ def run(ctx):
 
     graphc_extra = {}
 
-    def make_graphc():
+    def make_graphc(backend="numpy"):
         start = time.perf_counter()
-        step = graphc_step(params0, n)
+        step = graphc_step(params0, n, backend=backend)
         loss = step.fn(x, y)
         graphc_extra["first_result_s"] = time.perf_counter() - start
         state = (loss, [v.value for v in step.params])
@@ -154,6 +154,13 @@ def run(ctx):
             return step.fn(x, y)
         return timed
     ctx.bench(WORKLOAD, "graphc-numpy", make_graphc, check, extra=graphc_extra)
+    c_extra = {}
+
+    def make_graphc_c():
+        made = make_graphc("c")
+        c_extra.update(graphc_extra)
+        return made
+    ctx.bench(WORKLOAD, "graphc-c", make_graphc_c, check, extra=c_extra)
     run_model_api(ctx, params0, x, y, check, one_step_then_time)
 
     def make_torch(compiled):

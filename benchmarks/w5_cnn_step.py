@@ -146,7 +146,7 @@ class HandWritten:
 
 # -- graphc ---------------------------------------------------------------------------------------
 
-def graphc_raw_step(params0, n):
+def graphc_raw_step(params0, n, backend="numpy"):
     """The raw graph API: placeholders, variables, conv/pool ops, gc.grad, SGD as updates."""
     import graphc as gc
     x = gc.placeholder((n, IMAGE, IMAGE, CHANNELS[0]), "float32", name="x")
@@ -158,7 +158,8 @@ def graphc_raw_step(params0, n):
     logits = gc.reshape(h, (n, FLAT)) @ w3 + b3
     loss = gc.reduce_mean(gc.nn.softmax_cross_entropy_with_logits(gc.one_hot(y, CLASSES), logits))
     grads = gc.grad(loss, params)
-    fn = gc.function([x, y], loss, updates=[(p, p - LR * g) for p, g in zip(params, grads)], name="w5_step")
+    fn = gc.function([x, y], loss, updates=[(p, p - LR * g) for p, g in zip(params, grads)], name="w5_step",
+                     backend=backend)
     return fn, params
 
 
@@ -273,6 +274,12 @@ def run(ctx):
         fn, params = graphc_raw_step(params0, n)
         return first_state_then(lambda: fn(x, y), lambda: [v.value.copy() for v in params], raw_extra)()
     ctx.bench(WORKLOAD, "graphc-numpy", make_graphc_raw, check, extra=raw_extra)
+    c_extra = {}
+
+    def make_graphc_c():
+        fn, params = graphc_raw_step(params0, n, backend="c")
+        return first_state_then(lambda: fn(x, y), lambda: [v.value.copy() for v in params], c_extra)()
+    ctx.bench(WORKLOAD, "graphc-c", make_graphc_c, check, extra=c_extra)
 
     model_extra = {}
 

@@ -12,7 +12,8 @@ from typing import Callable
 from graphc.errors import BackendUnavailable
 
 _FACTORIES: dict[str, Callable] = {}
-_MODULES = {"numpy": "graphc.backends.numpy", "cupy": "graphc.backends.cupy", "dask": "graphc.backends.dask"}
+_MODULES = {"numpy": "graphc.backends.numpy", "c": "graphc.backends.c", "cupy": "graphc.backends.cupy",
+            "dask": "graphc.backends.dask"}
 _instances: dict[str, object] = {}
 
 

@@ -34,6 +34,9 @@ from graphc.ir.tensor import Tensor, format_shape
 from graphc.backends.cupy.cuda_types import C_TYPES, c_type, index_type, literal
 from graphc.backends.cupy.preamble import PREAMBLE
 
+# C-family code both backends compile: the CPU (C) backend defines GRAPHC_HOST_ONLY and wraps
+# the element functions in its own OpenMP loops instead of these CUDA entry points
+HOST_ONLY_GUARD = "#ifndef GRAPHC_HOST_ONLY"
 BLOCK = 256              # threads per block (a power of two: the tree reduction halves it)
 ELEMENTS_PER_THREAD = 16  # below this many reduced elements per thread, one block per row
 MAX_CHUNKS = 1024        # blocks sharing one output element, at most
@@ -301,6 +304,7 @@ class _Generator:
         block = BLOCK
         grid = max(1, min(-(-self.size // block), 2**31 - 1))
         body.append(f"// {self.size} elements, one per thread (grid-stride loop)")
+        body.append(HOST_ONLY_GUARD)   # the C backend compiles the element function alone
         body.append('extern "C" __global__ void @K@(')
         body.append("    " + ",\n    ".join(args) + ")")
         body.append("{")
@@ -310,6 +314,7 @@ class _Generator:
         body.append(f"        {element}({call});")
         body.append("    }")
         body.append("}")
+        body.append("#endif")
         return Pass("@K@", element, None, None, self.size, 1, block, (grid,), 1, None, True, (), ())
 
     def _reduction_pass(self, body, number, axes, members, stores) -> Pass:

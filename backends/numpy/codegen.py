@@ -52,9 +52,12 @@ class Module:
         self.fn_name = fn_name
 
 
-def generate(program, profile=False) -> Module:
+def generate(program, profile=False, compiled_groups=None) -> Module:
     """The module for ``program``. ``profile``: the function also adds each step's wall time
-    to ``_step_seconds[step]`` in its namespace (for ``Function.profile``)."""
+    to ``_step_seconds[step]`` in its namespace (for ``Function.profile``).
+    ``compiled_groups``: id(fusion group) -> a callable another backend compiled for it (the C
+    backend's kernels), called with the group's inputs and returning its outputs."""
+    compiled_groups = compiled_groups or {}
     fn = HostFunction(program, _RESERVED)
     names, body, header, fresh = fn.names, fn.body, fn.header, fn.fresh
     namespace: dict = {"np": np}
@@ -128,9 +131,24 @@ def generate(program, profile=False) -> Module:
             fn.release(number, kept=donated)
             lap(number)
             continue
-        mode = fused.blocking(step)
         body.append((f"    # kernel {kernel_number}: {step.describe()}", None))
         kernel_number += 1
+        compiled = compiled_groups.get(id(step))
+        if compiled is not None:
+            call_fn = fresh("ckernel")
+            namespace[call_fn] = compiled
+            outs = [fresh("t") for _ in step.outputs]
+            for o, name in zip(step.outputs, outs):
+                names[id(o)] = name
+            body.append((f"    {', '.join(outs)}{',' if len(outs) == 1 else ''} = "
+                         f"{call_fn}({', '.join(names[id(i)] for i in step.inputs)})  # {compiled.name}",
+                         step.members[-1]))
+            for o, name in zip(step.outputs, outs):
+                guard(o, name)
+            fn.release(number, kept=donated)
+            lap(number)
+            continue
+        mode = fused.blocking(step)
         if step.anchor is not None:
             emit_node(step.anchor)
         if mode is None:

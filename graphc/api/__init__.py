@@ -24,21 +24,6 @@ from graphc.ops.shape_ops import (cast, concat, expand_dims, fill, ones, ones_li
 from graphc.render import render, to_dot
 from graphc.ir.tensor import Tensor, Variable, constant, placeholder, variable
 
-# What ``import graphc as gc`` re-exports (``from graphc.api import *``): exactly these names, never
-# ``graphc.api.support`` (what the library needs beyond the public API) nor the submodules' imports.
-__all__ = ["BackendUnavailable", "CompileCacheWarning", "DTypeError", "Function", "Graph", "GraphError",
-           "NumericsError", "ShapeError", "Tensor", "Variable", "abs", "add", "argmax", "argmin",
-           "backends", "broadcast_to", "cache_dir", "cast", "check_grad", "clip", "concat", "constant",
-           "cos", "debugging", "div", "elu", "equal", "exp", "expand_dims", "expm1", "fill", "function",
-           "gather", "grad", "greater", "greater_equal", "hessian", "jacobian", "leaky_relu", "less",
-           "less_equal", "linalg", "log", "log1p", "logical_and", "logical_not", "logical_or",
-           "logsumexp", "matmul", "maximum", "minimum", "mul", "neg", "nn", "not_equal", "one_hot",
-           "ones", "ones_like", "optimize", "passes", "placeholder", "pow", "random", "reduce_max",
-           "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum", "relu", "render", "reshape",
-           "rsqrt", "set_cache_dir", "shape", "sigmoid", "sign", "sin", "softplus", "sqrt", "square",
-           "squeeze", "stack", "stop_gradient", "sub", "tanh", "to_dot", "transpose", "variable",
-           "where", "zeros", "zeros_like"]
-
 # exactly what ``import graphc as gc`` re-exports (graphc.api.support is the library's, not gc's)
 __all__ = [
     "BackendUnavailable", "CompileCacheWarning", "DTypeError", "Function", "Graph", "GraphError",
