@@ -35,10 +35,18 @@ def _candidates() -> list:
     return [named] if named else ["c++", "g++", "clang++"]
 
 
-@functools.lru_cache(maxsize=None)
 def toolchain() -> tuple:
-    """(compiler path, its version line, flags) or CompilerMissing, probed once: the compiler
-    must build and load a small shared object; OpenMP is used when it builds with it too."""
+    """(compiler path, its version line, flags) or CompilerMissing, probed once per process:
+    the compiler must build and load a small shared object; OpenMP is used when it builds
+    with it too."""
+    found = _probe()
+    if isinstance(found, CompilerMissing):
+        raise found
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _probe():
     tried = []
     for name in _candidates():
         path = shutil.which(name)
@@ -57,7 +65,7 @@ def toolchain() -> tuple:
                     return path, version, flags
             except (CompileFailed, OSError) as exc:
                 tried.append(f"{path} {' '.join(flags)}: {exc}")
-    raise CompilerMissing("no C++ compiler could build a shared object (" + "; ".join(tried)
+    return CompilerMissing("no C++ compiler could build a shared object (" + "; ".join(tried)
                           + "). Install g++ or clang++ (with OpenMP for threads), or set CXX")
 
 
