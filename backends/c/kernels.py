@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from graphc.backends.c import vector_math
 from graphc.backends.cupy import cuda_codegen
 from graphc.backends.numpy.threads import thread_count
 from graphc.errors import GraphError
@@ -26,11 +27,15 @@ PRELUDE = """// graphc C backend: element functions from the C-family (CUDA) emi
 #define GRAPHC_HOST_ONLY
 #include <cmath>
 #include <stdint.h>
-// the templates call C's names; these bring C++'s float overloads (expf for a float argument)
-using std::exp; using std::expm1; using std::log; using std::log1p; using std::sqrt; using std::tanh;
-using std::sin; using std::cos; using std::fabs; using std::ceil; using std::floor; using std::pow;
+#include <string.h>
 #define __host__
 #define __device__
+""" + vector_math.SOURCE + """
+// the templates call C's names: float arguments take the vectorizable exp and tanh above and
+// C++'s float overloads of the rest (expf for a float); doubles take the C library's
+using gc_cpu::exp; using gc_cpu::tanh;
+using std::expm1; using std::log; using std::log1p; using std::sqrt;
+using std::sin; using std::cos; using std::fabs; using std::ceil; using std::floor; using std::pow;
 """
 
 

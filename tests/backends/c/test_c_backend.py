@@ -110,3 +110,30 @@ def test_without_a_compiler_the_backend_is_unavailable_saying_what_is_missing(tm
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[0] == "False"
     assert "cannot run here" in out and "no C++ compiler" in out and "c++: not found on PATH" in out
+
+
+@needs_compiler
+@pytest.mark.parametrize("op, reference", [("exp", np.exp), ("tanh", np.tanh), ("sigmoid", None)])
+def test_float32_exp_tanh_and_sigmoid_are_within_two_ulps_with_numpys_special_values(op, reference):
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-110, 90, 1 << 16), rng.normal(size=1 << 16) * 3, np.linspace(-1, 1, 4001),
+                        [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.72, 88.73, -103.9, -104.0, 1e-30, -1e-30, 1e-45]])
+    x = x.astype(np.float32)
+    px = gc.placeholder(x.shape, "float32", name="x")
+    y = getattr(gc, op)(px)
+    # one more op, so that the op is in a fused group: min(y, +inf) is y exactly (NaN and -0 too)
+    f = gc.function([px], gc.minimum(y, gc.constant(np.inf, "float32")), backend="c")
+    got = f(x)
+    assert "= ckernel" in f.source
+    with np.errstate(all="ignore"):
+        wide = x.astype(np.float64)
+        exact = 1 / (1 + np.exp(-wide)) if reference is None else reference(wide)
+    want = exact.astype(np.float32)
+    special = ~np.isfinite(want) | (want == 0)
+    np.testing.assert_array_equal(np.isnan(got[special]), np.isnan(want[special]))
+    same = ~np.isnan(want) & special
+    np.testing.assert_array_equal(got[same], want[same])
+    np.testing.assert_array_equal(np.signbit(got[same]), np.signbit(want[same]))
+    finite = ~special
+    ulps = np.abs(got[finite] - exact[finite]) / np.spacing(np.abs(want[finite]))
+    assert ulps.max() <= 2.5, f"{op}: {ulps.max():.2f} ulp at x = {x[finite][np.argmax(ulps)]}"
