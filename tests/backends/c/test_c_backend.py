@@ -8,11 +8,14 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.backends.c import compiler, kernels
 from graphc.ir.opdef import OPS
 from tests.op_table import ROWS
+from tests.passes.test_random_graphs import _values, random_graph
 
 try:
     compiler.toolchain()
@@ -137,3 +140,15 @@ def test_float32_exp_tanh_and_sigmoid_are_within_two_ulps_with_numpys_special_va
     finite = ~special
     ulps = np.abs(got[finite] - exact[finite]) / np.spacing(np.abs(want[finite]))
     assert ulps.max() <= 2.5, f"{op}: {ulps.max():.2f} ulp at x = {x[finite][np.argmax(ulps)]}"
+
+
+@needs_compiler
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_graph(300, 256), st.integers(0, 2**31 - 1))
+def test_random_graphs_on_c_equal_the_unoptimized_numpy_program(graph, seed):
+    inputs, outs = graph
+    values = _values((300, 256), seed)
+    compiled = gc.function(inputs, outs, backend="c")
+    reference = gc.function(inputs, outs, optimize=False)
+    for a, b in zip(compiled(*values), reference(*values)):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
