@@ -384,3 +384,16 @@ def test_a_crashing_dot_is_one_line_and_exit_status_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "dot failed" in result.stderr and "Segmentation" in result.stderr
     assert not (tmp_path / "a.svg").exists()
+
+
+@needs_pipeline
+@pytest.mark.parametrize("backend", [b for b in ("numpy", "c") if b in gc.backends()])
+def test_demo_compiles_with_the_backend_asked_for(tmp_path, capsys, backend):
+    assert main(["demo", "--out", str(tmp_path / backend), "--backend", backend]) == 0
+    assert "h     = 21" in capsys.readouterr().out
+
+
+def test_demo_with_an_unknown_backend_fails_on_one_line(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--backend", "fortran"]) == 1   # BackendUnavailable
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "fortran" in err

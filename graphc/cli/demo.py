@@ -19,6 +19,9 @@ def add_demo_parser(commands) -> None:
                     "print the generated code and the pass report, and draw the graphs.")
     demo.add_argument("--out", default="graphc-demo", metavar="DIR",
                       help="folder for h.svg, grad.svg, f.svg and f.png (default: ./graphc-demo)")
+    demo.add_argument("--backend", default="numpy", metavar="NAME",
+                      help="backend to compile with: numpy (default), c, cupy, dask (gc.backends() lists "
+                           "those usable here)")
     demo.set_defaults(run=run_demo)
 
 
@@ -32,7 +35,7 @@ def run_demo(args) -> int:
     a, b, c, d = (gc.placeholder(name=n) for n in "abcd")
     h = (a + b) * (c + d)
     grads = gc.grad(h, [a, c])
-    f = gc.function([a, b, c, d], [h] + list(grads))
+    f = gc.function([a, b, c, d], [h] + list(grads), backend=args.backend)
 
     inputs = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
     h_value, dh_da, dh_dc = f(*inputs.values())
