@@ -62,8 +62,9 @@ def _probe():
                  "    for (int i = 0; i < 4; ++i) s += exp(x);\n    return s;\n}\n")
         for flags in (BASE_FLAGS + (OPENMP_FLAG,), BASE_FLAGS):
             try:
-                lib = _build(path, flags, probe)
-                if abs(lib.gc_probe_checked(0.0) - 4.0) < 1e-12:
+                fn = _build(path, flags, probe).gc_probe
+                fn.argtypes, fn.restype = [ctypes.c_double], ctypes.c_double
+                if abs(fn(0.0) - 4.0) < 1e-12:
                     return path, version, flags
             except (CompileFailed, OSError) as exc:
                 tried.append(f"{path} {' '.join(flags)}: {exc}")
@@ -84,19 +85,7 @@ def _directory() -> str:
     return _workdir
 
 
-class _Library:
-    """A loaded shared object; ``gc_probe_checked`` calls the probe with a double."""
-
-    def __init__(self, path: str):
-        self.cdll = ctypes.CDLL(path)
-
-    def gc_probe_checked(self, x: float) -> float:
-        fn = self.cdll.gc_probe
-        fn.argtypes, fn.restype = [ctypes.c_double], ctypes.c_double
-        return fn(x)
-
-
-def _build(compiler: str, flags: tuple, source: str) -> _Library:
+def _build(compiler: str, flags: tuple, source: str) -> ctypes.CDLL:
     digest = hashlib.sha256("\0".join((compiler, *flags, source)).encode()).hexdigest()[:24]
     with _lock:
         found = _loaded.get(digest)
@@ -113,14 +102,14 @@ def _build(compiler: str, flags: tuple, source: str) -> _Library:
             raise CompileFailed(f"{type(exc).__name__}: {exc}") from None
         if result.returncode != 0:
             raise CompileFailed((result.stderr or result.stdout).strip()[-4000:])
-        library = _loaded[digest] = _Library(obj)
+        library = _loaded[digest] = ctypes.CDLL(obj)
         return library
 
 
 def build(source: str) -> ctypes.CDLL:
     """``source`` compiled with the probed toolchain and loaded (cached per process)."""
     compiler, _, flags = toolchain()
-    return _build(compiler, flags, source).cdll
+    return _build(compiler, flags, source)
 
 
 def describe() -> str:

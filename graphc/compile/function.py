@@ -399,6 +399,3 @@ def optimize(outputs, passes=None):
     graph, _ = _passes.run(Graph(outs), passes)
     return graph.outputs[0] if single else list(graph.outputs)
 
-
-def backends_available() -> list:
-    return backend_registry.available()

@@ -11,7 +11,7 @@ from graphc.ops import math as m
 from graphc.ir.batching import BatchRule, NotBatchable, spans
 from graphc.ir.opdef import apply, broadcast_tuples, defop, describe, normalize_axis
 from graphc.ops.broadcasting import sum_to_like
-from graphc.ops.shape_ops import expand_dims, squeeze, transpose
+from graphc.ops.shape_ops import cast, expand_dims, squeeze, transpose
 
 
 def _matmul_rule(inputs, attrs):
@@ -241,7 +241,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's argume
         if ord == -np.inf:
             return reduce_min(absx, axis=axes, keepdims=keepdims)
         if ord == 0:
-            return reduce_sum(m.cast(m.not_equal(x, m.scalar_like(0, x)), x.dtype), axis=axes, keepdims=keepdims)
+            return reduce_sum(cast(m.not_equal(x, m.scalar_like(0, x)), x.dtype), axis=axes, keepdims=keepdims)
         if ord == 1:
             return reduce_sum(absx, axis=axes, keepdims=keepdims)
         if isinstance(ord, str):

@@ -382,8 +382,3 @@ def clip(x, lo, hi):
     x, lo_t, hi_t = operands(x, lo, hi, what="clip")
     return minimum(maximum(x, lo_t), hi_t)
 
-
-def cast(x, dtype):
-    """Convert to ``dtype`` (float -> int truncates toward zero, as NumPy)."""
-    from graphc.ops.shape_ops import cast as _cast
-    return _cast(x, dtype)

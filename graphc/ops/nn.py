@@ -13,7 +13,7 @@ from graphc.ops.math import elu, leaky_relu, relu, sigmoid, softplus, step, tanh
 from graphc.ops.reduce import logsumexp, reduce_max, reduce_sum
 from graphc.ir.batching import BatchRule, NotBatchable, spans
 from graphc.ir.opdef import apply, defop, describe, normalize_axes, normalize_axis
-from graphc.ops.shape_ops import expand_dims, reshape, transpose
+from graphc.ops.shape_ops import cast, expand_dims, reshape, transpose
 
 
 def prelu(x, alpha):
@@ -162,7 +162,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     """Per-example cross-entropy between ``labels`` (one-hot or soft) and ``softmax(logits)``
     along ``axis`` (TensorFlow's name). One op: stable, and its gradient is p - labels."""
     logits = as_tensor(logits)
-    labels = m.cast(as_tensor(labels), logits.dtype)
+    labels = cast(as_tensor(labels), logits.dtype)
     axis = normalize_axis("softmax_cross_entropy", logits, axis)
     if axis != logits.ndim - 1:
         perm = tuple(i for i in range(logits.ndim) if i != axis) + (axis,)
